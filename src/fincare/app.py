@@ -1,0 +1,80 @@
+"""create_app(): every domain's API and console routers, middleware, and the error mapping."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+from fincare import registry
+from fincare.platform import web
+from fincare.platform.db import get_engine
+from fincare.platform.errors import DomainError
+from fincare.platform.http import RequestContext, install_error_handlers
+from fincare.platform.migrations import current_revision, head_revision
+from fincare.platform.observability import metrics_payload
+
+# Routes anyone may call without signing in; the route audit test holds every other route to a
+# permission. Keep this list short and say why each one is here.
+PUBLIC_ROUTES: frozenset[str] = frozenset({
+    "/health",            # liveness probe
+    "/ready",             # readiness probe
+    "/metrics",           # Prometheus scrape; restrict at the network edge
+    "/api/openapi.json",  # the contract itself
+    "/api/docs",
+    "/login",             # signing in
+    "/login/2fa",         # second factor of a half-open session (checked inside)
+    "/logout",
+    "/static",
+})
+
+
+def console_error(request: Request, exc: DomainError) -> Response:
+    return web.render(request, "error.html", {"error": exc}, status_code=exc.status_code)
+
+
+def create_app() -> FastAPI:
+    """The ASGI application: API under /api/v1, console pages at the root."""
+    app = FastAPI(title="FinCare", version="0.1.0", docs_url="/api/docs", redoc_url=None,
+                  openapi_url="/api/openapi.json", swagger_ui_oauth2_redirect_url=None,
+                  description="Customer protection and service quality for financial institutions.")
+    install_error_handlers(app, console_error=console_error)
+    app.add_middleware(RequestContext)
+    app.mount("/static", StaticFiles(directory=web.WEB_DIR / "static", check_dir=False), name="static")
+
+    @app.get("/health", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready", include_in_schema=False)
+    def ready() -> JSONResponse:
+        try:
+            engine = get_engine()
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            current, head = current_revision(engine), head_revision()
+        except Exception as exc:
+            return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
+        if current != head:
+            return JSONResponse({"status": "migrations_pending", "current": current, "head": head},
+                                status_code=503)
+        return JSONResponse({"status": "ready", "revision": current})
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> PlainTextResponse:
+        body, content_type = metrics_payload()
+        return PlainTextResponse(body, media_type=content_type)
+
+    for router in registry.routers():
+        app.include_router(router)
+    return app
+
+
+def serve_app() -> FastAPI:
+    """Factory for `fincare serve`: each server process sets up its own logging, then the app."""
+    from fincare.platform.config import get_settings
+    from fincare.platform.observability import configure_logging
+
+    configure_logging(json_lines=get_settings().log_json)
+    return create_app()

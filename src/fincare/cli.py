@@ -1,0 +1,209 @@
+"""`fincare`: the command line. Each command calls services inside one unit of work.
+
+Every command accepts `--json` and then prints one JSON document on stdout. Failures exit
+non-zero with a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fincare.platform.config import ConfigurationError, Mode, get_settings, reset_settings
+from fincare.platform.errors import DomainError
+
+app = typer.Typer(help="FinCare: customer protection and service quality.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+err = Console(stderr=True)
+
+
+def fail(reason: str, code: int = 1) -> NoReturn:
+    err.print(f"[red]error:[/red] {reason}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def emit(as_json: bool, doc: Any, human: Callable[[], None]) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
+    else:
+        human()
+
+
+def _use_mode(mode: Mode) -> None:
+    os.environ["FINCARE_MODE"] = mode.value
+    reset_settings()
+
+
+def _setup(*, log_json: bool | None = None) -> None:
+    from fincare.platform.observability import configure_logging
+
+    try:
+        settings = get_settings()
+    except ConfigurationError as exc:
+        fail(str(exc))
+    except ValueError as exc:  # pydantic's ValidationError wraps our ConfigurationError
+        fail(str(exc).splitlines()[-1] if str(exc) else "invalid settings")
+    configure_logging(json_lines=settings.log_json if log_json is None else log_json)
+
+
+@app.command()
+def migrate(as_json: JsonFlag = False) -> None:
+    """Bring the database schema up to date."""
+    _setup(log_json=False)
+    from fincare.platform.migrations import head_revision, upgrade
+
+    upgrade(get_settings().database_url)
+    emit(as_json, {"revision": head_revision()}, lambda: err.print(f"schema at revision {head_revision()}"))
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, as_json: JsonFlag = False) -> None:
+    """Serve the console and the API on FINCARE_DATABASE_URL."""
+    _setup()
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run("fincare.app:serve_app", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips, log_config=None,
+                server_header=False)
+
+
+@app.command()
+def worker(as_json: JsonFlag = False) -> None:
+    """Run background work until stopped; several may run against PostgreSQL."""
+    _setup()
+    from fincare.worker import run_worker
+
+    run_worker()
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option(min=0, help="Customers to create.")] = 10_000,
+    months: Annotated[int, typer.Option(min=1, max=36, help="Months of history.")] = 12,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    seed: int = 7,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create (or reuse) a demo institution on SQLite and serve it with an in-process worker."""
+    _use_mode(Mode.DEMO)
+    _setup(log_json=False)
+    import uvicorn
+
+    from fincare.demo import ensure_demo
+    from fincare.platform.migrations import upgrade
+    from fincare.worker import start_in_thread
+
+    settings = get_settings()
+    settings.master_key_bytes()  # create the demo key file now, with its warning
+    upgrade(settings.database_url)
+    logins = ensure_demo(customers=customers, months=months, seed=seed)
+    url = f"http://{host}:{port}"
+    doc = {"url": url, "logins": [vars(login) for login in logins]}
+
+    def show() -> None:
+        out = Console()
+        table = Table(title=f"FinCare demo — {url}")
+        for column in ("username", "password", "roles", "two-factor"):
+            table.add_column(column)
+        for login in logins:
+            table.add_row(login.username, login.password, ", ".join(login.roles),
+                          "code shown on the sign-in page (demo only)" if login.two_factor else "")
+        out.print(table)
+        out.print(f"Open [bold]{url}[/bold]  (Ctrl-C to stop)")
+
+    emit(as_json, doc, show)
+    sys.stdout.flush()
+    _thread, stop = start_in_thread()
+    try:
+        uvicorn.run("fincare.app:serve_app", factory=True, host=host, port=port, log_config=None,
+                    server_header=False)
+    finally:
+        stop.set()
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Option(help="Login name.")],
+    role: Annotated[list[str], typer.Option(help="Role (repeat for several).")],
+    department: Annotated[str | None, typer.Option(help="Department code.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a staff account; prints its one-time password and API token once."""
+    _setup(log_json=False)
+    from fincare.platform.accounts import service
+    from fincare.platform.db import unit_of_work
+    from fincare.platform.permissions import SYSTEM, Role
+
+    try:
+        roles = [Role(r) for r in role]
+    except ValueError:
+        fail(f"unknown role in {role}; one of {', '.join(r.value for r in Role)}")
+    try:
+        with unit_of_work() as session:
+            new = service.create_account(session, actor=SYSTEM, username=username, roles=roles,
+                                         department_code=department)
+            doc = {"id": new.account.id, "username": new.account.username,
+                   "role": ",".join(new.account.role_names), "api_token": new.api_token,
+                   "one_time_password": new.one_time_password}
+    except DomainError as exc:
+        fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
+    emit(as_json, doc, lambda: Console().print(
+        f"created {doc['username']} ({doc['role']})\n  one-time password: {doc['one_time_password']}\n"
+        f"  API token: {doc['api_token']}\nBoth are shown only now."))
+
+
+@users_app.command("totp-code")
+def users_totp_code(username: Annotated[str, typer.Option()], as_json: JsonFlag = False) -> None:
+    """Print an account's current one-time code (demo mode only)."""
+    _setup(log_json=False)
+    from fincare.platform.accounts import service
+    from fincare.platform.db import unit_of_work
+
+    if get_settings().mode is not Mode.DEMO:
+        fail("only in demo mode (FINCARE_MODE=demo)")
+    with unit_of_work() as session:
+        account = service.get_account_by_username(session, username)
+        if account is None:
+            fail(f"no account {username}")
+        code = service.current_totp_code(account)
+    emit(as_json, {"username": username, "code": code}, lambda: Console().print(code))
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: JsonFlag = False) -> None:
+    """Verify the audit trail; exits non-zero and names the first bad entry if it was altered."""
+    _setup(log_json=False)
+    from fincare.platform import audit_trail
+    from fincare.platform.db import unit_of_work
+
+    with unit_of_work() as session:
+        result = audit_trail.verify(session)
+    emit(as_json, result.as_dict(), lambda: Console().print(
+        f"audit trail intact: {result.checked} entries" if result.ok else
+        f"audit trail BROKEN at entry #{result.first_bad_seq} (id {result.first_bad_id}): {result.problem}"))
+    if not result.ok:
+        err.print(f"first bad entry #{result.first_bad_seq}: {result.problem}", highlight=False)
+        raise typer.Exit(2)
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigurationError as exc:
+        err.print(f"error: {exc}", highlight=False)
+        sys.exit(1)

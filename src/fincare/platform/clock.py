@@ -1,0 +1,42 @@
+"""The one source of "now" (aware UTC), which tests may freeze or move."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+_frozen: datetime | None = None
+
+
+def now() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return _frozen if _frozen is not None else datetime.now(UTC)
+
+
+@contextmanager
+def frozen(at: datetime) -> Iterator[FrozenClock]:
+    """Freeze `now()` at `at` (aware) for the duration of the block."""
+    global _frozen
+    if at.tzinfo is None:
+        raise ValueError("frozen time must be timezone-aware")
+    previous, _frozen = _frozen, at.astimezone(UTC)
+    try:
+        yield FrozenClock()
+    finally:
+        _frozen = previous
+
+
+class FrozenClock:
+    """Handle on a frozen clock: move it forward."""
+
+    def advance(self, delta: timedelta) -> datetime:
+        global _frozen
+        assert _frozen is not None
+        _frozen = _frozen + delta
+        return _frozen
+
+    def set(self, at: datetime) -> datetime:
+        global _frozen
+        _frozen = at.astimezone(UTC)
+        return _frozen

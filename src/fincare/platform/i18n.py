@@ -1,0 +1,46 @@
+"""Console languages: Simplified Chinese (default) and English.
+
+Messages are written in English in the code and templates (`_("Sign in")`) and translated from
+the catalogue `locale/zh-CN.json`; an untranslated message shows in English rather than breaking.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+
+LANGUAGES = {"zh-CN": "简体中文", "en": "English"}
+DEFAULT = "zh-CN"
+_LOCALE_DIR = Path(__file__).parent / "locale"
+
+
+@lru_cache(maxsize=4)
+def catalogue(language: str) -> dict[str, str]:
+    path = _LOCALE_DIR / f"{language}.json"
+    if language == "en" or not path.exists():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def normalise(language: str | None) -> str | None:
+    """'zh', 'zh_CN', 'zh-cn' → 'zh-CN'; 'en-US' → 'en'; anything else → None."""
+    if not language:
+        return None
+    tag = language.strip().replace("_", "-").lower()
+    if tag.startswith("zh"):
+        return "zh-CN"
+    if tag.startswith("en"):
+        return "en"
+    return None
+
+
+def translator(language: str) -> Callable[[str], str]:
+    """`_` for one language; `_("Hello {name}").format(name=...)` keeps placeholders intact."""
+    table = catalogue(language)
+
+    def translate(message: str) -> str:
+        return table.get(message, message)
+
+    return translate

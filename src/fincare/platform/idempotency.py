@@ -1,0 +1,111 @@
+"""`Idempotency-Key` for create endpoints: a retry returns the first response and creates nothing.
+
+The key is claimed by inserting its row *first*, in the same transaction as the creation: a
+concurrent retry waits on the unique index and then replays the stored response, and a failed
+attempt rolls the claim back with everything else so the client may simply try again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import String, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from fincare.platform import clock
+from fincare.platform.db import Base
+from fincare.platform.errors import Conflict, Invalid
+from fincare.platform.permissions import Principal
+
+
+class IdempotencyRecord(Base):
+    """The first response to a create request, replayed for retries with the same key."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("principal", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    principal: Mapped[str] = mapped_column(String(80))
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int]
+    response: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Idempotency:
+    """Per-request handle; `run` executes a create once per key."""
+
+    def __init__(self, key: str | None, fingerprint: str) -> None:
+        self.key = key
+        self.fingerprint = fingerprint
+
+    def run(self, session: Session, actor: Principal, create: Callable[[], BaseModel],
+            *, status_code: int = 201) -> JSONResponse:
+        """Call `create` unless this key was used before; either way answer with its response."""
+        if self.key is None:
+            return _respond(status_code, create().model_dump(mode="json"))
+        owner = f"account:{actor.account_id}"
+        prior = self._prior(session, owner)
+        if prior is not None:
+            return prior
+        record = IdempotencyRecord(principal=owner, key=self.key, fingerprint=self.fingerprint,
+                                   status_code=status_code, response="", created_at=clock.now())
+        try:
+            with session.begin_nested():
+                session.add(record)
+                session.flush()
+        except IntegrityError:  # a concurrent request with the same key committed first
+            prior = self._prior(session, owner)
+            if prior is None:
+                raise
+            return prior
+        body = create().model_dump(mode="json")
+        record.response = json.dumps(body, ensure_ascii=False)
+        return _respond(status_code, body)
+
+    def _prior(self, session: Session, owner: str) -> JSONResponse | None:
+        prior = session.execute(
+            select(IdempotencyRecord).where(IdempotencyRecord.principal == owner,
+                                            IdempotencyRecord.key == self.key)
+        ).scalar_one_or_none()
+        if prior is None:
+            return None
+        if prior.fingerprint != self.fingerprint:
+            raise Conflict("this Idempotency-Key was used with a different request body",
+                           field="Idempotency-Key", code="idempotency_key_reused")
+        response = _respond(prior.status_code, json.loads(prior.response))
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
+
+
+def _respond(status_code: int, body: Any) -> JSONResponse:
+    return JSONResponse(status_code=status_code, content=body)
+
+
+async def _idempotency(
+    request: Request,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Idempotency:
+    if idempotency_key is not None:
+        idempotency_key = idempotency_key.strip()
+        if not idempotency_key or len(idempotency_key) > 200 or not idempotency_key.isprintable():
+            raise Invalid("Idempotency-Key must be 1-200 printable characters", field="Idempotency-Key")
+    body = await request.body()
+    digest = hashlib.sha256(request.method.encode() + b" " + request.url.path.encode() + b"\n")
+    try:  # the same JSON written with other spacing or key order is the same request
+        digest.update(json.dumps(json.loads(body or b"null"), sort_keys=True).encode())
+    except ValueError:
+        digest.update(body)
+    return Idempotency(idempotency_key, digest.hexdigest())
+
+
+IdempotencyKey = Annotated[Idempotency, Depends(_idempotency)]

@@ -1,0 +1,77 @@
+"""Enqueue jobs in the caller's transaction; let admins see and retry parked ones."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from fincare.platform import audit_trail, clock
+from fincare.platform.config import get_settings
+from fincare.platform.errors import Conflict, NotFound
+from fincare.platform.jobs.models import Job, JobState
+from fincare.platform.jobs.registry import subscriptions
+from fincare.platform.permissions import Principal
+
+
+def enqueue(
+    session: Session,
+    event: str,
+    *,
+    dedupe_key: str | None = None,
+    run_at: datetime | None = None,
+    **payload: Any,
+) -> int:
+    """Queue one job per handler subscribed to `event`; returns how many rows were written.
+
+    `payload` must be JSON (ids, not objects). With `dedupe_key`, a second enqueue of the same key
+    writes nothing, so an event published twice is handled once. An event nobody subscribes to is
+    kept as a finished job: the outbox doubles as the event log.
+    """
+    now = clock.now()
+    subs = subscriptions(event)
+    base = {"event": event, "payload": payload, "attempts": 0, "created_at": now,
+            "max_attempts": get_settings().job_max_attempts, "run_at": run_at or now}
+    rows = [
+        {**base, "handler": sub.key, "state": JobState.QUEUED,
+         "dedupe_key": f"{dedupe_key}|{sub.key}" if dedupe_key else None}
+        for sub in subs
+    ] or [{**base, "handler": None, "state": JobState.DONE, "finished_at": now, "dedupe_key": dedupe_key}]
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(Job).values(rows)
+    if dedupe_key:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
+    result = session.execute(stmt)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def list_jobs(session: Session, *, state: JobState | None = None, event: str | None = None,
+              before_id: int | None = None, limit: int = 50) -> Sequence[Job]:
+    """Newest first; page with `before_id`."""
+    query = select(Job).order_by(Job.id.desc()).limit(min(max(limit, 1), 500))
+    if state is not None:
+        query = query.where(Job.state == state)
+    if event:
+        query = query.where(Job.event == event)
+    if before_id:
+        query = query.where(Job.id < before_id)
+    return session.execute(query).scalars().all()
+
+
+def retry_job(session: Session, *, job_id: int, actor: Principal) -> Job:
+    """Put a parked job back in the queue with a fresh set of attempts."""
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is None:
+        raise NotFound("no such job", field="job_id")
+    if job.state != JobState.PARKED:
+        raise Conflict(f"only a parked job can be retried; this one is {job.state}", field="job_id")
+    before = {"state": job.state, "attempts": job.attempts}
+    job.state, job.attempts, job.run_at, job.locked_by = JobState.QUEUED, 0, clock.now(), None
+    audit_trail.record(session, actor=actor, action="job.retried", subject=job, before=before,
+                       after={"state": job.state, "attempts": 0})
+    return job

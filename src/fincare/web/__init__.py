@@ -1,0 +1,1 @@
+"""Shared console layouts, components and static assets."""

@@ -1,0 +1,83 @@
+"""Bad input gets a 4xx JSON error naming the field — never a 500."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.factories.accounts import Staff
+
+
+def error(response) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    assert response.headers["content-type"].startswith("application/json")
+    return response.json()["error"]  # type: ignore[no-any-return]
+
+
+def test_unknown_field_is_rejected_and_named(client: TestClient, admin_root: Staff) -> None:
+    response = client.post("/api/v1/staff", headers=admin_root.headers,
+                           json={"username": "x1", "roles": ["agent"], "shoe_size": 42})
+    assert response.status_code == 422
+    assert error(response)["field"] == "shoe_size"
+
+
+def test_wrong_type_is_rejected_and_named(client: TestClient, admin_root: Staff) -> None:
+    response = client.post("/api/v1/staff", headers=admin_root.headers, json={"username": "x1", "roles": "agent"})
+    assert response.status_code == 422
+    assert error(response)["field"] == "roles"
+
+
+def test_unknown_enum_value_is_rejected_and_named(client: TestClient, admin_root: Staff) -> None:
+    response = client.post("/api/v1/staff", headers=admin_root.headers,
+                           json={"username": "x1", "roles": ["wizard"]})
+    assert response.status_code == 422
+    assert error(response)["field"] == "roles.0"
+
+
+def test_malformed_json_is_a_4xx(client: TestClient, admin_root: Staff) -> None:
+    response = client.post("/api/v1/staff", headers={**admin_root.headers, "content-type": "application/json"},
+                           content=b"{not json")
+    assert response.status_code == 422
+    assert error(response)["code"] == "invalid"
+
+
+def test_oversized_body_is_refused_before_it_is_read(client: TestClient, admin_root: Staff) -> None:
+    response = client.post("/api/v1/staff", headers=admin_root.headers,
+                           content=b"x" * 2_000_000)
+    assert response.status_code == 413
+    assert error(response)["field"] == "body"
+
+
+def test_oversized_chunked_body_is_refused(client: TestClient, admin_root: Staff) -> None:
+    def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(40):
+            yield b"x" * 65536
+
+    response = client.post("/api/v1/staff", headers={**admin_root.headers, "content-type": "application/json"},
+                           content=chunks())
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize("header", ["Bearer nope", "Bearer ", "Basic abc", "bearer"])
+def test_bad_tokens_are_401_with_the_field_named(client: TestClient, header: str) -> None:
+    response = client.get("/api/v1/me", headers={"Authorization": header})
+    assert response.status_code == 401
+    assert error(response)["field"] == "authorization"
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_bad_path_parameter_is_422(client: TestClient, admin_root: Staff) -> None:
+    response = client.post("/api/v1/staff/abc/unlock", headers=admin_root.headers)
+    assert response.status_code == 422
+    assert error(response)["field"] == "account_id"
+
+
+def test_unknown_api_route_is_json_404(client: TestClient) -> None:
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert error(response)["code"] == "not_found"
+
+
+def test_domain_conflict_is_409_with_field(client: TestClient, admin_root: Staff) -> None:
+    body = {"username": "dup", "roles": ["agent"]}
+    assert client.post("/api/v1/staff", headers=admin_root.headers, json=body).status_code == 201
+    response = client.post("/api/v1/staff", headers=admin_root.headers, json=body)
+    assert response.status_code == 409
+    assert error(response)["field"] == "username"

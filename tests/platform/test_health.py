@@ -1,0 +1,30 @@
+"""Probes and metrics."""
+
+from fastapi.testclient import TestClient
+
+from tests.factories.accounts import Staff
+
+
+def test_health_answers_without_a_database_round_trip(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_ready_reports_the_current_migration(client: TestClient) -> None:
+    response = client.get("/ready")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ready"
+
+
+def test_metrics_count_requests_per_route_template_not_per_raw_path(client: TestClient, agent_li: Staff) -> None:
+    client.get("/api/v1/tokens/99/revoke", headers=agent_li.headers)  # 405, still counted
+    client.post("/api/v1/tokens/12345/revoke", headers=agent_li.headers)
+    body = client.get("/metrics").text
+    assert 'route="/api/v1/tokens/{token_id}/revoke"' in body
+    assert "12345" not in body
+    assert "fincare_http_request_duration_seconds_bucket" in body
+
+
+def test_every_response_carries_a_request_id(client: TestClient) -> None:
+    mine = client.get("/health", headers={"X-Request-ID": "abcdef123456"})
+    assert mine.headers["x-request-id"] == "abcdef123456"
+    assert len(client.get("/health", headers={"X-Request-ID": "bad id!"}).headers["x-request-id"]) == 32
