@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from fincare.platform.db import Base, make_engine
 from fincare.registry import load_models
 

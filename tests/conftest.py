@@ -27,11 +27,11 @@ os.environ["FINCARE_MASTER_KEY"] = base64.b64encode(bytes(range(1, 33))).decode(
 os.environ["FINCARE_LOG_JSON"] = "true"
 os.environ.pop("FINCARE_DATABASE_URL", None)
 
-from fincare.platform import clock  # noqa: E402
-from fincare.platform.config import reset_settings  # noqa: E402
-from fincare.platform.db import Base, make_engine, set_engine  # noqa: E402
-from fincare.platform.migrations import upgrade  # noqa: E402
-from fincare.registry import load_jobs, load_models  # noqa: E402
+from fincare.platform import clock
+from fincare.platform.config import reset_settings
+from fincare.platform.db import Base, make_engine, set_engine
+from fincare.platform.migrations import upgrade
+from fincare.registry import load_jobs, load_models
 
 load_models()
 load_jobs()

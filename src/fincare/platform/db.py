@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, String, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -74,9 +74,10 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    # Take the write lock at BEGIN: a read that later writes would otherwise fail with
-    # "database is locked" instead of waiting its turn.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers take the write lock at BEGIN: a read that later writes would otherwise fail with
+    # "database is locked" instead of waiting its turn. Read-only units read a WAL snapshot.
+    read_only = conn.get_execution_options().get("fincare_read_only", False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -97,37 +98,55 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
 _lock = threading.Lock()
 _engine: Engine | None = None
-_factory: sessionmaker[Session] | None = None
+_factories: dict[bool, sessionmaker[Session]] = {}
+
+
+def _install(engine: Engine | None) -> None:
+    global _engine
+    _engine = engine
+    _factories.clear()
+    if engine is not None:
+        _factories[False] = sessionmaker(engine, expire_on_commit=False)
+        reader = engine.execution_options(fincare_read_only=True)
+        _factories[True] = sessionmaker(reader, expire_on_commit=False)
 
 
 def get_engine() -> Engine:
     """The process-wide engine for `FINCARE_DATABASE_URL`."""
-    global _engine, _factory
     if _engine is None:
         with _lock:
             if _engine is None:
-                _engine = make_engine(get_settings().database_url)
-                _factory = sessionmaker(_engine, expire_on_commit=False)
+                _install(make_engine(get_settings().database_url))
+    assert _engine is not None
     return _engine
 
 
 def set_engine(engine: Engine | None) -> None:
     """Use `engine` from now on (tests, benchmarks, a forked worker); None forgets it."""
-    global _engine, _factory
     with _lock:
         if _engine is not None and _engine is not engine:
             _engine.dispose()
-        _engine = engine
-        _factory = sessionmaker(engine, expire_on_commit=False) if engine is not None else None
+        _install(engine)
+
+
+def reset_after_fork() -> None:
+    """In a forked child: forget inherited connections without closing the parent's sockets."""
+    if _engine is not None:
+        _engine.dispose(close=False)
 
 
 @contextmanager
-def unit_of_work() -> Iterator[Session]:
-    """One transaction: commits when the block ends normally, rolls back on any exception."""
+def unit_of_work(*, read_only: bool = False) -> Iterator[Session]:
+    """One transaction: commits when the block ends normally, rolls back on any exception.
+
+    `read_only` units never take SQLite's write lock, so pages and reports do not queue behind
+    writers; they must not write (nothing enforces it on SQLite, PostgreSQL refuses).
+    """
     get_engine()
-    assert _factory is not None
-    session = _factory()
+    session = _factories[read_only]()
     try:
+        if read_only and session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SET TRANSACTION READ ONLY"))
         yield session
         session.commit()
     except BaseException:

@@ -144,7 +144,7 @@ def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def _field_of(loc: tuple[Any, ...] | list[Any]) -> str | None:
+def _field_of(loc: Any) -> str | None:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
     return ".".join(parts) or (str(loc[0]) if loc else None)
 

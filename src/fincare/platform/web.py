@@ -59,9 +59,8 @@ def nav_for(actor: Principal | None) -> list[NavItem]:
 def environment() -> Environment:
     loaders = [FileSystemLoader(WEB_DIR / "templates"),
                PrefixLoader({p: FileSystemLoader(d) for p, d in _template_dirs.items()})]
-    env = Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape(["html"]),
-                      trim_blocks=True, lstrip_blocks=True)
-    return env
+    return Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape(["html"]),
+                       trim_blocks=True, lstrip_blocks=True)
 
 
 def language_of(request: Request) -> str:

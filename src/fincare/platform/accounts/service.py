@@ -166,21 +166,29 @@ def _system_for(account: StaffAccount, source_ip: str | None) -> Principal:
     return Principal(account_id=account.id, username=account.username, source_ip=source_ip)
 
 
+@dataclass(frozen=True)
+class Refused:
+    """A failed sign-in step. Returned, not raised, so the caller commits the failure count."""
+
+    error: Unauthenticated | Locked
+
+
 def authenticate(session: Session, *, username: str, password: str,
-                 source_ip: str | None = None) -> StaffAccount:
+                 source_ip: str | None = None) -> StaffAccount | Refused:
     """Check a password. Five failures lock the account for 15 minutes (in the database).
 
-    Raises Unauthenticated for a wrong name or password (indistinguishably) and Locked while locked.
+    A wrong name and a wrong password are refused alike; a locked account is refused as locked.
     """
     account = session.execute(
-        select(StaffAccount).where(StaffAccount.username == username.strip().lower()).with_for_update()
+        select(StaffAccount).where(StaffAccount.username == username.strip().lower())
+        .with_for_update(of=StaffAccount)
     ).scalar_one_or_none()
     now = clock.now()
     if account is None or not account.active:
         _verify(_DUMMY_HASH, password)
-        raise Unauthenticated("wrong username or password", field="password")
+        return Refused(Unauthenticated("wrong username or password", field="password"))
     if account.locked_until is not None and account.locked_until > now:
-        raise Locked("too many failed attempts; the account is locked for 15 minutes", field="username")
+        return Refused(Locked("too many failed attempts; the account is locked for 15 minutes", field="username"))
     if not _verify(account.password_hash, password):
         account.failed_logins += 1
         locked = account.failed_logins >= MAX_FAILED_LOGINS
@@ -188,7 +196,7 @@ def authenticate(session: Session, *, username: str, password: str,
             account.locked_until, account.failed_logins = now + LOCKOUT, 0
         audit_trail.record(session, actor=_system_for(account, source_ip),
                            action="account.locked" if locked else "account.login_failed", subject=account)
-        raise Unauthenticated("wrong username or password", field="password")
+        return Refused(Unauthenticated("wrong username or password", field="password"))
     account.failed_logins, account.locked_until = 0, None
     if _hasher.check_needs_rehash(account.password_hash):
         account.password_hash = _hasher.hash(password)
@@ -248,17 +256,18 @@ def totp_secret(account: StaffAccount) -> str | None:
     return crypto.unseal("totp", account.totp_secret, aad=_totp_aad(account)).decode()
 
 
-def verify_totp(session: Session, *, account: StaffAccount, code: str, source_ip: str | None = None) -> None:
+def verify_totp(session: Session, *, account: StaffAccount, code: str,
+                source_ip: str | None = None) -> Refused | None:
     """Accept a current code once (±30 s drift); confirm enrolment on first success.
 
-    Failures count towards the same lockout as passwords.
+    Failures count towards the same lockout as passwords and are returned, not raised.
     """
     secret = totp_secret(account)
     if secret is None:
         raise Conflict("two-factor authentication is not set up", field="code")
     now = clock.now()
     if account.locked_until is not None and account.locked_until > now:
-        raise Locked("too many failed attempts; the account is locked for 15 minutes", field="code")
+        return Refused(Locked("too many failed attempts; the account is locked for 15 minutes", field="code"))
     totp = pyotp.TOTP(secret)
     step = int(now.timestamp()) // totp.interval
     code = code.strip().replace(" ", "")
@@ -270,12 +279,13 @@ def verify_totp(session: Session, *, account: StaffAccount, code: str, source_ip
             account.locked_until, account.failed_logins = now + LOCKOUT, 0
         audit_trail.record(session, actor=_system_for(account, source_ip), action="account.totp_failed",
                            subject=account)
-        raise Unauthenticated("the code is wrong or was already used", field="code")
+        return Refused(Unauthenticated("the code is wrong or was already used", field="code"))
     account.totp_last_step, account.failed_logins = matched, 0
     if not account.totp_enabled:
         account.totp_enabled = True
         audit_trail.record(session, actor=_system_for(account, source_ip), action="account.totp_enabled",
                            subject=account)
+    return None
 
 
 def current_totp_code(account: StaffAccount) -> str:

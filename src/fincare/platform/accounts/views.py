@@ -14,7 +14,7 @@ from fincare.platform.accounts import service
 from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.config import Mode, get_settings
 from fincare.platform.db import unit_of_work
-from fincare.platform.errors import DomainError, Forbidden, Invalid, Locked, NotFound, Unauthenticated
+from fincare.platform.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from fincare.platform.http import PRELOGIN_COOKIE, SESSION_COOKIE, client_ip, require_page
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal, Role
@@ -59,7 +59,7 @@ def _check_prelogin(request: Request, submitted: str) -> None:
 
 
 @router.get("/login")
-def login_page(request: Request, next: str = "/") -> Response:  # noqa: A002 - the query parameter's name
+def login_page(request: Request, next: str = "/") -> Response:
     token = _prelogin_token(request)
     response = render(request, "login.html", {"next": _safe_next(next), "form_token": token})
     return _with_prelogin(request, response, token)
@@ -68,25 +68,25 @@ def login_page(request: Request, next: str = "/") -> Response:  # noqa: A002 - t
 @router.post("/login")
 def login(request: Request, username: Annotated[str, Form(max_length=60)],
           password: Annotated[str, Form(max_length=200)], csrf_token: Annotated[str, Form(max_length=100)] = "",
-          next: Annotated[str, Form(max_length=500)] = "/") -> Response:  # noqa: A002
+          next: Annotated[str, Form(max_length=500)] = "/") -> Response:
     _check_prelogin(request, csrf_token)
-    try:
-        with unit_of_work() as session:
-            account = service.authenticate(session, username=username, password=password,
-                                           source_ip=client_ip(request))
-            started = service.start_session(session, account=account, source_ip=client_ip(request))
+    with unit_of_work() as session:
+        outcome = service.authenticate(session, username=username, password=password,
+                                       source_ip=client_ip(request))
+        if not isinstance(outcome, service.Refused):
+            started = service.start_session(session, account=outcome, source_ip=client_ip(request))
             done = started.session.second_factor_done
-    except (Unauthenticated, Locked) as exc:
+    if isinstance(outcome, service.Refused):
         token = _prelogin_token(request)
         response = render(request, "login.html", {"next": _safe_next(next), "form_token": token,
-                                                  "error": exc, "username": username},
-                          status_code=exc.status_code)
+                                                  "error": outcome.error, "username": username},
+                          status_code=outcome.error.status_code)
         return _with_prelogin(request, response, token)
     target = _safe_next(next) if done else "/login/2fa"
-    response = RedirectResponse(target, status_code=303)
-    response.set_cookie(SESSION_COOKIE, started.token, httponly=True, samesite="lax", secure=_secure(request))
-    response.delete_cookie(PRELOGIN_COOKIE)
-    return response
+    redirect = RedirectResponse(target, status_code=303)
+    redirect.set_cookie(SESSION_COOKIE, started.token, httponly=True, samesite="lax", secure=_secure(request))
+    redirect.delete_cookie(PRELOGIN_COOKIE)
+    return redirect
 
 
 def _half_open(request: Request) -> tuple[str, int]:
@@ -125,24 +125,21 @@ def second_factor(request: Request, code: Annotated[str, Form(max_length=12)],
         token, account_id = _half_open(request)
     except Unauthenticated:
         return RedirectResponse("/login", status_code=303)
-    error: DomainError | None = None
     with unit_of_work() as session:
         web_session = service.find_session(session, token)
         account = session.get(StaffAccount, account_id)
         assert web_session is not None and account is not None
         if not secrets.compare_digest(csrf_token, web_session.csrf_token):
             raise Forbidden("the form expired; reload the page and try again", field="csrf_token", code="csrf")
-        try:
-            service.verify_totp(session, account=account, code=code, source_ip=client_ip(request))
+        refused = service.verify_totp(session, account=account, code=code, source_ip=client_ip(request))
+        if refused is None:
             service.complete_second_factor(session, web=web_session)
-        except (Unauthenticated, Locked, Invalid) as exc:
-            error = exc
         request.state.csrf_token = web_session.csrf_token
         enrolling = not account.totp_enabled
         secret = service.totp_secret(account) if enrolling else None
-    if error is not None:
-        return render(request, "second_factor.html", {"error": error, "enrol_uri": None, "secret": secret},
-                      status_code=error.status_code)
+    if refused is not None:
+        return render(request, "second_factor.html", {"error": refused.error, "enrol_uri": None,
+                                                      "secret": secret}, status_code=refused.error.status_code)
     return RedirectResponse("/", status_code=303)
 
 

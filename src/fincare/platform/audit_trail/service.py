@@ -118,7 +118,7 @@ def seal_pending(session: Session, *, limit: int = 5000) -> int:
     Idempotent and safe with several sealers: the head row lock serialises them.
     """
     head = _lock_head(session)
-    table = AuditEntry.__table__
+    table = AuditEntry.__table__  # Core rows: no identity map to grow while sealing
     pending = session.execute(
         select(table).where(table.c.seq.is_(None)).order_by(table.c.id).limit(limit)
     ).all()
@@ -132,8 +132,8 @@ def seal_pending(session: Session, *, limit: int = 5000) -> int:
         rows.append({"b_id": entry.id, "b_seq": seq, "b_prev": prev, "b_hash": digest})
         prev = digest
     stmt = (
-        update(table)
-        .where(table.c.id == bindparam("b_id"), table.c.seq.is_(None))
+        update(AuditEntry)
+        .where(AuditEntry.id == bindparam("b_id"), AuditEntry.seq.is_(None))
         .values(seq=bindparam("b_seq"), prev_hash=bindparam("b_prev"), hash=bindparam("b_hash"))
     )
     session.connection().execute(stmt, rows)

@@ -1,0 +1,70 @@
+"""The `fincare` command line, run as a user runs it."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+
+def fincare(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "fincare", *args], capture_output=True, text=True, env=env,
+                          timeout=120, check=False)
+
+
+def test_users_create_prints_one_json_document_with_the_secrets_once(db: Engine) -> None:
+    result = fincare("users", "create", "--username", "cli_agent", "--role", "agent",
+                     "--department", "customer_service", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert set(doc) >= {"id", "username", "role", "api_token", "one_time_password"}
+    assert doc["username"] == "cli_agent" and doc["role"] == "agent"
+    with db.connect() as connection:
+        hashes = connection.execute(text("SELECT password_hash FROM staff_account")).scalars().all()
+    assert doc["one_time_password"] not in "".join(hashes)
+
+
+@pytest.mark.parametrize(("args", "reason"), [
+    (["--username", "x", "--role", "wizard"], "unknown role"),
+    (["--username", "x", "--role", "agent", "--department", "moon"], "department"),
+])
+def test_users_create_fails_with_a_one_line_reason(db: Engine, args: list[str], reason: str) -> None:
+    result = fincare("users", "create", *args)
+    assert result.returncode != 0
+    assert reason in result.stderr
+    assert result.stdout == ""
+
+
+def test_audit_verify_exits_non_zero_and_names_the_first_bad_entry(db: Engine) -> None:
+    assert fincare("users", "create", "--username", "a1", "--role", "agent").returncode == 0
+    ok = fincare("audit", "verify", "--json")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["ok"] is True
+    with db.begin() as connection:
+        if db.dialect.name == "postgresql":
+            connection.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_guard"))
+        else:
+            connection.execute(text("DROP TRIGGER audit_entry_sealed"))
+        connection.execute(text("UPDATE audit_entry SET actor_name = 'mallory' WHERE seq = 1"))
+    broken = fincare("audit", "verify", "--json")
+    assert broken.returncode != 0
+    assert json.loads(broken.stdout)["first_bad_seq"] == 1
+    assert "#1" in broken.stderr
+
+
+def test_migrate_on_a_fresh_database(tmp_path: Path) -> None:
+    result = fincare("migrate", "--json", env_extra={"FINCARE_DATABASE_URL": f"sqlite:///{tmp_path}/new.db"})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["revision"]
+
+
+def test_production_without_a_master_key_refuses_with_a_clear_reason(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("FINCARE_MASTER_KEY", "FINCARE_MODE")}
+    result = subprocess.run([sys.executable, "-m", "fincare", "migrate"], capture_output=True, text=True,
+                            env={**env, "FINCARE_DATABASE_URL": f"sqlite:///{tmp_path}/p.db"}, cwd=tmp_path,
+                            timeout=60, check=False)
+    assert result.returncode != 0
+    assert "FINCARE_MASTER_KEY" in result.stderr
