@@ -101,7 +101,9 @@ def demo(
 ) -> None:
     """Create (or reuse) a demo institution on SQLite and serve it with an in-process worker."""
     _use_mode(Mode.DEMO)
-    _setup(log_json=False)
+    os.environ.setdefault("FINCARE_LOG_JSON", "false")  # a person is watching this terminal
+    reset_settings()
+    _setup()
     import uvicorn
 
     from fincare.demo import ensure_demo
@@ -122,7 +124,7 @@ def demo(
             table.add_column(column)
         for login in logins:
             table.add_row(login.username, login.password, ", ".join(login.roles),
-                          "code shown on the sign-in page (demo only)" if login.two_factor else "")
+                          "yes: code on the sign-in page" if login.two_factor else "")
         out.print(table)
         out.print(f"Open [bold]{url}[/bold]  (Ctrl-C to stop)")
 

@@ -35,7 +35,8 @@ HTTP_SECONDS = Histogram(
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request id and extra fields."""
 
-    RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+    RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime",
+                                                                                   "color_message"}
 
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {

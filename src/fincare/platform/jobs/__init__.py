@@ -5,7 +5,7 @@ transaction, so work that must follow a change is committed with it or not at al
 subscribes a handler, `@scheduled(every=...)` declares periodic work; both are found through the
 registry. Workers claim due jobs with ``FOR UPDATE SKIP LOCKED`` and a lease: a job whose worker
 died is taken up again when its lease expires. A handler runs in the same transaction that marks
-its job done, fenced by the lease holder, so its effects are committed exactly once. Failures are
+its job done, with the row locked by its lease holder, so its effects are committed exactly once. Failures are
 retried with exponential backoff and parked after `max_attempts`, their error kept for admins.
 Handlers take ids, not objects, and must be idempotent.
 """

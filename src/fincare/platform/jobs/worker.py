@@ -30,10 +30,6 @@ SCHEDULED = Counter("fincare_scheduled_runs_total", "Scheduled job runs, by name
                     ["name", "outcome"])
 
 
-class LeaseLost(Exception):
-    """Another worker reclaimed the job after our lease expired; our effects are rolled back."""
-
-
 def backoff(attempts: int) -> timedelta:
     """Exponential backoff from 5 s, capped at one hour."""
     return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
@@ -128,43 +124,46 @@ class Worker:
 
     def run_once(self) -> int:
         """Claim and run one batch; returns how many jobs were attempted."""
-        claimed = self.claim()
+        return self.execute(self.claim())
+
+    def execute(self, claimed: list[Claimed]) -> int:
+        """Run claimed jobs in one transaction, each in its own savepoint; returns how many ran.
+
+        The jobs' rows are locked first, so no other worker can reclaim them meanwhile; a job whose
+        lease was already taken over is skipped (its new owner runs it).
+        """
         if not claimed:
             return 0
         started = time.monotonic()
         failures: list[tuple[Claimed, str]] = []
+        done: list[int] = []
         released: list[int] = []
         with unit_of_work() as session:
+            owned = set(session.execute(
+                select(Job.id).where(Job.id.in_([job.id for job in claimed]), Job.locked_by == self.name,
+                                     Job.state == JobState.RUNNING).with_for_update()
+            ).scalars())
             for job in claimed:
-                if time.monotonic() - started > self.lease.total_seconds() / 2:
+                if job.id not in owned:
+                    JOBS.labels(job.handler or "-", "lease_lost").inc()
+                    log.warning("job %s: lease lost before it ran; its new owner runs it", job.id)
+                elif time.monotonic() - started > self.lease.total_seconds() / 2:
                     released.append(job.id)  # leave the rest for a fresh lease rather than race it
-                    continue
-                error = self._run_job(session, job)
-                if error is not None:
+                elif (error := self._run_job(session, job)) is None:
+                    done.append(job.id)
+                else:
                     failures.append((job, error))
-            self._settle(session, failures, released)
-        return len(claimed) - len(released)
+            self._settle(session, done, failures, released)
+        return len(owned) - len(released)
 
     def _run_job(self, session: Session, job: Claimed) -> str | None:
         label = job.handler or "-"
         sub = subscription(job.handler) if job.handler else None
         try:
             with session.begin_nested(), JOB_SECONDS.labels(label).time():
-                if job.handler is not None:
-                    if sub is None:
-                        raise LookupError(f"no handler {job.handler} is registered in this worker")
-                    sub.fn(session, **job.payload)
-                done = session.execute(
-                    update(Job).where(Job.id == job.id, Job.locked_by == self.name,
-                                      Job.state == JobState.RUNNING)
-                    .values(state=JobState.DONE, finished_at=clock.now(), last_error=None, locked_by=None)
-                )
-                if done.rowcount != 1:  # type: ignore[attr-defined]
-                    raise LeaseLost(f"job {job.id} was reclaimed by another worker")
-        except LeaseLost:
-            JOBS.labels(label, "lease_lost").inc()
-            log.warning("job %s: lease lost, effects rolled back", job.id)
-            return None
+                if sub is None:
+                    raise LookupError(f"no handler {job.handler} is registered in this worker")
+                sub.fn(session, **job.payload)
         except Exception as exc:
             JOBS.labels(label, "failed").inc()
             log.warning("job %s (%s) failed on attempt %s: %s", job.id, label, job.attempts, exc)
@@ -172,12 +171,16 @@ class Worker:
         JOBS.labels(label, "done").inc()
         return None
 
-    def _settle(self, session: Session, failures: list[tuple[Claimed, str]], released: list[int]) -> None:
+    def _settle(self, session: Session, done: list[int], failures: list[tuple[Claimed, str]],
+                released: list[int]) -> None:
         now = clock.now()
+        if done:
+            session.execute(update(Job).where(Job.id.in_(done))
+                            .values(state=JobState.DONE, finished_at=now, last_error=None, locked_by=None))
         for job, error in failures:
             parked = job.attempts >= job.max_attempts
             session.execute(
-                update(Job).where(Job.id == job.id, Job.locked_by == self.name, Job.state == JobState.RUNNING)
+                update(Job).where(Job.id == job.id)
                 .values(state=JobState.PARKED if parked else JobState.QUEUED, last_error=error,
                         locked_by=None, run_at=now + backoff(job.attempts),
                         finished_at=now if parked else None)
@@ -186,9 +189,8 @@ class Worker:
                 JOBS.labels(job.handler or "-", "parked").inc()
         if released:
             session.execute(
-                update(Job).where(Job.id.in_(released), Job.locked_by == self.name)
-                .values(state=JobState.QUEUED, locked_by=None, run_at=now,
-                        attempts=Job.attempts - 1)
+                update(Job).where(Job.id.in_(released))
+                .values(state=JobState.QUEUED, locked_by=None, run_at=now, attempts=Job.attempts - 1)
             )
 
     # -- loop ----------------------------------------------------------------------------------
