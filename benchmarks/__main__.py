@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -18,11 +19,9 @@ SCENARIOS = ("audit_trail", "job_outbox")
 
 def machine() -> dict[str, object]:
     memory = ""
-    try:
+    with contextlib.suppress(OSError, StopIteration):
         memory = next(line.split(":")[1].strip() for line in Path("/proc/meminfo").read_text().splitlines()
                       if line.startswith("MemTotal"))
-    except (OSError, StopIteration):
-        pass
     return {"cpus": os.cpu_count(), "memory": memory, "python": platform.python_version(),
             "system": platform.platform(), "date": datetime.now(UTC).isoformat(timespec="seconds")}
 

@@ -14,9 +14,9 @@ from sqlalchemy import Engine, create_engine, text
 os.environ.setdefault("FINCARE_MODE", "test")
 os.environ.setdefault("FINCARE_MASTER_KEY", base64.b64encode(secrets.token_bytes(32)).decode())
 
-from fincare.platform.config import reset_settings  # noqa: E402
-from fincare.platform.db import make_engine, set_engine  # noqa: E402
-from fincare.platform.migrations import upgrade  # noqa: E402
+from fincare.platform.config import reset_settings
+from fincare.platform.db import make_engine, set_engine
+from fincare.platform.migrations import upgrade
 
 ADMIN_URL = os.environ.get("FINCARE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 

@@ -60,6 +60,7 @@ class Base(DeclarativeBase):
     type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
         datetime: UTCDateTime(),
         dict[str, Any]: JSONDoc,
+        list[str]: JSONDoc,
         StrEnum: String(32),
     }
 

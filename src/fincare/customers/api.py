@@ -1,0 +1,180 @@
+"""Customers over REST: masked by default; reveal, export and erase are audited use cases."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+
+from fincare.customers import rights, service
+from fincare.customers.models import RightsRequestKind
+from fincare.customers.schemas import (
+    ConsentIn,
+    ConsentRead,
+    CustomerIn,
+    CustomerPatch,
+    CustomerRead,
+    EraseIn,
+    EraseRead,
+    RefuseIn,
+    RevealIn,
+    RevealRead,
+    RightsRequestIn,
+    RightsRequestRead,
+)
+from fincare.platform.db import unit_of_work
+from fincare.platform.errors import Invalid, NotFound
+from fincare.platform.http import require
+from fincare.platform.idempotency import IdempotencyKey
+from fincare.platform.permissions import Permission as P
+from fincare.platform.permissions import Principal
+
+router = APIRouter(prefix="/api/v1", tags=["customers"])
+Id = Annotated[int, Path(ge=1, le=2**62)]
+
+
+@router.post("/customers", status_code=201, response_model=CustomerRead)
+def create(body: CustomerIn, actor: Annotated[Principal, require(P.CUSTOMER_WRITE)],
+           idem: IdempotencyKey) -> JSONResponse:
+    with unit_of_work() as session:
+        data = service.parse_customer(body.raw())
+        return idem.run(session, actor, lambda: CustomerRead.of(
+            service.create_customer(session, actor=actor, data=data)))
+
+
+@router.get("/customers", response_model=list[CustomerRead])
+def find(
+    actor: Annotated[Principal, require(P.CUSTOMER_READ)],
+    phone: Annotated[str | None, Query(max_length=30)] = None,
+    id_number: Annotated[str | None, Query(max_length=30)] = None,
+    credit_code: Annotated[str | None, Query(max_length=30)] = None,
+    email: Annotated[str | None, Query(max_length=254)] = None,
+    card_number: Annotated[str | None, Query(max_length=30)] = None,
+    kind: Annotated[str | None, Query(max_length=16)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = "active",
+    branch: Annotated[str | None, Query(max_length=60)] = None,
+    segment: Annotated[str | None, Query(max_length=60)] = None,
+    risk_tolerance: Annotated[str | None, Query(max_length=2)] = None,
+    before_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[CustomerRead]:
+    """Exact lookup by one identifier (`?phone=`, `?id_number=`, …) or a filtered, masked list."""
+    lookups = {k: v for k, v in {"phone": phone, "id_number": id_number, "credit_code": credit_code,
+                                 "email": email, "card_number": card_number}.items() if v}
+    if len(lookups) > 1:
+        raise Invalid("search by one identifier at a time", field=sorted(lookups)[1])
+    with unit_of_work() as session:
+        if lookups:
+            (field_name, value), = lookups.items()
+            found = service.search(session, actor=actor, field_name=field_name, value=value)
+        else:
+            found = service.list_customers(session, kind=kind, status=status, branch=branch, segment=segment,
+                                           risk_tolerance=risk_tolerance, before_id=before_id, limit=limit)
+        return [CustomerRead.of(c) for c in found]
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerRead)
+def read(customer_id: Id, actor: Annotated[Principal, require(P.CUSTOMER_READ)]) -> CustomerRead:
+    """One customer, masked; the view is recorded in the audit trail."""
+    with unit_of_work() as session:
+        customer = service.access_customer(session, customer_id, actor)
+        return CustomerRead.of(customer, session=session)
+
+
+@router.patch("/customers/{customer_id}", response_model=CustomerRead)
+def edit(customer_id: Id, body: CustomerPatch, actor: Annotated[Principal, require(P.CUSTOMER_WRITE)]) -> CustomerRead:
+    with unit_of_work() as session:
+        customer = service.access_customer(session, customer_id, actor, for_write=True)
+        data = service.parse_customer(body.raw(), partial=True)
+        return CustomerRead.of(service.update_customer(session, actor=actor, customer=customer, data=data))
+
+
+@router.post("/customers/{customer_id}/reveal", response_model=RevealRead)
+def reveal(customer_id: Id, body: RevealIn, actor: Annotated[Principal, require(P.CUSTOMER_REVEAL)]) -> RevealRead:
+    """One field in clear, with a reason; audited."""
+    with unit_of_work() as session:
+        customer = service.get_customer(session, customer_id)
+        if customer is None:
+            raise NotFound("no such customer", field="customer_id")
+        value = service.reveal(session, actor=actor, customer=customer, field_name=body.field, reason=body.reason)
+        return RevealRead(field=body.field, value=value)
+
+
+@router.get("/customers/{customer_id}/export")
+def export(customer_id: Id, actor: Annotated[Principal, require(P.CUSTOMER_EXPORT)],
+           rights_request_id: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+    """Everything held about the customer, decrypted (PIPL access and copy); audited."""
+    with unit_of_work() as session:
+        customer = service.get_customer(session, customer_id)
+        if customer is None:
+            raise NotFound("no such customer", field="customer_id")
+        request = rights.get_request(session, rights_request_id) if rights_request_id else None
+        return rights.export(session, actor=actor, customer=customer, request=request)
+
+
+@router.post("/customers/{customer_id}/erase", response_model=EraseRead)
+def erase(customer_id: Id, body: EraseIn, actor: Annotated[Principal, require(P.CUSTOMER_ERASE)]) -> EraseRead:
+    """Erase personal data, or restrict it while a retention period runs, or refuse with the reason."""
+    with unit_of_work() as session:
+        customer = service.get_customer(session, customer_id)
+        if customer is None:
+            raise NotFound("no such customer", field="customer_id")
+        request = rights.get_request(session, body.rights_request_id) if body.rights_request_id else None
+        outcome = rights.erase(session, actor=actor, customer=customer, request=request,
+                               relationship_ended_on=body.relationship_ended_on)
+        return EraseRead(status=outcome.status, reason=outcome.reason)
+
+
+@router.post("/customers/{customer_id}/consents", status_code=201, response_model=ConsentRead)
+def consent(customer_id: Id, body: ConsentIn, actor: Annotated[Principal, require(P.CUSTOMER_WRITE)]) -> ConsentRead:
+    with unit_of_work() as session:
+        customer = service.get_customer(session, customer_id)
+        if customer is None:
+            raise NotFound("no such customer", field="customer_id")
+        return ConsentRead.model_validate(service.record_consent(
+            session, actor=actor, customer=customer, purpose=body.purpose, granted=body.granted,
+            channel=body.channel))
+
+
+@router.post("/customers/{customer_id}/rights-requests", status_code=201, response_model=RightsRequestRead)
+def open_rights_request(customer_id: Id, body: RightsRequestIn,
+                        actor: Annotated[Principal, require(P.CUSTOMER_WRITE)],
+                        idem: IdempotencyKey) -> JSONResponse:
+    with unit_of_work() as session:
+        customer = service.get_customer(session, customer_id)
+        if customer is None:
+            raise NotFound("no such customer", field="customer_id")
+        return idem.run(session, actor, lambda: RightsRequestRead.of(rights.open_request(
+            session, actor=actor, customer=customer, kind=body.kind, channel=body.channel,
+            received_at=body.received_at, details=body.details)))
+
+
+@router.get("/rights-requests", response_model=list[RightsRequestRead])
+def list_rights_requests(actor: Annotated[Principal, require(P.CUSTOMER_ERASE)],
+                         status: Annotated[str | None, Query(max_length=16)] = "open",
+                         customer_id: Annotated[int | None, Query(ge=1)] = None) -> list[RightsRequestRead]:
+    """The rights desk's queue, earliest deadline first."""
+    with unit_of_work(read_only=True) as session:
+        return [RightsRequestRead.of(r) for r in rights.list_requests(session, status=status,
+                                                                       customer_id=customer_id)]
+
+
+@router.post("/rights-requests/{request_id}/refuse", response_model=RightsRequestRead)
+def refuse(request_id: Id, body: RefuseIn, actor: Annotated[Principal, require(P.CUSTOMER_ERASE)]) -> RightsRequestRead:
+    with unit_of_work() as session:
+        request = rights.get_request(session, request_id)
+        return RightsRequestRead.of(rights.refuse_request(session, actor=actor, request=request, reason=body.reason))
+
+
+@router.post("/rights-requests/{request_id}/withdraw-consent", response_model=RightsRequestRead)
+def withdraw_consent(request_id: Id, actor: Annotated[Principal, require(P.CUSTOMER_ERASE)]) -> RightsRequestRead:
+    """Fulfil a consent-withdrawal request: every purpose withdrawn."""
+    with unit_of_work() as session:
+        request = rights.get_request(session, request_id)
+        if request.kind != RightsRequestKind.CONSENT_WITHDRAWAL:
+            raise Invalid("this request is not a consent withdrawal", field="request_id")
+        customer = service.get_customer(session, request.customer_id)
+        assert customer is not None
+        rights.withdraw_all_consents(session, actor=actor, customer=customer, request=request)
+        return RightsRequestRead.of(request)

@@ -1,0 +1,418 @@
+"""Customer records: create, edit, find, view (audited read), reveal (audited, with a reason), consent.
+
+Every personal value is validated and normalised (`identity`), then stored encrypted with its mask
+and, for identifiers, its blind index. Restricted and erased customers are never processed: only
+the rights desk may still act on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from fincare.customers import identity
+from fincare.customers.models import (
+    Consent,
+    ConsentPurpose,
+    Customer,
+    CustomerCard,
+    CustomerKind,
+    CustomerStatus,
+    CustomerViewCount,
+    RiskTolerance,
+    ServiceLine,
+    new_uid,
+)
+from fincare.platform import audit_trail, clock, keys
+from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from fincare.platform.masking import mask_address, mask_card, mask_email, mask_id_number, mask_name, mask_phone
+from fincare.platform.permissions import Permission, Principal
+
+RISK_ASSESSMENT_VALIDITY = timedelta(days=365 * 2)  # an investor assessment is redone every two years
+MAX_CARDS = 20
+MAX_TAGS = 30
+
+# JR/T 0171-2020 sensitivity of each personal field (C3 highest). Authentication data (PINs,
+# passwords, CVV) is C3 and is never stored here; the identifiers below are C2; an organisation's
+# credit code is public registry data (C1).
+SENSITIVITY = {"name": "C2", "id_number": "C2", "phone": "C2", "email": "C2", "address": "C2",
+               "card_number": "C2", "credit_code": "C1"}
+REVEALABLE = ("name", "id_number", "credit_code", "phone", "email", "address", "cards")
+SEARCHABLE = ("phone", "id_number", "credit_code", "email", "card_number")
+
+
+@dataclass
+class CustomerData:
+    """Validated, normalised input for a new or changed customer (None: not given)."""
+
+    kind: CustomerKind | None = None
+    name: str | None = None
+    id_number: str | None = None
+    credit_code: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+    cards: list[str] | None = None
+    risk_tolerance: RiskTolerance | None = None
+    risk_assessed_on: date | None = None
+    service_lines: list[str] | None = None
+    branch: str | None = None
+    segment: str | None = None
+    tags: list[str] | None = None
+    external_id: str | None = None
+    given: set[str] = field(default_factory=set)  # fields present in the input, even if null
+
+
+def _text(value: Any, field_name: str, max_len: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise Invalid("must be text", field=field_name)
+    cleaned = value.strip()
+    if len(cleaned) > max_len:
+        raise Invalid(f"at most {max_len} characters", field=field_name)
+    return cleaned or None
+
+
+def _str_list(value: Any, field_name: str, limit: int) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.replace(";", ",").split(",")
+    if not isinstance(value, list) or len(value) > limit:
+        raise Invalid(f"a list of at most {limit} items", field=field_name)
+    return [v.strip() for v in value if isinstance(v, str) and v.strip()]
+
+
+ALLOWED = ("kind", "name", "id_number", "credit_code", "phone", "email", "address", "cards", "risk_tolerance",
+           "risk_assessed_on", "service_lines", "branch", "segment", "tags", "external_id")
+
+
+def parse_customer(raw: dict[str, Any], *, partial: bool = False) -> CustomerData:
+    """Validate and normalise raw input (API body, console form or CSV row); Invalid names the field."""
+    unknown = set(raw) - set(ALLOWED)
+    if unknown:
+        raise Invalid("unknown field", field=sorted(unknown)[0])
+    data = CustomerData(given=set(raw))
+    kind = raw.get("kind")
+    if kind is not None or not partial:
+        try:
+            data.kind = CustomerKind(str(kind))
+        except ValueError:
+            raise Invalid("kind is individual, enterprise or institutional", field="kind") from None
+    if "name" in raw or not partial:
+        data.name = identity.name(raw.get("name") or "")
+    if raw.get("id_number"):
+        data.id_number = identity.resident_id(str(raw["id_number"])).number
+    if raw.get("credit_code"):
+        data.credit_code = identity.credit_code(str(raw["credit_code"]))
+    if raw.get("phone"):
+        data.phone = identity.mobile(str(raw["phone"]))
+    if raw.get("email"):
+        data.email = identity.email(str(raw["email"]))
+    if raw.get("address"):
+        data.address = identity.address(str(raw["address"]))
+    if "cards" in raw:
+        cards = _str_list(raw.get("cards"), "cards", MAX_CARDS)
+        data.cards = [identity.bank_card(c, field=f"cards.{i}") for i, c in enumerate(cards)]
+    if raw.get("risk_tolerance"):
+        try:
+            data.risk_tolerance = RiskTolerance(str(raw["risk_tolerance"]).upper())
+        except ValueError:
+            raise Invalid("risk tolerance is C1 to C5", field="risk_tolerance") from None
+    if raw.get("risk_assessed_on"):
+        value = raw["risk_assessed_on"]
+        try:
+            data.risk_assessed_on = value if isinstance(value, date) else date.fromisoformat(str(value))
+        except ValueError:
+            raise Invalid("a date like 2026-03-31", field="risk_assessed_on") from None
+        if data.risk_assessed_on > clock.now().date():
+            raise Invalid("an assessment cannot be dated in the future", field="risk_assessed_on")
+    if "service_lines" in raw:
+        lines = _str_list(raw.get("service_lines"), "service_lines", len(ServiceLine))
+        try:
+            data.service_lines = sorted({ServiceLine(v).value for v in lines})
+        except ValueError:
+            raise Invalid(f"service lines are {', '.join(s.value for s in ServiceLine)}",
+                          field="service_lines") from None
+    data.branch = _text(raw.get("branch"), "branch", 60)
+    data.segment = _text(raw.get("segment"), "segment", 60)
+    if "tags" in raw:
+        data.tags = sorted(set(_str_list(raw.get("tags"), "tags", MAX_TAGS)))
+    data.external_id = _text(raw.get("external_id"), "external_id", 80)
+    return data
+
+
+def _check_kind_rules(kind: str, data: CustomerData, customer: Customer | None = None) -> None:
+    individual = kind == CustomerKind.INDIVIDUAL
+    if individual and data.credit_code:
+        raise Invalid("a unified social credit code belongs to organisations", field="credit_code")
+    if not individual and data.id_number:
+        raise Invalid("organisations are identified by a unified social credit code", field="id_number")
+    if data.risk_assessed_on and not (data.risk_tolerance or (customer and customer.risk_tolerance)):
+        raise Invalid("an assessment date needs a risk tolerance", field="risk_assessed_on")
+
+
+# -- writing ---------------------------------------------------------------------------------------
+
+
+def _seal(session: Session, customer: Customer, column: str, value: str | None) -> bytes | None:
+    if value is None:
+        return None
+    return keys.encrypt(session, value, table="customer", column=column, uid=customer.uid)
+
+
+def _apply(session: Session, customer: Customer, data: CustomerData, *, creating: bool) -> None:
+    customer.key_version = keys.active_version(session)
+    if data.name is not None:
+        customer.name_enc, customer.name_mask = _seal(session, customer, "name_enc", data.name), mask_name(data.name)
+    for attr, mask, index_field in (("id_number", mask_id_number, "id_number"),
+                                    ("credit_code", mask_id_number, "credit_code"),
+                                    ("phone", mask_phone, "phone"), ("email", mask_email, "email")):
+        if creating or attr in data.given:
+            value = getattr(data, attr)
+            setattr(customer, f"{attr}_enc", _seal(session, customer, f"{attr}_enc", value))
+            setattr(customer, f"{attr}_mask", mask(value) if value else None)
+            setattr(customer, f"{attr}_lookup", keys.blind_index(index_field, value) if value else None)
+    if creating or "address" in data.given:
+        customer.address_enc = _seal(session, customer, "address_enc", data.address)
+        customer.address_mask = mask_address(data.address) if data.address else None
+    if data.id_number:
+        resident = identity.resident_id(data.id_number)
+        customer.birth_year, customer.gender = resident.birth_date.year, resident.gender
+    elif creating or "id_number" in data.given:
+        customer.birth_year = customer.gender = None
+    if data.cards is not None:
+        customer.cards = [_card(session, number) for number in dict.fromkeys(data.cards)]
+    if data.risk_tolerance is not None:
+        customer.risk_tolerance = data.risk_tolerance
+        customer.risk_assessed_on = data.risk_assessed_on or clock.now().date()
+        customer.risk_expires_on = customer.risk_assessed_on + RISK_ASSESSMENT_VALIDITY
+    for attr in ("service_lines", "tags"):
+        if getattr(data, attr) is not None:
+            setattr(customer, attr, getattr(data, attr))
+    for attr in ("branch", "segment", "external_id"):
+        if creating or attr in data.given:
+            setattr(customer, attr, getattr(data, attr))
+    customer.updated_at = clock.now()
+
+
+def _card(session: Session, number: str) -> CustomerCard:
+    card = CustomerCard(uid=new_uid(), key_version=keys.active_version(session), number_mask=mask_card(number),
+                        number_lookup=keys.blind_index("card_number", number))
+    card.number_enc = keys.encrypt(session, number, table="customer_card", column="number_enc", uid=card.uid)
+    return card
+
+
+def _masked_view(customer: Customer) -> dict[str, Any]:
+    """What the audit trail keeps of a customer: masks only."""
+    return {"name": customer.name_mask, "id_number": customer.id_number_mask,
+            "credit_code": customer.credit_code_mask, "phone": customer.phone_mask,
+            "email": customer.email_mask, "address": customer.address_mask,
+            "cards": [c.number_mask for c in customer.cards], "risk_tolerance": customer.risk_tolerance,
+            "branch": customer.branch, "segment": customer.segment, "tags": list(customer.tags),
+            "service_lines": list(customer.service_lines), "external_id": customer.external_id}
+
+
+def _ensure_unique_external_id(session: Session, external_id: str | None, own_id: int | None = None) -> None:
+    if external_id is None:
+        return
+    found = session.execute(select(Customer.id).where(Customer.external_id == external_id)).scalar_one_or_none()
+    if found is not None and found != own_id:
+        raise Conflict(f"external id {external_id} belongs to customer {found}", field="external_id")
+
+
+def create_customer(session: Session, *, actor: Principal, data: CustomerData) -> Customer:
+    """Create a customer from validated input; audited with masked values."""
+    assert data.kind is not None and data.name is not None
+    _check_kind_rules(data.kind, data)
+    _ensure_unique_external_id(session, data.external_id)
+    now = clock.now()
+    customer = Customer(uid=new_uid(), kind=data.kind, status=CustomerStatus.ACTIVE, created_at=now,
+                        updated_at=now, service_lines=[], tags=[])
+    _apply(session, customer, data, creating=True)
+    session.add(customer)
+    session.flush()
+    audit_trail.record(session, actor=actor, action="customer.created", subject=customer,
+                       after=_masked_view(customer))
+    return customer
+
+
+def update_customer(session: Session, *, actor: Principal, customer: Customer, data: CustomerData) -> Customer:
+    """Change the given fields; the audit entry carries masked before and after."""
+    _require_processable(customer)
+    if data.kind is not None and data.kind != customer.kind:
+        raise Invalid("a customer's kind cannot change; create a new record", field="kind")
+    _check_kind_rules(customer.kind, data, customer)
+    _ensure_unique_external_id(session, data.external_id, customer.id)
+    before = _masked_view(customer)
+    _apply(session, customer, data, creating=False)
+    session.flush()
+    after = _masked_view(customer)
+    changed = {k for k in after if before[k] != after[k]}
+    audit_trail.record(session, actor=actor, action="customer.updated", subject=customer,
+                       before={k: before[k] for k in sorted(changed)}, after={k: after[k] for k in sorted(changed)})
+    return customer
+
+
+def _require_processable(customer: Customer) -> None:
+    if customer.status != CustomerStatus.ACTIVE:
+        raise Conflict(f"this customer's data is {customer.status}: it may not be processed", field="customer_id")
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+
+def get_customer(session: Session, customer_id: int) -> Customer | None:
+    return session.get(Customer, customer_id)
+
+
+def access_customer(session: Session, customer_id: int, actor: Principal, *, for_write: bool = False) -> Customer:
+    """Load a customer for a person: checks the permission and records the view (one read entry).
+
+    Restricted and erased records are shown only to those who handle data-subject rights.
+    """
+    if not actor.can(Permission.CUSTOMER_WRITE if for_write else Permission.CUSTOMER_READ):
+        raise Forbidden("your role does not allow this", code="forbidden")
+    customer = session.get(Customer, customer_id, with_for_update=for_write or None)
+    if customer is None:
+        raise NotFound("no such customer", field="customer_id")
+    if customer.status != CustomerStatus.ACTIVE and not actor.can(Permission.CUSTOMER_ERASE):
+        raise NotFound("no such customer", field="customer_id")
+    if not for_write:
+        record_view(session, customer=customer, actor=actor)
+    return customer
+
+
+def record_view(session: Session, *, customer: Customer, actor: Principal) -> None:
+    """One audited read, and the staff member's daily view counter (for anomaly detection)."""
+    audit_trail.record(session, actor=actor, action="customer.viewed", subject=customer, kind="read")
+    if actor.account_id is None:
+        return
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(CustomerViewCount).values(account_id=actor.account_id, day=clock.now().date(), views=1)
+    session.execute(stmt.on_conflict_do_update(index_elements=["account_id", "day"],
+                                               set_={"views": CustomerViewCount.views + 1}))
+
+
+def views_by_staff(session: Session, *, day: date) -> dict[int, int]:
+    rows = session.execute(select(CustomerViewCount.account_id, CustomerViewCount.views)
+                           .where(CustomerViewCount.day == day)).all()
+    return {int(account_id): int(views) for account_id, views in rows}
+
+
+def reveal(session: Session, *, actor: Principal, customer: Customer, field_name: str, reason: str) -> Any:
+    """The clear value of one field, for a permitted role with a stated reason; audited."""
+    if not actor.can(Permission.CUSTOMER_REVEAL):
+        raise Forbidden("your role may not reveal personal data", code="forbidden")
+    if field_name not in REVEALABLE:
+        raise Invalid(f"one of {', '.join(REVEALABLE)}", field="field")
+    reason = (reason or "").strip()
+    if len(reason) < 4 or len(reason) > 500:
+        raise Invalid("state why you need to see this (4 to 500 characters)", field="reason")
+    _require_processable(customer)
+    if field_name == "cards":
+        value: Any = [keys.decrypt(session, c.number_enc, table="customer_card", column="number_enc", uid=c.uid)
+                      for c in customer.cards]
+    else:
+        blob = getattr(customer, f"{field_name}_enc")
+        value = None if blob is None else keys.decrypt(session, blob, table="customer", column=f"{field_name}_enc",
+                                                       uid=customer.uid)
+    audit_trail.record(session, actor=actor, action="customer.revealed", subject=customer, kind="read",
+                       after={"field": field_name}, reason=reason)
+    return value
+
+
+def decrypt_all(session: Session, customer: Customer) -> dict[str, Any]:
+    """Every personal value in clear (export and correction); callers audit the use."""
+    out: dict[str, Any] = {}
+    for column in ("name", "id_number", "credit_code", "phone", "email", "address"):
+        blob = getattr(customer, f"{column}_enc")
+        out[column] = None if blob is None else keys.decrypt(session, blob, table="customer",
+                                                             column=f"{column}_enc", uid=customer.uid)
+    out["cards"] = [keys.decrypt(session, c.number_enc, table="customer_card", column="number_enc", uid=c.uid)
+                    for c in customer.cards]
+    return out
+
+
+def search(session: Session, *, actor: Principal, field_name: str, value: str) -> Sequence[Customer]:
+    """Exact lookup by a normalised identifier through its blind index; audited without the value."""
+    if field_name not in SEARCHABLE:
+        raise Invalid(f"search by one of {', '.join(SEARCHABLE)}", field="field")
+    normalise = {"phone": identity.mobile, "id_number": lambda v, field: identity.resident_id(v, field=field).number,
+                 "credit_code": identity.credit_code, "email": identity.email,
+                 "card_number": identity.bank_card}[field_name]
+    digest = keys.blind_index(field_name, normalise(value, field=field_name))  # type: ignore[operator]
+    if field_name == "card_number":
+        query = select(Customer).join(CustomerCard).where(CustomerCard.number_lookup == digest)
+    else:
+        query = select(Customer).where(getattr(Customer, f"{field_name}_lookup") == digest)
+    if not actor.can(Permission.CUSTOMER_ERASE):
+        query = query.where(Customer.status == CustomerStatus.ACTIVE)
+    found = session.execute(query.limit(50)).scalars().unique().all()
+    audit_trail.record(session, actor=actor, action="customer.searched", kind="read",
+                       after={"field": field_name, "matches": [c.id for c in found]})
+    return found
+
+
+def list_customers(session: Session, *, kind: str | None = None, status: str | None = CustomerStatus.ACTIVE,
+                   branch: str | None = None, segment: str | None = None, risk_tolerance: str | None = None,
+                   before_id: int | None = None, limit: int = 50) -> Sequence[Customer]:
+    """Newest first, masked fields only; page with `before_id`."""
+    query = select(Customer).order_by(Customer.id.desc()).limit(min(max(limit, 1), 200))
+    for column, value in ((Customer.kind, kind), (Customer.status, status), (Customer.branch, branch),
+                          (Customer.segment, segment), (Customer.risk_tolerance, risk_tolerance)):
+        if value:
+            query = query.where(column == value)
+    if before_id:
+        query = query.where(Customer.id < before_id)
+    return session.execute(query).scalars().all()
+
+
+def count_customers(session: Session) -> int:
+    return int(session.execute(select(func.count()).select_from(Customer)).scalar_one())
+
+
+def risk_assessment_valid(customer: Customer) -> bool:
+    return customer.risk_expires_on is not None and customer.risk_expires_on >= clock.now().date()
+
+
+# -- consent ---------------------------------------------------------------------------------------
+
+
+def record_consent(session: Session, *, actor: Principal, customer: Customer, purpose: ConsentPurpose,
+                   granted: bool, channel: str) -> Consent:
+    """A consent decision; the latest per purpose is in force. Withdrawal is always accepted."""
+    if granted:
+        _require_processable(customer)
+    consent = Consent(customer_id=customer.id, purpose=purpose, granted=granted, channel=channel[:20],
+                      recorded_at=clock.now(), recorded_by=actor.account_id)
+    session.add(consent)
+    session.flush()
+    audit_trail.record(session, actor=actor, action="customer.consent_granted" if granted else
+                       "customer.consent_withdrawn", subject=customer, after={"purpose": purpose, "channel": channel})
+    return consent
+
+
+def current_consents(session: Session, customer_id: int) -> dict[str, Consent]:
+    rows = session.execute(select(Consent).where(Consent.customer_id == customer_id).order_by(Consent.id)).scalars()
+    return {c.purpose: c for c in rows}
+
+
+def may_contact_for(session: Session, customer_id: int, purpose: ConsentPurpose) -> bool:
+    """Whether anything that markets (offers, recommendations, sharing) may use this customer.
+
+    True only for an active customer whose latest decision for `purpose` is a grant.
+    """
+    customer = session.get(Customer, customer_id)
+    if customer is None or customer.status != CustomerStatus.ACTIVE:
+        return False
+    consent = current_consents(session, customer_id).get(purpose)
+    return consent is not None and consent.granted

@@ -1,0 +1,245 @@
+"""Encryption of personal data at rest: versioned data keys, field ciphertexts, blind indexes.
+
+Data keys (AES-256) are stored wrapped by a key-encryption key derived from the master key; one
+version is active at a time. A field ciphertext is ``0x01 ‖ version (4 bytes) ‖ nonce ‖ AES-GCM``
+with the associated data ``table.column:row-uid``, so a ciphertext copied to another row or column
+fails to decrypt. Blind indexes are HMAC-SHA256 of the normalised value under a per-field key, for
+exact lookup without storing the value.
+
+Writers read the active version with a share lock held to the end of their transaction; rotation
+takes that row's exclusive lock to switch versions, so once a rotation has begun no writer can
+still be encrypting under the old version, and the old key is destroyed only when no row uses it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import LargeBinary, String, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column
+
+from fincare.platform import clock, crypto
+from fincare.platform.db import Base
+
+FORMAT = 1
+_HEADER = 5  # format byte + 4-byte version
+_NONCE = 12
+
+
+class KeyState(StrEnum):
+    ACTIVE = "active"
+    RETIRING = "retiring"  # rows are being re-encrypted away from it
+    RETIRED = "retired"  # destroyed: no row uses it any more
+
+
+class DataKey(Base):
+    __tablename__ = "data_key"
+
+    version: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime]
+    retired_at: Mapped[datetime | None]
+
+
+class UndecryptableError(Exception):
+    """A ciphertext failed authentication: altered, moved to another row, or its key is gone."""
+
+
+def _kek() -> AESGCM:
+    return AESGCM(crypto.derive_key("data-key-wrapping"))
+
+
+def _wrap(version: int, key: bytes) -> bytes:
+    nonce = secrets.token_bytes(_NONCE)
+    return nonce + _kek().encrypt(nonce, key, f"data_key:{version}".encode())
+
+
+def _unwrap(version: int, wrapped: bytes) -> AESGCM:
+    return AESGCM(_kek().decrypt(wrapped[:_NONCE], wrapped[_NONCE:], f"data_key:{version}".encode()))
+
+
+class _Keyring:
+    """Unwrapped keys of this process, loaded on first use and on meeting an unknown version."""
+
+    def __init__(self) -> None:
+        self._keys: dict[int, AESGCM] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, version: int) -> AESGCM:
+        key = self._keys.get(version)
+        if key is None:
+            with self._lock:
+                row = session.get(DataKey, version)
+                if row is None or row.wrapped is None:
+                    raise UndecryptableError(f"data key version {version} does not exist or was retired")
+                key = self._keys[version] = _unwrap(version, row.wrapped)
+        return key
+
+    def forget(self) -> None:
+        with self._lock:
+            self._keys.clear()
+
+
+keyring = _Keyring()
+
+
+def active_version(session: Session) -> int:
+    """The version to encrypt with in this transaction (share-locked until it ends; created if none)."""
+    cached = session.info.get("fincare_key_version")
+    if cached is not None:
+        return int(cached)
+    version = session.execute(
+        select(DataKey.version).where(DataKey.state == KeyState.ACTIVE).with_for_update(read=True)
+    ).scalar_one_or_none()
+    if version is None:
+        version = _create_first_key(session)
+    session.info["fincare_key_version"] = version
+    return version
+
+
+def _create_first_key(session: Session) -> int:
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(DataKey).values(version=1, wrapped=_wrap(1, AESGCM.generate_key(256)),
+                                           state=KeyState.ACTIVE, created_at=clock.now())
+                    .on_conflict_do_nothing(index_elements=["version"]))
+    return int(session.execute(
+        select(DataKey.version).where(DataKey.state == KeyState.ACTIVE).with_for_update(read=True)
+    ).scalar_one())
+
+
+def aad(table: str, column: str, uid: bytes) -> bytes:
+    return f"{table}.{column}:".encode() + uid
+
+
+def encrypt(session: Session, plaintext: str, *, table: str, column: str, uid: bytes,
+            version: int | None = None) -> bytes:
+    """Encrypt one field value for one row."""
+    version = version if version is not None else active_version(session)
+    nonce = secrets.token_bytes(_NONCE)
+    sealed = keyring.get(session, version).encrypt(nonce, plaintext.encode(), aad(table, column, uid))
+    return bytes([FORMAT]) + version.to_bytes(4, "big") + nonce + sealed
+
+
+def version_of(ciphertext: bytes) -> int:
+    return int.from_bytes(ciphertext[1:_HEADER], "big")
+
+
+def decrypt(session: Session, ciphertext: bytes, *, table: str, column: str, uid: bytes) -> str:
+    """Decrypt one field value; UndecryptableError if it was altered, moved, or its key retired."""
+    if not ciphertext or ciphertext[0] != FORMAT:
+        raise UndecryptableError(f"{table}.{column}: not a FinCare ciphertext")
+    key = keyring.get(session, version_of(ciphertext))
+    body = ciphertext[_HEADER:]
+    try:
+        return key.decrypt(body[:_NONCE], body[_NONCE:], aad(table, column, uid)).decode()
+    except InvalidTag:
+        raise UndecryptableError(f"{table}.{column}: ciphertext does not belong to this row") from None
+
+
+def blind_index(field: str, normalised: str) -> bytes:
+    """16-byte keyed digest of a normalised value, for exact lookup (never reversible)."""
+    return crypto.keyed_digest(f"blind-index/{field}", normalised.encode())[:16]
+
+
+# -- rotation ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EncryptedTable:
+    """A table holding ciphertexts: which columns, the row-uid column and the key-version column."""
+
+    model: type[Base]
+    uid: InstrumentedAttribute[bytes]
+    version: InstrumentedAttribute[int]
+    columns: tuple[str, ...]
+
+
+_tables: list[EncryptedTable] = []
+
+
+def register(table: EncryptedTable) -> None:
+    """Domains declare their encrypted tables so that rotation re-encrypts them."""
+    if all(t.model is not table.model for t in _tables):
+        _tables.append(table)
+
+
+def encrypted_tables() -> Sequence[EncryptedTable]:
+    return tuple(_tables)
+
+
+def begin_rotation(session: Session) -> int:
+    """Activate a new data-key version (or, if a rotation was interrupted, keep its target).
+
+    Waits for every transaction still encrypting under the old version, thanks to the row lock.
+    """
+    retiring = session.execute(select(func.count()).select_from(DataKey)
+                               .where(DataKey.state == KeyState.RETIRING)).scalar_one()
+    current = session.execute(select(DataKey).where(DataKey.state == KeyState.ACTIVE)
+                              .with_for_update()).scalar_one_or_none()
+    if current is None:
+        return _create_first_key(session)
+    if retiring:
+        return current.version  # resume the interrupted rotation towards the same version
+    current.state = KeyState.RETIRING
+    new_version = current.version + 1
+    session.add(DataKey(version=new_version, wrapped=_wrap(new_version, AESGCM.generate_key(256)),
+                        state=KeyState.ACTIVE, created_at=clock.now()))
+    session.flush()
+    return new_version
+
+
+def count_stale(session: Session, target: int) -> int:
+    """Rows, over all encrypted tables, still under an older version than `target` (versions only grow)."""
+    return sum(session.execute(select(func.count()).select_from(t.model).where(t.version < target)).scalar_one()
+               for t in _tables)
+
+
+def reencrypt_batch(session: Session, table: EncryptedTable, target: int, *, limit: int = 1000) -> int:
+    """Re-encrypt up to `limit` rows of `table` under `target`; returns how many were done.
+
+    Rows are locked (SKIP LOCKED) so that writers and a second rotator are never blocked for long.
+    """
+    model: Any = table.model
+    rows = session.execute(
+        select(model).where(table.version < target).order_by(table.uid).limit(limit)
+        .with_for_update(skip_locked=True)
+    ).scalars().all()
+    name = model.__tablename__
+    for row in rows:
+        uid = getattr(row, table.uid.key)
+        for column in table.columns:
+            blob = getattr(row, column)
+            if blob is not None and version_of(blob) != target:
+                clear = decrypt(session, blob, table=name, column=column, uid=uid)
+                setattr(row, column, encrypt(session, clear, table=name, column=column, uid=uid, version=target))
+        setattr(row, table.version.key, target)
+    session.flush()
+    return len(rows)
+
+
+def retire_unused(session: Session, target: int) -> list[int]:
+    """Destroy every retiring key that no row uses any more; returns the versions retired."""
+    if count_stale(session, target):
+        return []
+    versions = list(session.execute(select(DataKey.version).where(DataKey.state == KeyState.RETIRING)).scalars())
+    if versions:
+        session.execute(update(DataKey).where(DataKey.version.in_(versions))
+                        .values(state=KeyState.RETIRED, wrapped=None, retired_at=clock.now()))
+    keyring.forget()
+    return versions
+
+
+def key_versions(session: Session) -> list[DataKey]:
+    return list(session.execute(select(DataKey).order_by(DataKey.version)).scalars())
+
