@@ -27,7 +27,7 @@ os.environ["FINCARE_MASTER_KEY"] = base64.b64encode(bytes(range(1, 33))).decode(
 os.environ["FINCARE_LOG_JSON"] = "true"
 os.environ.pop("FINCARE_DATABASE_URL", None)
 
-from fincare.platform import clock
+from fincare.platform import clock, keys
 from fincare.platform.config import reset_settings
 from fincare.platform.db import Base, make_engine, set_engine
 from fincare.platform.migrations import upgrade
@@ -99,6 +99,7 @@ def db(backend: Backend, tmp_path: Path) -> Iterator[Engine]:
     if backend.name == "postgresql":
         _truncate(engine)
     set_engine(engine)
+    keys.keyring.forget()  # each test database has data keys of its own
     yield engine
     set_engine(None)
 

@@ -6,10 +6,12 @@ non-zero with a one-line reason on stderr.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -23,8 +25,12 @@ app = typer.Typer(help="FinCare: customer protection and service quality.", no_a
                   pretty_exceptions_enable=False, add_completion=False)
 users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+import_app = typer.Typer(help="Bulk import from CSV.", no_args_is_help=True)
+keys_app = typer.Typer(help="Encryption keys of personal data.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(import_app, name="import")
+app.add_typer(keys_app, name="keys")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 err = Console(stderr=True)
@@ -201,6 +207,114 @@ def audit_verify(as_json: JsonFlag = False) -> None:
     if not result.ok:
         err.print(f"first bad entry #{result.first_bad_seq}: {result.problem}", highlight=False)
         raise typer.Exit(2)
+
+
+@import_app.command("customers")
+def import_customers(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV file.")],
+    skip_bad_rows: Annotated[bool, typer.Option(
+        "--skip-bad-rows/--all-or-nothing",
+        help="Import the good rows and report the bad ones, or (default) import nothing if any row is bad.")] = False,
+    errors: Annotated[Path | None, typer.Option(help="Where to write the error report (default FILE.errors.csv).")]
+    = None,
+    batch: Annotated[int, typer.Option(min=1, max=20_000)] = 2000,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import customers (columns in `fincare.customers.importer`); re-running updates, never duplicates."""
+    _setup(log_json=False)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from fincare.customers import importer
+    from fincare.platform.db import unit_of_work
+    from fincare.platform.permissions import Principal
+    from fincare.registry import load_models
+
+    load_models()
+    actor = Principal(account_id=None, username=f"import:{file.name}")
+    totals = importer.ImportTotals()
+    report = errors or file.with_name(file.name + ".errors.csv")
+    size = max(file.stat().st_size, 1)
+
+    class Aborted(Exception):
+        """All-or-nothing import with bad rows: roll everything back."""
+
+    def run(stream: Any, progress: Progress, task: Any) -> None:
+        pending: list[tuple[int, dict[str, Any]]] = []
+
+        def flush(session: Any) -> None:
+            importer.import_batch(session, actor=actor, rows=pending, totals=totals)
+            pending.clear()
+            progress.update(task, completed=stream.buffer.tell())
+
+        if skip_bad_rows:
+            for row in importer.read_rows(stream):
+                pending.append(row)
+                if len(pending) >= batch:
+                    with unit_of_work() as session:
+                        flush(session)
+            with unit_of_work() as session:
+                flush(session)
+            return
+        with unit_of_work() as session:
+            for row in importer.read_rows(stream):
+                pending.append(row)
+                if len(pending) >= batch:
+                    flush(session)
+            flush(session)
+            if totals.errors:
+                raise Aborted
+
+    try:
+        with importer.open_csv(file) as stream, Progress(
+            TextColumn("[bold]importing"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+            TimeRemainingColumn(), console=err, disable=as_json,
+        ) as progress:
+            task = progress.add_task("import", total=size)
+            run(stream, progress, task)
+    except Aborted:
+        pass
+    except DomainError as exc:
+        fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        fail(f"the file is not a readable UTF-8 CSV: {exc}")
+    if totals.errors:
+        importer.write_errors(report, totals.errors)
+    written = not totals.errors or skip_bad_rows
+    doc = {"rows": totals.rows, "created": totals.created if written else 0,
+           "updated": totals.updated if written else 0, "errors": len(totals.errors),
+           "error_report": str(report) if totals.errors else None,
+           "imported": written}
+    emit(as_json, doc, lambda: Console().print(
+        f"{doc['rows']} rows: {doc['created']} created, {doc['updated']} updated, {doc['errors']} rejected"
+        + (f" (see {report})" if totals.errors else "")
+        + ("" if written else " — nothing was imported (all-or-nothing; use --skip-bad-rows)")))
+    if not written:
+        err.print(f"{len(totals.errors)} bad rows, first at line {totals.errors[0].line} "
+                  f"({totals.errors[0].column}: {totals.errors[0].reason}); nothing imported", highlight=False)
+        raise typer.Exit(1)
+
+
+@keys_app.command("rotate")
+def keys_rotate(batch: Annotated[int, typer.Option(min=1, max=50_000)] = 1000, as_json: JsonFlag = False) -> None:
+    """Re-encrypt all personal data under a new data-key version, online; safe to interrupt and re-run."""
+    _setup(log_json=False)
+    from rich.progress import Progress
+
+    from fincare.platform import keys
+    from fincare.registry import load_models
+
+    load_models()
+    with Progress(console=err, disable=as_json) as progress:
+        task = progress.add_task("re-encrypting", total=None)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        result = keys.rotate(batch=batch, progress=report)
+    doc = {"version": result.version, "reencrypted": result.reencrypted, "retired": result.retired}
+    emit(as_json, doc, lambda: Console().print(
+        f"data key version {result.version} in use; {result.reencrypted} rows re-encrypted; "
+        f"retired: {', '.join(map(str, result.retired)) or 'none'}"))
 
 
 def main() -> None:

@@ -150,7 +150,7 @@ def parse_customer(raw: dict[str, Any], *, partial: bool = False) -> CustomerDat
     return data
 
 
-def _check_kind_rules(kind: str, data: CustomerData, customer: Customer | None = None) -> None:
+def check_kind_rules(kind: str, data: CustomerData, customer: Customer | None = None) -> None:
     individual = kind == CustomerKind.INDIVIDUAL
     if individual and data.credit_code:
         raise Invalid("a unified social credit code belongs to organisations", field="credit_code")
@@ -184,8 +184,7 @@ def _apply(session: Session, customer: Customer, data: CustomerData, *, creating
     if creating or "address" in data.given:
         customer.address_enc = _seal(session, customer, "address_enc", data.address)
         customer.address_mask = mask_address(data.address) if data.address else None
-    if data.id_number:
-        resident = identity.resident_id(data.id_number)
+    if (resident := resident_of(data.id_number)) is not None:
         customer.birth_year, customer.gender = resident.birth_date.year, resident.gender
     elif creating or "id_number" in data.given:
         customer.birth_year = customer.gender = None
@@ -202,6 +201,11 @@ def _apply(session: Session, customer: Customer, data: CustomerData, *, creating
         if creating or attr in data.given:
             setattr(customer, attr, getattr(data, attr))
     customer.updated_at = clock.now()
+
+
+def resident_of(id_number: str | None) -> identity.ResidentId | None:
+    """Birth date and gender derived from a (validated) resident ID number."""
+    return identity.resident_id(id_number) if id_number else None
 
 
 def _card(session: Session, number: str) -> CustomerCard:
@@ -232,7 +236,7 @@ def _ensure_unique_external_id(session: Session, external_id: str | None, own_id
 def create_customer(session: Session, *, actor: Principal, data: CustomerData) -> Customer:
     """Create a customer from validated input; audited with masked values."""
     assert data.kind is not None and data.name is not None
-    _check_kind_rules(data.kind, data)
+    check_kind_rules(data.kind, data)
     _ensure_unique_external_id(session, data.external_id)
     now = clock.now()
     customer = Customer(uid=new_uid(), kind=data.kind, status=CustomerStatus.ACTIVE, created_at=now,
@@ -250,7 +254,7 @@ def update_customer(session: Session, *, actor: Principal, customer: Customer, d
     _require_processable(customer)
     if data.kind is not None and data.kind != customer.kind:
         raise Invalid("a customer's kind cannot change; create a new record", field="kind")
-    _check_kind_rules(customer.kind, data, customer)
+    check_kind_rules(customer.kind, data, customer)
     _ensure_unique_external_id(session, data.external_id, customer.id)
     before = _masked_view(customer)
     _apply(session, customer, data, creating=False)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -29,7 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column
 
 from fincare.platform import clock, crypto
-from fincare.platform.db import Base
+from fincare.platform.db import Base, unit_of_work
 
 FORMAT = 1
 _HEADER = 5  # format byte + 4-byte version
@@ -243,3 +244,43 @@ def retire_unused(session: Session, target: int) -> list[int]:
 def key_versions(session: Session) -> list[DataKey]:
     return list(session.execute(select(DataKey).order_by(DataKey.version)).scalars())
 
+
+
+@dataclass(frozen=True)
+class RotationResult:
+    version: int
+    reencrypted: int
+    retired: list[int]
+
+
+def rotate(*, batch: int = 1000, progress: Callable[[int, int], None] | None = None) -> RotationResult:
+    """Move every ciphertext to a new data-key version, online, then destroy the old keys.
+
+    Each batch is its own transaction, so reads and writes go on meanwhile; interrupted at any
+    point (even by kill -9) and run again, it resumes towards the same version. `progress(done,
+    total)` is called after every batch.
+    """
+    with unit_of_work() as session:
+        target = begin_rotation(session)
+    with unit_of_work(read_only=True) as session:
+        total = count_stale(session, target)
+    done = 0
+    if progress:
+        progress(done, total)
+    while True:
+        moved = 0
+        for table in encrypted_tables():
+            with unit_of_work() as session:
+                moved += reencrypt_batch(session, table, target, limit=batch)
+        done += moved
+        if progress:
+            progress(done, max(total, done))
+        if moved:
+            continue
+        with unit_of_work(read_only=True) as session:
+            if count_stale(session, target) == 0:
+                break
+        time.sleep(0.2)  # the remaining rows are locked by writers right now: let them finish
+    with unit_of_work() as session:
+        retired = retire_unused(session, target)
+    return RotationResult(version=target, reencrypted=done, retired=retired)
