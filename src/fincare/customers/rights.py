@@ -90,6 +90,9 @@ def refuse_request(session: Session, *, actor: Principal, request: RightsRequest
 def export(session: Session, *, actor: Principal, customer: Customer, request: RightsRequest | None = None
            ) -> dict[str, Any]:
     """Everything FinCare holds about a customer, decrypted; audited; fulfils an access request."""
+    if request is not None and request.kind == RightsRequestKind.ACCESS:
+        _close(session, actor=actor, request=request, status=RightsRequestStatus.FULFILLED,
+               outcome="a copy of the personal data was provided")
     doc = {
         "customer": {"id": customer.id, "reference": customer.reference, "kind": customer.kind,
                      "status": customer.status, **service.decrypt_all(session, customer),
@@ -109,9 +112,6 @@ def export(session: Session, *, actor: Principal, customer: Customer, request: R
     }
     audit_trail.record(session, actor=actor, action="customer.exported", subject=customer, kind="read",
                        reason=f"rights request {request.id}" if request else None)
-    if request is not None and request.kind == RightsRequestKind.ACCESS:
-        _close(session, actor=actor, request=request, status=RightsRequestStatus.FULFILLED,
-               outcome="a copy of the personal data was provided")
     return doc
 
 
