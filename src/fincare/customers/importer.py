@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fincare.customers import service
 from fincare.customers.models import Customer, CustomerCard, CustomerStatus, new_uid
 from fincare.platform import audit_trail, clock, keys
+from fincare.platform.db import allocate_ids, bulk_insert
 from fincare.platform.errors import DomainError, Invalid
 from fincare.platform.masking import mask_address, mask_card, mask_email, mask_id_number, mask_name, mask_phone
 from fincare.platform.permissions import Principal
@@ -160,7 +161,7 @@ def _insert(session: Session, batch: list[service.CustomerData]) -> list[int]:
                 return None
             return keys.encrypt(session, value, table="customer", column=column, uid=uid, version=version)
 
-        resident = service.resident_of(data.id_number)
+        resident = data.resident
         assessed = data.risk_assessed_on or (now.date() if data.risk_tolerance else None)
         customer_rows.append({
             "uid": uid, "kind": str(data.kind), "status": CustomerStatus.ACTIVE, "key_version": version,
@@ -187,8 +188,10 @@ def _insert(session: Session, batch: list[service.CustomerData]) -> list[int]:
             "tags": data.tags or [], "external_id": data.external_id, "relationship_ended_on": None,
             "created_at": now, "updated_at": now,
         })
-    result = session.execute(insert(Customer).returning(Customer.id, sort_by_parameter_order=True), customer_rows)
-    ids = [int(row[0]) for row in result]
+    ids = allocate_ids(session, "customer", len(customer_rows))
+    for customer_id, row in zip(ids, customer_rows, strict=True):
+        row["id"] = customer_id
+    bulk_insert(session, Customer.__table__, customer_rows)
     for customer_id, data in zip(ids, batch, strict=True):
         for number in dict.fromkeys(data.cards or []):
             card_uid = new_uid()
@@ -198,7 +201,10 @@ def _insert(session: Session, batch: list[service.CustomerData]) -> list[int]:
                               "number_lookup": keys.blind_index("card_number", number),
                               "number_mask": mask_card(number)})
     if card_rows:
-        session.execute(insert(CustomerCard), card_rows)
+        card_ids = allocate_ids(session, "customer_card", len(card_rows))
+        for card_id, card_row in zip(card_ids, card_rows, strict=True):
+            card_row["id"] = card_id
+        bulk_insert(session, CustomerCard.__table__, card_rows)
     return ids
 
 

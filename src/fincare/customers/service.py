@@ -67,6 +67,7 @@ class CustomerData:
     segment: str | None = None
     tags: list[str] | None = None
     external_id: str | None = None
+    resident: identity.ResidentId | None = None  # birth date and gender derived from id_number
     given: set[str] = field(default_factory=set)  # fields present in the input, even if null
 
 
@@ -110,7 +111,8 @@ def parse_customer(raw: dict[str, Any], *, partial: bool = False) -> CustomerDat
     if "name" in raw or not partial:
         data.name = identity.name(raw.get("name") or "")
     if raw.get("id_number"):
-        data.id_number = identity.resident_id(str(raw["id_number"])).number
+        data.resident = identity.resident_id(str(raw["id_number"]))
+        data.id_number = data.resident.number
     if raw.get("credit_code"):
         data.credit_code = identity.credit_code(str(raw["credit_code"]))
     if raw.get("phone"):
@@ -184,8 +186,8 @@ def _apply(session: Session, customer: Customer, data: CustomerData, *, creating
     if creating or "address" in data.given:
         customer.address_enc = _seal(session, customer, "address_enc", data.address)
         customer.address_mask = mask_address(data.address) if data.address else None
-    if (resident := resident_of(data.id_number)) is not None:
-        customer.birth_year, customer.gender = resident.birth_date.year, resident.gender
+    if data.resident is not None:
+        customer.birth_year, customer.gender = data.resident.birth_date.year, data.resident.gender
     elif creating or "id_number" in data.given:
         customer.birth_year = customer.gender = None
     if data.cards is not None:
@@ -201,11 +203,6 @@ def _apply(session: Session, customer: Customer, data: CustomerData, *, creating
         if creating or attr in data.given:
             setattr(customer, attr, getattr(data, attr))
     customer.updated_at = clock.now()
-
-
-def resident_of(id_number: str | None) -> identity.ResidentId | None:
-    """Birth date and gender derived from a (validated) resident ID number."""
-    return identity.resident_id(id_number) if id_number else None
 
 
 def _card(session: Session, number: str) -> CustomerCard:

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from fincare.platform.config import get_settings
+from fincare.platform.config import Settings, get_settings
 
 _NONCE = 12
 
@@ -27,7 +27,23 @@ def _derive(master: bytes, purpose: str) -> bytes:
 
 def derive_key(purpose: str) -> bytes:
     """A 32-byte key for one purpose (e.g. ``"totp"``, ``"cookies"``), derived from the master key."""
-    return _derive(get_settings().master_key_bytes(), purpose)
+    return _derive(_master(get_settings()), purpose)
+
+
+_master_cache: tuple[Settings, bytes] | None = None
+
+
+def _master(settings: Settings) -> bytes:
+    # Decoded once per Settings object; reset_settings() replaces the object when the environment changes.
+    global _master_cache
+    if _master_cache is None or _master_cache[0] is not settings:
+        _master_cache = (settings, settings.master_key_bytes())
+    return _master_cache[1]
+
+
+@lru_cache(maxsize=64)
+def _hmac_for(master: bytes, purpose: str) -> hmac.HMAC:
+    return hmac.new(_derive(master, purpose), digestmod=hashlib.sha256)
 
 
 def seal(purpose: str, plaintext: bytes, *, aad: bytes) -> bytes:
@@ -53,4 +69,6 @@ def token_digest(token: str) -> str:
 
 def keyed_digest(purpose: str, value: bytes) -> bytes:
     """HMAC-SHA256 of `value` under the purpose key (blind indexes, request fingerprints)."""
-    return hmac.new(derive_key(purpose), value, hashlib.sha256).digest()
+    mac = _hmac_for(_master(get_settings()), purpose).copy()
+    mac.update(value)
+    return mac.digest()

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, String, create_engine, event, text
+from sqlalchemy import JSON, DateTime, Engine, FromClause, LargeBinary, MetaData, String, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -155,6 +155,55 @@ def unit_of_work(*, read_only: bool = False) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def allocate_ids(session: Session, table: str, count: int) -> list[int]:
+    """Reserve `count` primary keys of `table` for a bulk insert without RETURNING.
+
+    PostgreSQL draws them from the table's sequence; SQLite's write lock (taken at BEGIN IMMEDIATE)
+    makes max(id)+1… safe for the rest of the transaction.
+    """
+    if count <= 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+                               {"t": table, "n": count})
+        return [int(r[0]) for r in rows]
+    start = int(session.execute(text(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"')).scalar_one()) + 1  # noqa: S608
+    return list(range(start, start + count))
+
+
+def bulk_insert(session: Session, table: FromClause, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows at driver speed: COPY on PostgreSQL, executemany on SQLite.
+
+    Values go through each column type's bind processing once per distinct value, so time zones,
+    dates and JSON are stored exactly as the ORM would store them.
+    """
+    if not rows:
+        return
+    columns = list(rows[0])
+    dialect = session.get_bind().dialect
+    converters = []
+    for column in columns:
+        processor = table.c[column].type._cached_bind_processor(dialect)
+        binary = isinstance(table.c[column].type, LargeBinary)
+        converters.append(None if binary else processor)
+    prepared = [tuple(value if value is None or convert is None else convert(value)
+                      for value, convert in zip(row.values(), converters, strict=True)) for row in rows]
+    name = str(getattr(table, "name", ""))
+    raw: Any = session.connection().connection.dbapi_connection  # the driver's own connection
+    names = ", ".join(f'"{c}"' for c in columns)
+    if dialect.name == "postgresql":
+        with raw.cursor() as cursor, cursor.copy(f'COPY "{name}" ({names}) FROM STDIN') as copy:
+            for values in prepared:
+                copy.write_row(values)
+        return
+    marks = ", ".join("?" for _ in columns)
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(f'INSERT INTO "{name}" ({names}) VALUES ({marks})', prepared)  # noqa: S608
+    finally:
+        cursor.close()
 
 
 def dialect_name(session: Session) -> str:

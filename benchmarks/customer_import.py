@@ -1,0 +1,147 @@
+"""Customer import at scale, on PostgreSQL and on SQLite, against a plain bulk INSERT of the same rows
+(no validation, encryption or blind indexes) in the same run; then exact lookup by phone.
+
+`FINCARE_BENCH_CUSTOMERS` sets the number of rows (default 1,000,000).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select
+
+from benchmarks.database import postgres_database
+from fincare.customers import identity
+from fincare.customers.importer import COLUMNS
+from fincare.customers.models import Customer
+from fincare.platform import keys
+from fincare.platform.db import make_engine, set_engine, unit_of_work
+from fincare.platform.migrations import upgrade
+
+ROWS = int(os.environ.get("FINCARE_BENCH_CUSTOMERS", "1000000"))
+BATCH = 5000
+LOOKUPS = 2000
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英"
+CITIES = ("北京市朝阳区", "上海市浦东新区", "广州市天河区", "深圳市南山区", "杭州市西湖区", "成都市锦江区")
+
+
+def generate(path: Path, rows: int, seed: int = 11) -> list[str]:
+    """A realistic customer file; returns a sample of phones for the lookup test."""
+    rng = random.Random(seed)
+    phones: list[str] = []
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(COLUMNS)
+        for n in range(rows):
+            first17 = f"{rng.choice(('110105', '310115', '440106', '330106'))}{rng.randint(1950, 2004)}" \
+                      f"{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
+            id_number = first17 + identity.resident_id_check_char(first17)
+            phone = f"1{rng.choice('3456789')}{n:09d}"  # unique per row
+            partial = f"622848{rng.randint(0, 10**12 - 1):012d}"
+            card = partial + identity.luhn_check_digit(partial)
+            if n % (rows // LOOKUPS or 1) == 0:
+                phones.append(phone)
+            writer.writerow((f"C{n:08d}", "individual",
+                             rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.randint(1, 2))),
+                             id_number, "", phone, f"u{n}@example.com",
+                             f"{rng.choice(CITIES)}{rng.randint(1, 999)}号", card, "C" + rng.choice("12345"),
+                             "", "cards;payments", rng.choice(("北京分行", "上海分行", "广州分行")), "mass", ""))
+    return phones
+
+
+def import_with_fincare(path: Path, url: str) -> tuple[float, int, dict[str, Any]]:
+    """Runs the real CLI in a child process; returns seconds, the child's peak RSS (KiB) and its report."""
+    env = {**os.environ, "FINCARE_DATABASE_URL": url}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "fincare", "import", "customers", str(path), "--skip-bad-rows",
+                             "--batch", str(BATCH), "--json"], capture_output=True, text=True, env=env, check=False)
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return seconds, max(peak, before), json.loads(result.stdout)
+
+
+def plain_insert(path: Path, url: str) -> float:
+    """The same rows, as text, bulk-inserted in batches of the same size: the physical baseline."""
+    engine = make_engine(url)
+    table = Table("bench_plain_customer", MetaData(), Column("id", Integer, primary_key=True),
+                  *(Column(name, String(400)) for name in COLUMNS))
+    table.create(engine)
+    started = time.perf_counter()
+    with path.open(newline="", encoding="utf-8") as stream, engine.begin() as connection:
+        reader = csv.DictReader(stream)
+        batch: list[dict[str, str]] = []
+        for row in reader:
+            batch.append(row)
+            if len(batch) >= BATCH:
+                connection.execute(insert(table), batch)
+                batch.clear()
+        if batch:
+            connection.execute(insert(table), batch)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return seconds
+
+
+def lookups(url: str, phones: list[str]) -> dict[str, float]:
+    set_engine(make_engine(url))
+    keys.keyring.forget()
+    timings = []
+    for phone in phones:
+        started = time.perf_counter()
+        with unit_of_work(read_only=True) as session:
+            found = session.execute(select(Customer.id).where(
+                Customer.phone_lookup == keys.blind_index("phone", identity.mobile(phone)))).scalars().all()
+        timings.append((time.perf_counter() - started) * 1000)
+        assert len(found) == 1, phone
+    set_engine(None)
+    timings.sort()
+    return {"lookup_p50_ms": round(statistics.median(timings), 3),
+            "lookup_p99_ms": round(timings[int(len(timings) * 0.99) - 1], 3)}
+
+
+def measure(backend: str, url: str, path: Path, phones: list[str], plain_url: str) -> dict[str, Any]:
+    plain_seconds = plain_insert(path, plain_url)
+    seconds, peak_kib, report = import_with_fincare(path, url)
+    assert report["created"] == ROWS, report
+    return {"backend": backend, "rows": ROWS, "fincare_rows_per_s": round(ROWS / seconds),
+            "plain_insert_rows_per_s": round(ROWS / plain_seconds),
+            "ratio_to_plain": round(plain_seconds / seconds, 3), "peak_rss_mib": round(peak_kib / 1024),
+            **lookups(url, phones)}
+
+
+def run() -> dict[str, Any]:
+    results: dict[str, Any] = {"scenario": "customer_import", "rows": ROWS, "goal_rows_per_s": 20000,
+                               "goal_ratio": 0.5, "goal_lookup_p99_ms": 5}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "customers.csv"
+        started = time.perf_counter()
+        phones = generate(path, ROWS)
+        results["generate_seconds"] = round(time.perf_counter() - started, 1)
+        with postgres_database() as engine:
+            url = engine.url.render_as_string(hide_password=False)
+            results["postgresql"] = measure("postgresql", url, path, phones, url)
+        sqlite_path = Path(tmp) / "bench.db"
+        plain_path = Path(tmp) / "plain.db"
+        upgrade(f"sqlite:///{sqlite_path}")
+        create_engine(f"sqlite:///{plain_path}").dispose()
+        results["sqlite"] = measure("sqlite", f"sqlite:///{sqlite_path}", path, phones, f"sqlite:///{plain_path}")
+    return results
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), ensure_ascii=False))
