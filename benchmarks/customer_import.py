@@ -25,6 +25,7 @@ from benchmarks.database import postgres_database
 from fincare.customers import identity
 from fincare.customers.importer import COLUMNS
 from fincare.customers.models import Customer
+from fincare.demo.people import synthetic_customer
 from fincare.platform import keys
 from fincare.platform.db import make_engine, set_engine, unit_of_work
 from fincare.platform.migrations import upgrade
@@ -32,32 +33,18 @@ from fincare.platform.migrations import upgrade
 ROWS = int(os.environ.get("FINCARE_BENCH_CUSTOMERS", "1000000"))
 BATCH = 5000
 LOOKUPS = 2000
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
-GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英"
-CITIES = ("北京市朝阳区", "上海市浦东新区", "广州市天河区", "深圳市南山区", "杭州市西湖区", "成都市锦江区")
-
-
 def generate(path: Path, rows: int, seed: int = 11) -> list[str]:
     """A realistic customer file; returns a sample of phones for the lookup test."""
     rng = random.Random(seed)
     phones: list[str] = []
     with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(COLUMNS)
+        writer = csv.DictWriter(out, fieldnames=COLUMNS)
+        writer.writeheader()
         for n in range(rows):
-            first17 = f"{rng.choice(('110105', '310115', '440106', '330106'))}{rng.randint(1950, 2004)}" \
-                      f"{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
-            id_number = first17 + identity.resident_id_check_char(first17)
-            phone = f"1{rng.choice('3456789')}{n:09d}"  # unique per row
-            partial = f"622848{rng.randint(0, 10**12 - 1):012d}"
-            card = partial + identity.luhn_check_digit(partial)
+            row = synthetic_customer(rng, n)
             if n % (rows // LOOKUPS or 1) == 0:
-                phones.append(phone)
-            writer.writerow((f"C{n:08d}", "individual",
-                             rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.randint(1, 2))),
-                             id_number, "", phone, f"u{n}@example.com",
-                             f"{rng.choice(CITIES)}{rng.randint(1, 999)}号", card, "C" + rng.choice("12345"),
-                             "", "cards;payments", rng.choice(("北京分行", "上海分行", "广州分行")), "mass", ""))
+                phones.append(row["phone"])
+            writer.writerow(row)
     return phones
 
 

@@ -15,7 +15,7 @@ one audit entry per batch records the ids created and updated.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -66,15 +66,20 @@ def read_rows(stream: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
             raise Invalid(f"the column {missing!r} is required", field=missing)
     reader.fieldnames = header
     for row in reader:
-        raw: dict[str, Any] = {}
-        for key, value in row.items():
-            if key is None:  # more cells than header columns
-                raw["__extra__"] = value
-                continue
-            value = (value or "").strip()
-            if value:
-                raw[key] = value.split(";") if key in LIST_COLUMNS else value
-        yield reader.line_num, raw
+        yield reader.line_num, normalise_row(row)
+
+
+def normalise_row(row: Mapping[str | None, Any] | Mapping[str, Any]) -> dict[str, Any]:
+    """Cells as `parse_customer` takes them: blanks dropped, list columns split on `;`."""
+    raw: dict[str, Any] = {}
+    for key, value in row.items():
+        if key is None:  # more cells than header columns
+            raw["__extra__"] = value
+            continue
+        value = (value or "").strip()
+        if value:
+            raw[key] = value.split(";") if key in LIST_COLUMNS else value
+    return raw
 
 
 def open_csv(path: Path) -> TextIO:

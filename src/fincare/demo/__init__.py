@@ -1,16 +1,20 @@
 """The synthetic institution behind `fincare demo`: deterministic, reused when it exists.
 
-Staff of every role in their departments, each signing in with the demo password. Customers,
-tickets and the rest are added by their domains as those are built.
+Staff of every role in their departments, each signing in with the demo password, and customers
+with valid (synthetic) identifiers. Tickets and the rest are added as their domains are built.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
+from fincare.customers import importer
+from fincare.customers import service as customers_service
+from fincare.demo.people import synthetic_customer
 from fincare.platform.accounts import service as accounts
 from fincare.platform.db import unit_of_work
-from fincare.platform.permissions import SYSTEM, TWO_FACTOR_REQUIRED, Role
+from fincare.platform.permissions import SYSTEM, TWO_FACTOR_REQUIRED, Principal, Role
 
 DEMO_PASSWORD = "fincare-demo"
 
@@ -51,4 +55,17 @@ def ensure_demo(*, customers: int = 10_000, months: int = 12, seed: int = 7) -> 
                     accounts.provision_totp(session, account=account, actor=SYSTEM)
             logins.append(DemoLogin(username=username, password=DEMO_PASSWORD, roles=account.role_names,
                                     two_factor=account.totp_enabled))
+        existing = customers_service.count_customers(session)
+    _ensure_customers(existing, customers, seed)
     return logins
+
+
+def _ensure_customers(existing: int, wanted: int, seed: int) -> None:
+    """Add customers up to `wanted`, in batches, through the importer's bulk path."""
+    rng = random.Random(seed)
+    actor = Principal(account_id=None, username="demo")
+    for start in range(existing, wanted, 2000):
+        rows = [(n + 1, importer.normalise_row(synthetic_customer(rng, n)))
+                for n in range(start, min(start + 2000, wanted))]
+        with unit_of_work() as session:
+            importer.import_batch(session, actor=actor, rows=rows, totals=importer.ImportTotals())
