@@ -37,9 +37,11 @@ serve: install assets
 migrate: install
 	$(BIN)/fincare migrate
 
-# Debian's Chromium drives the browser tests (Playwright cannot download its own browser here).
+# Debian's Chromium drives the browser tests (Playwright cannot download its own browser here);
+# a CJK font makes their screenshots of the Chinese console readable.
 browser:
-	@test -x $(CHROMIUM) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	@(test -x $(CHROMIUM) && fc-list :lang=zh | grep -q .) || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null) \
 	  || echo "warning: could not install Debian's chromium; browser tests will be skipped"
 
 lint: install
