@@ -90,6 +90,7 @@ def refuse_request(session: Session, *, actor: Principal, request: RightsRequest
 def export(session: Session, *, actor: Principal, customer: Customer, request: RightsRequest | None = None
            ) -> dict[str, Any]:
     """Everything FinCare holds about a customer, decrypted; audited; fulfils an access request."""
+    _same_customer(request, customer)
     if request is not None and request.kind == RightsRequestKind.ACCESS:
         _close(session, actor=actor, request=request, status=RightsRequestStatus.FULFILLED,
                outcome="a copy of the personal data was provided")
@@ -113,6 +114,11 @@ def export(session: Session, *, actor: Principal, customer: Customer, request: R
     audit_trail.record(session, actor=actor, action="customer.exported", subject=customer, kind="read",
                        reason=f"rights request {request.id}" if request else None)
     return doc
+
+
+def _same_customer(request: RightsRequest | None, customer: Customer) -> None:
+    if request is not None and request.customer_id != customer.id:
+        raise Invalid("this request is about another customer", field="rights_request_id")
 
 
 def _iso(value: date | None) -> str | None:
@@ -142,6 +148,7 @@ def erase(session: Session, *, actor: Principal, customer: Customer, request: Ri
 
     An ongoing relationship (no end date) is refused: the contract still needs the data.
     """
+    _same_customer(request, customer)
     if customer.status == CustomerStatus.ERASED:
         raise Conflict("this customer's personal data was already erased", field="customer_id")
     if relationship_ended_on is not None:

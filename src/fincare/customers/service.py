@@ -192,8 +192,8 @@ def _apply(session: Session, customer: Customer, data: CustomerData, *, creating
         customer.birth_year = customer.gender = None
     if data.cards is not None:
         customer.cards = [_card(session, number) for number in dict.fromkeys(data.cards)]
-    if data.risk_tolerance is not None:
-        customer.risk_tolerance = data.risk_tolerance
+    if data.risk_tolerance is not None or data.risk_assessed_on is not None:
+        customer.risk_tolerance = data.risk_tolerance or customer.risk_tolerance
         customer.risk_assessed_on = data.risk_assessed_on or clock.now().date()
         customer.risk_expires_on = customer.risk_assessed_on + RISK_ASSESSMENT_VALIDITY
     for attr in ("service_lines", "tags"):
@@ -258,6 +258,8 @@ def update_customer(session: Session, *, actor: Principal, customer: Customer, d
     session.flush()
     after = _masked_view(customer)
     changed = {k for k in after if before[k] != after[k]}
+    if not changed:
+        return customer
     audit_trail.record(session, actor=actor, action="customer.updated", subject=customer,
                        before={k: before[k] for k in sorted(changed)}, after={k: after[k] for k in sorted(changed)})
     return customer

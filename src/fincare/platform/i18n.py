@@ -2,6 +2,7 @@
 
 Messages are written in English in the code and templates (`_("Sign in")`) and translated from
 the catalogue `locale/zh-CN.json`; an untranslated message shows in English rather than breaking.
+Coded labels (`role:agent`, `job:parked`) are msgids too, so `locale/en.json` names them in English.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ _LOCALE_DIR = Path(__file__).parent / "locale"
 @lru_cache(maxsize=4)
 def catalogue(language: str) -> dict[str, str]:
     path = _LOCALE_DIR / f"{language}.json"
-    if language == "en" or not path.exists():
+    if not path.exists():  # English msgids are English already; en.json only names coded labels
         return {}
     return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 

@@ -1,0 +1,189 @@
+"""Console languages: every message the console can show has a Simplified Chinese translation,
+Chinese is the default, and English is a switch (query, cookie, then the account's preference)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import string
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from fincare.platform import i18n
+from fincare.platform.accounts import service
+from fincare.platform.accounts.models import StaffAccount
+from fincare.platform.db import unit_of_work
+from fincare.platform.errors import Invalid
+from fincare.platform.jobs.models import JobState
+from fincare.platform.permissions import Principal, Role
+from tests.factories.accounts import Staff
+from tests.platform.test_accounts import csrf_of, login
+
+SRC = Path(i18n.__file__).resolve().parent.parent  # src/fincare
+CATALOGUE_FILE = Path(i18n.__file__).resolve().parent / "locale" / "zh-CN.json"
+# `_("literal")` or `_('literal')` with nothing else inside the call (so `_("role:" ~ role)` is not one).
+LITERAL_MSGID = re.compile(r"""\b_\(\s*(?P<q>["'])(?P<msgid>(?:(?!(?P=q)).)*)(?P=q)\s*\)""", re.DOTALL)
+# Services whose DomainError messages reach console pages (login, 2FA, password, error page).
+ERROR_SOURCES = ["platform/http.py", "platform/accounts/service.py", "platform/accounts/views.py"]
+ERROR_CLASSES = {"DomainError", "Unauthenticated", "Forbidden", "NotFound", "Conflict", "Invalid", "TooLarge",
+                 "Locked", "LoginRequired", "SecondFactorRequired", "PasswordChangeRequired"}
+
+
+def zh() -> dict[str, str]:
+    return json.loads(CATALOGUE_FILE.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def template_files() -> list[Path]:
+    return sorted(p for p in SRC.rglob("*.html") if "templates" in p.relative_to(SRC).parts)
+
+
+def template_msgids() -> set[str]:
+    return {m["msgid"] for path in template_files() for m in LITERAL_MSGID.finditer(path.read_text("utf-8"))}
+
+
+def error_messages() -> set[str]:
+    """Plain-string messages of domain errors raised in `ERROR_SOURCES` (f-strings are skipped)."""
+    found: set[str] = set()
+    for relative in ERROR_SOURCES:
+        tree = ast.parse((SRC / relative).read_text("utf-8"))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ERROR_CLASSES
+                    and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+                found.add(node.args[0].value)
+    return found
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+
+
+# -- the catalogue ---------------------------------------------------------------------------------
+
+
+def test_the_catalogue_is_sorted_readable_chinese_with_placeholders_intact() -> None:
+    raw = CATALOGUE_FILE.read_text(encoding="utf-8")
+    table = json.loads(raw)
+    assert raw == json.dumps(table, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    for msgid, text in table.items():
+        assert cjk.search(text), f"not translated into Chinese: {msgid!r} → {text!r}"
+        assert placeholders(text) == placeholders(msgid), f"placeholders differ: {msgid!r} → {text!r}"
+
+
+def test_the_template_scan_finds_templates_and_messages() -> None:
+    files = {p.name for p in template_files()}
+    assert {"base.html", "login.html", "home.html", "error.html"} <= files
+    found = template_msgids()
+    assert {"Sign in", "Main", "Welcome, {name}"} <= found
+    assert not any(m.startswith(("role:", "job:")) for m in found)  # dynamic ids are checked separately
+
+
+def test_every_template_message_is_translated() -> None:
+    table = zh()
+    missing = sorted(m for m in template_msgids() if m not in table)
+    assert not missing, f"untranslated template messages: {missing}"
+
+
+def test_every_role_and_job_state_is_translated() -> None:
+    table = zh()
+    missing = [f"role:{r}" for r in Role if f"role:{r}" not in table]
+    missing += [f"job:{s}" for s in JobState if f"job:{s}" not in table]
+    assert not missing, f"untranslated: {missing}"
+
+
+def test_every_menu_entry_is_translated() -> None:
+    from fincare.app import create_app
+    from fincare.platform import web
+
+    create_app()  # imports every domain's views module, which registers its menu entries
+    labels = {item.label for item in web._nav}
+    assert {"Home", "Audit trail"} <= labels
+    missing = sorted(label for label in labels if label not in zh())
+    assert not missing, f"untranslated menu entries: {missing}"
+
+
+def test_every_role_description_on_the_home_page_is_translated() -> None:
+    from fincare.platform.accounts.views import _role_homes
+
+    everyone = Principal.of(account_id=1, username="x", roles=frozenset(Role), department_id=None)
+    missing = [text for _, text in _role_homes(everyone) if text not in zh()]
+    assert not missing, f"untranslated role descriptions: {missing}"
+
+
+def test_every_console_error_message_is_translated() -> None:
+    messages = error_messages()
+    assert {"wrong username or password", "please sign in"} <= messages
+    # Built at run time from a constant: check the message a user actually sees.
+    with pytest.raises(Invalid) as short:
+        service.check_password_strength("short")
+    messages.add(short.value.message)
+    missing = sorted(m for m in messages if m not in zh())
+    assert not missing, f"untranslated error messages: {missing}"
+
+
+def test_an_unknown_message_falls_back_to_english() -> None:
+    translate = i18n.translator("zh-CN")
+    assert translate("Sign in") == "登录"
+    assert translate("no such message, surely") == "no such message, surely"
+    assert i18n.translator("en")("Sign in") == "Sign in"
+
+
+# -- the console -----------------------------------------------------------------------------------
+
+
+def test_the_console_is_chinese_by_default_and_english_on_request(
+    client: TestClient, app, agent_li: Staff  # type: ignore[no-untyped-def]
+) -> None:
+    page = client.get("/login")
+    assert page.status_code == 200
+    assert 'lang="zh-CN"' in page.text and "登录" in page.text and "Sign in" not in page.text
+
+    english = client.get("/login?lang=en")
+    assert 'lang="en"' in english.text and "Sign in" in english.text and "登录" not in english.text
+    assert client.cookies.get("fincare_lang") == "en"
+    assert "Sign in" in client.get("/login").text  # the cookie keeps it English
+
+    missing = client.get("/no-such-page")
+    assert missing.status_code == 404 and "Not found" in missing.text
+
+    # Signed in (no language cookie): Chinese until the user switches, then English for good.
+    client.cookies.clear()
+    assert login(client, "agent_li").status_code == 303
+    home = client.get("/")
+    assert "欢迎您，agent_li" in home.text and "客服专员" in home.text
+    switched = client.post("/preferences/language", data={"language": "en", "back": "/",
+                                                          "csrf_token": csrf_of(client)}, follow_redirects=False)
+    assert switched.status_code == 303 and switched.headers["location"] == "/"
+    home = client.get("/")
+    assert "Welcome, agent_li" in home.text and "欢迎" not in home.text
+    with unit_of_work() as session:
+        account = session.get(StaffAccount, agent_li.id)
+        assert account is not None and account.language == "en"
+
+    # A fresh browser with no cookies: the stored preference decides once signed in.
+    with TestClient(app, base_url="http://testserver") as fresh:
+        assert "登录" in fresh.get("/login").text
+        assert login(fresh, "agent_li").status_code == 303
+        assert "fincare_lang" not in fresh.cookies
+        home = fresh.get("/")
+        assert 'lang="en"' in home.text and "Welcome, agent_li" in home.text and "Sign out" in home.text
+
+
+def test_a_chinese_error_page_translates_the_error_message(client: TestClient, db: Engine) -> None:
+    wrong = client.post("/login", data={"username": "nobody", "password": "wrong-password-here",
+                                         "csrf_token": "forged"}, follow_redirects=False)
+    assert wrong.status_code == 403
+    assert "登录表单已过期，请重试" in wrong.text
+
+
+def test_coded_labels_read_as_words_in_english_too() -> None:
+    from fincare.platform.i18n import translator
+
+    english = translator("en")
+    assert english("role:complaint_specialist") == "Complaint specialist"
+    assert english("job:parked") == "Parked"
+    assert english("Sign in") == "Sign in"
