@@ -92,3 +92,17 @@ def test_a_rotation_killed_mid_way_finishes_on_the_next_run(db: Engine) -> None:
     assert json.loads(rerun.stdout)["version"] == 2  # the same target, not a third version
     assert versions_in_use() == {2}
     assert all_decrypt(bodies)
+
+
+def test_an_edit_during_a_rotation_moves_the_fields_it_did_not_touch(db: Engine) -> None:
+    bodies = seed(3)
+    with unit_of_work() as session:
+        target = keys.begin_rotation(session)
+    with unit_of_work() as session:  # change only the phone of the first customer
+        customer = session.execute(select(Customer).where(Customer.external_id == "K-0")).scalar_one()
+        service.update_customer(session, actor=SYSTEM, customer=customer,
+                                data=service.parse_customer({"phone": "13700001111"}, partial=True))
+    bodies[0]["phone"] = "13700001111"
+    result = keys.rotate(batch=2)
+    assert result.version == target and result.retired == [1]
+    assert all_decrypt(bodies)

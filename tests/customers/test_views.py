@@ -223,7 +223,7 @@ def test_the_create_form_creates_the_customer_and_goes_to_its_page(client: TestC
         "tags": "vip，pension", "segment": "affluent"}, page="/customers/new")
     assert created.status_code == 303
     with unit_of_work(read_only=True) as session:
-        (customer,) = service.list_customers(session)
+        (customer,) = service.list_customers(session, actor=SYSTEM)
         assert created.headers["location"] == f"/customers/{customer.id}"
         assert customer.service_lines == ["cards", "loans"] and customer.tags == ["pension", "vip"]
         assert customer.risk_tolerance == "C4" and len(customer.cards) == 1
@@ -295,7 +295,10 @@ def test_compliance_works_the_queue_and_downloads_an_access_copy(client: TestCli
     rows = re.findall(r'<tr data-testid="request-(\d+)"( class="overdue")?', desk.text)
     assert rows == [(str(overdue), ' class="overdue"'), (str(access), ""), (str(refusable), "")]  # earliest due first
     assert f'data-testid="request-{access}"' in desk.text and f'data-testid="refuse-{refusable}"' in desk.text
-    download = client.get(f"/customers/{customer.id}/export.json", params={"rights_request_id": access})
+    assert client.get(f"/customers/{customer.id}/export.json",  # a link cannot fulfil a request
+                      params={"rights_request_id": access}).status_code == 405
+    download = post_form(client, f"/customers/{customer.id}/export.json?rights_request_id={access}", {},
+                         page="/rights-requests")
     assert download.status_code == 200
     assert download.headers["content-disposition"] == f'attachment; filename="{customer.reference}.json"'
     assert json.loads(download.text)["customer"]["phone"] == body["phone"]

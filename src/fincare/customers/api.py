@@ -24,11 +24,12 @@ from fincare.customers.schemas import (
     RightsRequestRead,
 )
 from fincare.platform.db import unit_of_work
-from fincare.platform.errors import Invalid, NotFound
+from fincare.platform.errors import Invalid
 from fincare.platform.http import require
 from fincare.platform.idempotency import IdempotencyKey
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
+from fincare.platform.schemas import MAX_ID
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
 Id = Annotated[int, Path(ge=1, le=2**62)]
@@ -56,7 +57,7 @@ def find(
     branch: Annotated[str | None, Query(max_length=60)] = None,
     segment: Annotated[str | None, Query(max_length=60)] = None,
     risk_tolerance: Annotated[str | None, Query(max_length=2)] = None,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[CustomerRead]:
     """Exact lookup by one identifier (`?phone=`, `?id_number=`, …) or a filtered, masked list."""
@@ -69,7 +70,8 @@ def find(
             (field_name, value), = lookups.items()
             found = service.search(session, actor=actor, field_name=field_name, value=value)
         else:
-            found = service.list_customers(session, kind=kind, status=status, branch=branch, segment=segment,
+            found = service.list_customers(session, actor=actor, kind=kind, status=status, branch=branch,
+                                           segment=segment,
                                            risk_tolerance=risk_tolerance, before_id=before_id, limit=limit)
         return [CustomerRead.of(c) for c in found]
 
@@ -94,21 +96,17 @@ def edit(customer_id: Id, body: CustomerPatch, actor: Annotated[Principal, requi
 def reveal(customer_id: Id, body: RevealIn, actor: Annotated[Principal, require(P.CUSTOMER_REVEAL)]) -> RevealRead:
     """One field in clear, with a reason; audited."""
     with unit_of_work() as session:
-        customer = service.get_customer(session, customer_id)
-        if customer is None:
-            raise NotFound("no such customer", field="customer_id")
+        customer = service.load_customer(session, customer_id, actor, P.CUSTOMER_REVEAL)
         value = service.reveal(session, actor=actor, customer=customer, field_name=body.field, reason=body.reason)
         return RevealRead(field=body.field, value=value)
 
 
 @router.get("/customers/{customer_id}/export")
 def export(customer_id: Id, actor: Annotated[Principal, require(P.CUSTOMER_EXPORT)],
-           rights_request_id: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+           rights_request_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> dict[str, Any]:
     """Everything held about the customer, decrypted (PIPL access and copy); audited."""
     with unit_of_work() as session:
-        customer = service.get_customer(session, customer_id)
-        if customer is None:
-            raise NotFound("no such customer", field="customer_id")
+        customer = service.load_customer(session, customer_id, actor, P.CUSTOMER_EXPORT)
         request = rights.get_request(session, rights_request_id) if rights_request_id else None
         return rights.export(session, actor=actor, customer=customer, request=request)
 
@@ -117,9 +115,7 @@ def export(customer_id: Id, actor: Annotated[Principal, require(P.CUSTOMER_EXPOR
 def erase(customer_id: Id, body: EraseIn, actor: Annotated[Principal, require(P.CUSTOMER_ERASE)]) -> EraseRead:
     """Erase personal data, or restrict it while a retention period runs, or refuse with the reason."""
     with unit_of_work() as session:
-        customer = service.get_customer(session, customer_id)
-        if customer is None:
-            raise NotFound("no such customer", field="customer_id")
+        customer = service.load_customer(session, customer_id, actor, P.CUSTOMER_ERASE, lock=True)
         request = rights.get_request(session, body.rights_request_id) if body.rights_request_id else None
         outcome = rights.erase(session, actor=actor, customer=customer, request=request,
                                relationship_ended_on=body.relationship_ended_on)
@@ -129,9 +125,7 @@ def erase(customer_id: Id, body: EraseIn, actor: Annotated[Principal, require(P.
 @router.post("/customers/{customer_id}/consents", status_code=201, response_model=ConsentRead)
 def consent(customer_id: Id, body: ConsentIn, actor: Annotated[Principal, require(P.CUSTOMER_WRITE)]) -> ConsentRead:
     with unit_of_work() as session:
-        customer = service.get_customer(session, customer_id)
-        if customer is None:
-            raise NotFound("no such customer", field="customer_id")
+        customer = service.load_customer(session, customer_id, actor, P.CUSTOMER_WRITE, lock=True)
         return ConsentRead.model_validate(service.record_consent(
             session, actor=actor, customer=customer, purpose=body.purpose, granted=body.granted,
             channel=body.channel))
@@ -142,18 +136,16 @@ def open_rights_request(customer_id: Id, body: RightsRequestIn,
                         actor: Annotated[Principal, require(P.CUSTOMER_WRITE)],
                         idem: IdempotencyKey) -> JSONResponse:
     with unit_of_work() as session:
-        customer = service.get_customer(session, customer_id)
-        if customer is None:
-            raise NotFound("no such customer", field="customer_id")
+        customer = service.load_customer(session, customer_id, actor, P.CUSTOMER_WRITE)
         return idem.run(session, actor, lambda: RightsRequestRead.of(rights.open_request(
             session, actor=actor, customer=customer, kind=body.kind, channel=body.channel,
-            received_at=body.received_at, details=body.details)))
+            received_at=body.received_at, fields=body.fields)))
 
 
 @router.get("/rights-requests", response_model=list[RightsRequestRead])
 def list_rights_requests(actor: Annotated[Principal, require(P.CUSTOMER_ERASE)],
                          status: Annotated[str | None, Query(max_length=16)] = "open",
-                         customer_id: Annotated[int | None, Query(ge=1)] = None) -> list[RightsRequestRead]:
+                         customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> list[RightsRequestRead]:
     """The rights desk's queue, earliest deadline first."""
     with unit_of_work(read_only=True) as session:
         return [RightsRequestRead.of(r) for r in rights.list_requests(session, status=status,

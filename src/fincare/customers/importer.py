@@ -50,6 +50,9 @@ class ImportTotals:
     created: int = 0
     updated: int = 0
     errors: list[RowError] = field(default_factory=list)
+    # ids are allocated in increasing order, so an "existing" customer at or above this id was
+    # created by this very file: its external id is a duplicate, not an update (no set kept in memory)
+    first_created_id: int | None = None
 
 
 def read_rows(stream: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -123,16 +126,28 @@ def import_batch(session: Session, *, actor: Principal, rows: list[tuple[int, di
     existing = _existing(session, [p.data.external_id for p in prepared if p.data.external_id])
     fresh = [p for p in prepared if not (p.data.external_id and p.data.external_id in existing)]
     created_ids = _insert(session, [p.data for p in fresh])
+    if created_ids and totals.first_created_id is None:
+        totals.first_created_id = created_ids[0]
     updated_ids = []
     for p in prepared:
-        if p.data.external_id and p.data.external_id in existing:
-            customer = session.get(Customer, existing[p.data.external_id])
-            assert customer is not None
-            if customer.status != CustomerStatus.ACTIVE:
-                totals.errors.append(RowError(p.line, "external_id", f"customer is {customer.status}"))
-                continue
-            service.update_customer(session, actor=actor, customer=customer, data=p.data)
-            updated_ids.append(customer.id)
+        if not (p.data.external_id and p.data.external_id in existing):
+            continue
+        customer_id = existing[p.data.external_id]
+        if totals.first_created_id is not None and customer_id >= totals.first_created_id:
+            totals.errors.append(RowError(p.line, "external_id", "appears earlier in this file"))
+            continue
+        customer = session.get(Customer, customer_id)
+        assert customer is not None
+        if customer.status != CustomerStatus.ACTIVE:
+            totals.errors.append(RowError(p.line, "external_id", f"customer is {customer.status}"))
+            continue
+        try:
+            with session.begin_nested():
+                service.update_customer(session, actor=actor, customer=customer, data=p.data)
+        except DomainError as exc:
+            totals.errors.append(RowError(p.line, exc.field or "(row)", exc.message))
+            continue
+        updated_ids.append(customer.id)
     totals.created += len(created_ids)
     totals.updated += len(updated_ids)
     if created_ids:

@@ -36,13 +36,16 @@ RETENTION_YEARS = 5  # 《反洗钱法》: identification data kept 5 years afte
 
 def open_request(session: Session, *, actor: Principal, customer: Customer, kind: RightsRequestKind,
                  channel: str = "branch", received_at: datetime | None = None,
-                 details: dict[str, Any] | None = None) -> RightsRequest:
-    """Record a data-subject request with its deadline. `details` names fields, never values."""
+                 fields: list[str] | None = None) -> RightsRequest:
+    """Record a data-subject request with its deadline. `fields` names the data concerned, never values."""
+    unknown = sorted(set(fields or ()) - set(service.ALLOWED))
+    if unknown:
+        raise Invalid(f"not a customer field: {unknown[0]}", field="fields")
     received = received_at or clock.now()
     if received > clock.now():
         raise Invalid("a request cannot be received in the future", field="received_at")
     request = RightsRequest(customer_id=customer.id, kind=kind, channel=channel[:20], received_at=received,
-                            due_at=received + RESPONSE_DEADLINE, details=details or {},
+                            due_at=received + RESPONSE_DEADLINE, details={"fields": sorted(set(fields or ()))},
                             status=RightsRequestStatus.OPEN)
     session.add(request)
     session.flush()
@@ -90,8 +93,8 @@ def refuse_request(session: Session, *, actor: Principal, request: RightsRequest
 def export(session: Session, *, actor: Principal, customer: Customer, request: RightsRequest | None = None
            ) -> dict[str, Any]:
     """Everything FinCare holds about a customer, decrypted; audited; fulfils an access request."""
-    _same_customer(request, customer)
-    if request is not None and request.kind == RightsRequestKind.ACCESS:
+    _matching(request, customer, RightsRequestKind.ACCESS)
+    if request is not None:
         _close(session, actor=actor, request=request, status=RightsRequestStatus.FULFILLED,
                outcome="a copy of the personal data was provided")
     doc = {
@@ -116,9 +119,14 @@ def export(session: Session, *, actor: Principal, customer: Customer, request: R
     return doc
 
 
-def _same_customer(request: RightsRequest | None, customer: Customer) -> None:
-    if request is not None and request.customer_id != customer.id:
+def _matching(request: RightsRequest | None, customer: Customer, kind: RightsRequestKind) -> None:
+    """A request may only be executed on its own customer, by the action it asked for."""
+    if request is None:
+        return
+    if request.customer_id != customer.id:
         raise Invalid("this request is about another customer", field="rights_request_id")
+    if request.kind != kind:
+        raise Invalid(f"this is a {request.kind} request, not a {kind} request", field="rights_request_id")
 
 
 def _iso(value: date | None) -> str | None:
@@ -148,7 +156,7 @@ def erase(session: Session, *, actor: Principal, customer: Customer, request: Ri
 
     An ongoing relationship (no end date) is refused: the contract still needs the data.
     """
-    _same_customer(request, customer)
+    _matching(request, customer, RightsRequestKind.DELETION)
     if customer.status == CustomerStatus.ERASED:
         raise Conflict("this customer's personal data was already erased", field="customer_id")
     if relationship_ended_on is not None:
@@ -200,6 +208,7 @@ def _destroy(session: Session, *, actor: Principal, customer: Customer) -> None:
 def withdraw_all_consents(session: Session, *, actor: Principal, customer: Customer,
                           request: RightsRequest | None = None, channel: str = "branch") -> None:
     """Honour a consent withdrawal for every purpose; fulfils the request."""
+    _matching(request, customer, RightsRequestKind.CONSENT_WITHDRAWAL)
     for purpose in ConsentPurpose:
         service.record_consent(session, actor=actor, customer=customer, purpose=purpose, granted=False,
                                channel=channel)
@@ -211,6 +220,7 @@ def withdraw_all_consents(session: Session, *, actor: Principal, customer: Custo
 def correct(session: Session, *, actor: Principal, customer: Customer, raw: dict[str, Any],
             request: RightsRequest | None = None) -> Customer:
     """Apply a correction (audited like any edit); fulfils the correction request."""
+    _matching(request, customer, RightsRequestKind.CORRECTION)
     service.update_customer(session, actor=actor, customer=customer, data=service.parse_customer(raw, partial=True))
     if request is not None:
         _close(session, actor=actor, request=request, status=RightsRequestStatus.FULFILLED,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 from sqlalchemy.orm import Session
 
 from fincare.customers import service
 from fincare.customers.models import ConsentPurpose, Customer, RightsRequest, RightsRequestKind
-from fincare.platform.schemas import RequestBody, ResponseBody
+from fincare.platform.schemas import MAX_ID, RequestBody, ResponseBody
 
 
 class CustomerIn(RequestBody):
@@ -126,8 +126,8 @@ class ConsentIn(RequestBody):
 class RightsRequestIn(RequestBody):
     kind: RightsRequestKind
     channel: str = Field(default="branch", max_length=20)
-    received_at: datetime | None = None
-    details: dict[str, str] | None = None
+    received_at: AwareDatetime | None = None
+    fields: list[str] | None = Field(default=None, max_length=20, description="fields concerned (names only)")
 
 
 class RightsRequestRead(ResponseBody):
@@ -147,7 +147,7 @@ class RightsRequestRead(ResponseBody):
 
 
 class EraseIn(RequestBody):
-    rights_request_id: int | None = Field(default=None, ge=1)
+    rights_request_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     relationship_ended_on: date | None = None
 
 

@@ -46,6 +46,7 @@ SENSITIVITY = {"name": "C2", "id_number": "C2", "phone": "C2", "email": "C2", "a
                "card_number": "C2", "credit_code": "C1"}
 REVEALABLE = ("name", "id_number", "credit_code", "phone", "email", "address", "cards")
 SEARCHABLE = ("phone", "id_number", "credit_code", "email", "card_number")
+PERSONAL_FIELDS = frozenset({"name", "id_number", "credit_code", "phone", "email", "address", "cards"})
 
 
 @dataclass
@@ -172,7 +173,12 @@ def _seal(session: Session, customer: Customer, column: str, value: str | None) 
 
 
 def _apply(session: Session, customer: Customer, data: CustomerData, *, creating: bool) -> None:
-    customer.key_version = keys.active_version(session)
+    if creating:
+        customer.key_version = keys.active_version(session)
+    elif customer.key_version != keys.active_version(session):
+        # fields this edit leaves alone must move to the active key too, or a rotation would
+        # destroy the key they are still under
+        keys.reencrypt_row(session, customer, keys.active_version(session))
     if data.name is not None:
         customer.name_enc, customer.name_mask = _seal(session, customer, "name_enc", data.name), mask_name(data.name)
     for attr, mask, index_field in (("id_number", mask_id_number, "id_number"),
@@ -257,7 +263,8 @@ def update_customer(session: Session, *, actor: Principal, customer: Customer, d
     _apply(session, customer, data, creating=False)
     session.flush()
     after = _masked_view(customer)
-    changed = {k for k in after if before[k] != after[k]}
+    # a new value can have the same mask (13812345678 → 13899995678): personal fields given count too
+    changed = {k for k in after if before[k] != after[k]} | (data.given & PERSONAL_FIELDS)
     if not changed:
         return customer
     audit_trail.record(session, actor=actor, action="customer.updated", subject=customer,
@@ -282,15 +289,22 @@ def access_customer(session: Session, customer_id: int, actor: Principal, *, for
 
     Restricted and erased records are shown only to those who handle data-subject rights.
     """
-    if not actor.can(Permission.CUSTOMER_WRITE if for_write else Permission.CUSTOMER_READ):
-        raise Forbidden("your role does not allow this", code="forbidden")
-    customer = session.get(Customer, customer_id, with_for_update=for_write or None)
-    if customer is None:
-        raise NotFound("no such customer", field="customer_id")
-    if customer.status != CustomerStatus.ACTIVE and not actor.can(Permission.CUSTOMER_ERASE):
-        raise NotFound("no such customer", field="customer_id")
+    customer = load_customer(session, customer_id, actor,
+                             Permission.CUSTOMER_WRITE if for_write else Permission.CUSTOMER_READ, lock=for_write)
     if not for_write:
         record_view(session, customer=customer, actor=actor)
+    return customer
+
+
+def load_customer(session: Session, customer_id: int, actor: Principal, permission: Permission, *,
+                  lock: bool = False) -> Customer:
+    """Fetch and authorise without recording a view (for reveal, export, consent and rights actions,
+    which audit themselves); a customer the actor may not see is "not found"."""
+    if not actor.can(permission):
+        raise Forbidden("your role does not allow this", code="forbidden")
+    customer = session.get(Customer, customer_id, with_for_update=lock or None)
+    if customer is None or (customer.status != CustomerStatus.ACTIVE and not actor.can(Permission.CUSTOMER_ERASE)):
+        raise NotFound("no such customer", field="customer_id")
     return customer
 
 
@@ -365,10 +379,14 @@ def search(session: Session, *, actor: Principal, field_name: str, value: str) -
     return found
 
 
-def list_customers(session: Session, *, kind: str | None = None, status: str | None = CustomerStatus.ACTIVE,
+def list_customers(session: Session, *, actor: Principal, kind: str | None = None,
+                   status: str | None = CustomerStatus.ACTIVE,
                    branch: str | None = None, segment: str | None = None, risk_tolerance: str | None = None,
                    before_id: int | None = None, limit: int = 50) -> Sequence[Customer]:
-    """Newest first, masked fields only; page with `before_id`."""
+    """Newest first, masked fields only; page with `before_id`. Only the rights desk lists
+    restricted or erased records."""
+    if not actor.can(Permission.CUSTOMER_ERASE):
+        status = CustomerStatus.ACTIVE
     query = select(Customer).order_by(Customer.id.desc()).limit(min(max(limit, 1), 200))
     for column, value in ((Customer.kind, kind), (Customer.status, status), (Customer.branch, branch),
                           (Customer.segment, segment), (Customer.risk_tolerance, risk_tolerance)):

@@ -37,6 +37,7 @@ from fincare.platform.errors import Conflict, DomainError, Invalid, NotFound
 from fincare.platform.http import require_page
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
+from fincare.platform.schemas import MAX_ID, PathId
 from fincare.platform.web import NavItem, add_nav, render
 
 router = APIRouter(include_in_schema=False)
@@ -130,11 +131,12 @@ def customers_page(request: Request, actor: Reader, kind: Annotated[str, Query(m
                    branch: Annotated[str, Query(max_length=60)] = "",
                    segment: Annotated[str, Query(max_length=60)] = "",
                    risk_tolerance: Annotated[str, Query(max_length=2)] = "",
-                   before_id: Annotated[int | None, Query(ge=1)] = None) -> Response:
+                   before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> Response:
     filters = {"kind": kind, "branch": branch, "segment": segment, "risk_tolerance": risk_tolerance}
     with unit_of_work(read_only=True) as session:
-        found = service.list_customers(session, kind=kind or None, branch=branch or None, segment=segment or None,
-                                       risk_tolerance=risk_tolerance or None, before_id=before_id, limit=PAGE)
+        found = service.list_customers(session, actor=actor, kind=kind or None, branch=branch or None,
+                                       segment=segment or None, risk_tolerance=risk_tolerance or None,
+                                       before_id=before_id, limit=PAGE)
     older = None
     if len(found) == PAGE:
         older = "/customers?" + urlencode({**{k: v for k, v in filters.items() if v}, "before_id": found[-1].id})
@@ -326,22 +328,23 @@ def open_rights_request(request: Request, customer_id: Id, actor: Writer, form: 
     return RedirectResponse(f"/customers/{customer_id}#rights", status_code=303)
 
 
-def _page_with_error(request: Request, customer_id: int, actor: Principal, error: FormError,
+def _page_with_error(request: Request, customer_id: PathId, actor: Principal, error: FormError,
                      typed: dict[str, str] | None = None) -> Response:
     with unit_of_work() as session:
         customer = service.access_customer(session, customer_id, actor)
         return _customer_page(request, session, customer, actor, error=error, typed=typed)
 
 
-@router.get("/customers/{customer_id}/export.json")
+@router.post("/customers/{customer_id}/export.json")
 def export(customer_id: Id, actor: Exporter,
-           rights_request_id: Annotated[int | None, Query(ge=1)] = None) -> Response:
-    """Everything held about the customer, in clear, as a download (PIPL access and copy); audited."""
+           rights_request_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> Response:
+    """Everything held about the customer, in clear, as a download (PIPL access and copy); audited.
+
+    A POST with the CSRF token: fulfilling a request is a change, which a link must not trigger.
+    """
     with unit_of_work() as session:
         customer = _existing(session, customer_id)
         request = rights.get_request(session, rights_request_id) if rights_request_id else None
-        if request is not None and request.customer_id != customer.id:
-            raise Invalid("this request is about another customer", field="rights_request_id")
         doc = rights.export(session, actor=actor, customer=customer, request=request)
         filename = f"{customer.reference}.json"
     return Response(json.dumps(doc, ensure_ascii=False, indent=2), media_type="application/json",
@@ -360,7 +363,7 @@ def _desk(request: Request, session: Session, *, done: Done | None = None, error
     }, status_code=error.status_code if error else 200)
 
 
-def _desk_with_error(request: Request, request_id: int, exc: DomainError, typed: dict[str, str]) -> Response:
+def _desk_with_error(request: Request, request_id: PathId, exc: DomainError, typed: dict[str, str]) -> Response:
     with unit_of_work(read_only=True) as session:
         return _desk(request, session, error=FormError.of(f"request-{request_id}", exc), typed=typed)
 

@@ -99,12 +99,9 @@ def _decode_master_key(value: str, variable: str) -> bytes:
     if value.strip().lower() in PLACEHOLDER_SECRETS:
         raise ConfigurationError(f"{variable} is a placeholder; generate one with `openssl rand -base64 32`")
     try:
-        key = base64.b64decode(value, validate=True)
+        key = bytes.fromhex(value) if len(value) == 64 else base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        try:
-            key = bytes.fromhex(value)
-        except ValueError:
-            raise ConfigurationError(f"{variable} must be 32 bytes, base64 or hex encoded") from None
+        raise ConfigurationError(f"{variable} must be 32 bytes, base64 or hex encoded") from None
     if len(key) != 32:
         raise ConfigurationError(f"{variable} must decode to 32 bytes, not {len(key)}")
     if len(set(key)) < 8:

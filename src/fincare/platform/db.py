@@ -85,7 +85,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     """An engine configured for FinCare's rules on either database."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                               poolclass=NullPool if ":memory:" not in url else None)
+                               poolclass=NullPool if ":memory:" not in url else None, hide_parameters=True)
         event.listen(engine, "connect", _on_sqlite_connect)
 
         @event.listens_for(engine, "connect")
@@ -94,7 +94,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+    # hide_parameters: a database error must not carry the bound (possibly personal) values into a log
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True,
+                         hide_parameters=True)
 
 
 _lock = threading.Lock()

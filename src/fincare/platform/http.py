@@ -75,6 +75,13 @@ class RequestContext:
         status = 500
         started = time.perf_counter()
 
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", ""):
+            # NUL cannot be stored in PostgreSQL text; refuse it at the door, naming where it was
+            await _send_json(send, 422, _error_body("invalid", "NUL characters are not allowed", "query"), rid)
+            context.request_id.reset(rid_token)
+            context.source_ip.reset(ip_token)
+            return
+
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             await _send_json(send, 413, _error_body("too_large", f"the request body exceeds {limit} bytes",

@@ -7,6 +7,7 @@ attempt rolls the claim back with everything else so the client may simply try a
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from sqlalchemy import String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from fincare.platform import clock
+from fincare.platform import clock, crypto
 from fincare.platform.db import Base
 from fincare.platform.errors import Conflict, Invalid
 from fincare.platform.permissions import Principal
@@ -69,7 +70,9 @@ class Idempotency:
                 raise
             return prior
         body = create().model_dump(mode="json")
-        record.response = json.dumps(body, ensure_ascii=False)
+        # sealed: a create may answer with a secret shown once (a new API token, a one-time password)
+        record.response = base64.b64encode(crypto.seal("idempotency", json.dumps(body, ensure_ascii=False).encode(),
+                                                       aad=_aad(owner, self.key))).decode()
         return _respond(status_code, body)
 
     def _prior(self, session: Session, owner: str) -> JSONResponse | None:
@@ -82,9 +85,14 @@ class Idempotency:
         if prior.fingerprint != self.fingerprint:
             raise Conflict("this Idempotency-Key was used with a different request body",
                            field="Idempotency-Key", code="idempotency_key_reused")
-        response = _respond(prior.status_code, json.loads(prior.response))
+        stored = crypto.unseal("idempotency", base64.b64decode(prior.response), aad=_aad(owner, str(self.key)))
+        response = _respond(prior.status_code, json.loads(stored))
         response.headers["Idempotent-Replayed"] = "true"
         return response
+
+
+def _aad(owner: str, key: str) -> bytes:
+    return f"idempotency_record:{owner}:{key}".encode()
 
 
 def _respond(status_code: int, body: Any) -> JSONResponse:

@@ -216,17 +216,27 @@ def reencrypt_batch(session: Session, table: EncryptedTable, target: int, *, lim
         select(model).where(table.version < target).order_by(table.uid).limit(limit)
         .with_for_update(skip_locked=True)
     ).scalars().all()
-    name = model.__tablename__
     for row in rows:
-        uid = getattr(row, table.uid.key)
-        for column in table.columns:
-            blob = getattr(row, column)
-            if blob is not None and version_of(blob) != target:
-                clear = decrypt(session, blob, table=name, column=column, uid=uid)
-                setattr(row, column, encrypt(session, clear, table=name, column=column, uid=uid, version=target))
-        setattr(row, table.version.key, target)
+        reencrypt_row(session, row, target)
     session.flush()
     return len(rows)
+
+
+def reencrypt_row(session: Session, row: Any, target: int) -> None:
+    """Bring every ciphertext of one row under `target`, then record that version on the row.
+
+    A writer that changes some fields of a row must call this before marking the row with the
+    active version, or the fields it left alone would stay under a key rotation then destroys.
+    """
+    table = next(t for t in _tables if isinstance(row, t.model))
+    name = table.model.__tablename__
+    uid = getattr(row, table.uid.key)
+    for column in table.columns:
+        blob = getattr(row, column)
+        if blob is not None and version_of(blob) != target:
+            clear = decrypt(session, blob, table=name, column=column, uid=uid)
+            setattr(row, column, encrypt(session, clear, table=name, column=column, uid=uid, version=target))
+    setattr(row, table.version.key, target)
 
 
 def retire_unused(session: Session, target: int) -> list[int]:

@@ -18,6 +18,7 @@ from fincare.platform.errors import Forbidden, Invalid, NotFound, Unauthenticate
 from fincare.platform.http import PRELOGIN_COOKIE, SESSION_COOKIE, client_ip, require_page
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal, Role
+from fincare.platform.schemas import PathId
 from fincare.platform.web import NavItem, add_nav, render
 
 router = APIRouter(include_in_schema=False)
@@ -230,7 +231,8 @@ def create_token(request: Request, actor: Annotated[Principal, require_page(P.OW
 
 
 @router.post("/account/tokens/{token_id}/revoke")
-def revoke_token(request: Request, token_id: int, actor: Annotated[Principal, require_page(P.OWN_TOKENS)]) -> Response:
+def revoke_token(request: Request, token_id: PathId,
+                 actor: Annotated[Principal, require_page(P.OWN_TOKENS)]) -> Response:
     with unit_of_work() as session:
         service.revoke_api_token(session, token_id=token_id, actor=actor)
     return RedirectResponse("/account/tokens", status_code=303)
@@ -260,7 +262,7 @@ def create_staff(request: Request, actor: Annotated[Principal, require_page(P.ST
 
 
 @router.post("/admin/staff/{account_id}/unlock")
-def unlock_staff(request: Request, account_id: int,
+def unlock_staff(request: Request, account_id: PathId,
                  actor: Annotated[Principal, require_page(P.STAFF_MANAGE)]) -> Response:
     with unit_of_work() as session:
         account = service.get_account(session, account_id)

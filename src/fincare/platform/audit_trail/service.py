@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, inspect, select, update
 from sqlalchemy.orm import Session
 
-from fincare.platform import clock, context
+from fincare.platform import clock, context, crypto
 from fincare.platform.audit_trail.models import AuditChainHead, AuditEntry
 from fincare.platform.db import Base
 from fincare.platform.masking import mask_fields
@@ -97,8 +96,12 @@ def _canonical(entry: Any, seq: int) -> bytes:
 
 
 def entry_hash(prev_hash: str, entry: Any, seq: int) -> str:
-    """The chain hash of `entry` (an AuditEntry or a row of its table) sealed as number `seq`."""
-    return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical(entry, seq)).hexdigest()
+    """The chain hash of `entry` (an AuditEntry or a row of its table) sealed as number `seq`.
+
+    HMAC-SHA256 under a key derived from the master key, which never enters the database: whoever
+    can only write to the database cannot forge a consistent chain after editing it.
+    """
+    return crypto.keyed_digest("audit-chain", prev_hash.encode() + b"\n" + _canonical(entry, seq)).hex()
 
 
 def _lock_head(session: Session) -> AuditChainHead:

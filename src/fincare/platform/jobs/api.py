@@ -13,7 +13,7 @@ from fincare.platform.http import require
 from fincare.platform.jobs.models import Job, JobState
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
-from fincare.platform.schemas import ResponseBody
+from fincare.platform.schemas import MAX_ID, ResponseBody
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
@@ -39,7 +39,7 @@ class JobRead(ResponseBody):
 @router.get("", response_model=list[JobRead])
 def list_jobs(actor: Annotated[Principal, require(P.JOBS_MANAGE)], state: JobState | None = None,
               event: Annotated[str | None, Query(max_length=120)] = None,
-              before_id: Annotated[int | None, Query(ge=1)] = None,
+              before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
               limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[JobRead]:
     with unit_of_work() as session:
         return [JobRead.of(j) for j in jobs.list_jobs(session, state=state, event=event, before_id=before_id,
