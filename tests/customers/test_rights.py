@@ -151,3 +151,16 @@ def test_a_future_relationship_end_is_rejected(client: TestClient, agent_li: Sta
     assert response.status_code == 422 and response.json()["error"]["field"] == "relationship_ended_on"
     with unit_of_work(read_only=True) as session:
         assert session.execute(select(Customer.relationship_ended_on)).scalar_one() is None
+
+
+def test_the_rights_desk_fulfils_a_correction(client: TestClient, agent_li: Staff, db: Engine) -> None:
+    officer = compliance(db)
+    _, customer = new_customer(client, agent_li, address="北京市朝阳区旧地址1号")
+    request = open_request(client, agent_li, customer["id"], "correction")
+    corrected = client.post(f"/api/v1/rights-requests/{request['id']}/correct",
+                            json={"address": "上海市浦东新区新地址88号"}, headers=officer.headers)
+    assert corrected.status_code == 200 and corrected.json()["address"].startswith("上海市浦东新")
+    closed = client.get("/api/v1/rights-requests", params={"status": "fulfilled"}, headers=officer.headers).json()
+    assert closed[0]["outcome"] == "corrected: address"
+    assert client.post(f"/api/v1/rights-requests/{request['id']}/correct", json={"segment": "x"},
+                       headers=agent_li.headers).status_code == 403

@@ -226,3 +226,17 @@ def test_a_scheduled_job_runs_once_per_period_whatever_the_number_of_workers(db:
         row = session.get(JobSchedule, "test.every_five_minutes")
         assert row is not None and row.next_run_at == clock.now() + timedelta(minutes=5)
         assert session.execute(select(func.count()).select_from(Job)).scalar_one() == 0
+
+
+@scheduled(every=timedelta(seconds=1), name="test.always_fails")
+def always_fails(session) -> None:  # type: ignore[no-untyped-def]
+    raise RuntimeError("the mail server is down")
+
+
+def test_a_failing_schedule_waits_before_it_is_tried_again(db: Engine, frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    worker = Worker(name="w1")
+    worker.run_schedules()
+    with unit_of_work(read_only=True) as session:
+        row = session.get(JobSchedule, "test.always_fails")
+        assert row is not None and "mail server is down" in (row.last_error or "")
+        assert row.next_run_at == clock.now() + timedelta(seconds=5)

@@ -170,3 +170,14 @@ def withdraw_consent(request_id: Id, actor: Annotated[Principal, require(P.CUSTO
         assert customer is not None
         rights.withdraw_all_consents(session, actor=actor, customer=customer, request=request)
         return RightsRequestRead.of(request)
+
+
+@router.post("/rights-requests/{request_id}/correct", response_model=CustomerRead)
+def correct(request_id: Id, body: CustomerPatch,
+            actor: Annotated[Principal, require(P.CUSTOMER_ERASE)]) -> CustomerRead:
+    """Fulfil a correction request (PIPL Art. 46): the changes are applied and audited like an edit."""
+    with unit_of_work() as session:
+        request = rights.get_request(session, request_id)
+        customer = service.load_customer(session, request.customer_id, actor, P.CUSTOMER_ERASE, lock=True)
+        return CustomerRead.of(rights.correct(session, actor=actor, customer=customer, raw=body.raw(),
+                                              request=request))

@@ -207,6 +207,3 @@ def bulk_insert(session: Session, table: FromClause, rows: list[dict[str, Any]])
     finally:
         cursor.close()
 
-
-def dialect_name(session: Session) -> str:
-    return session.get_bind().dialect.name

@@ -126,16 +126,6 @@ def list_accounts(session: Session) -> Sequence[StaffAccount]:
     return session.execute(select(StaffAccount).order_by(StaffAccount.username)).scalars().all()
 
 
-def set_roles(session: Session, *, account: StaffAccount, roles: Sequence[Role], actor: Principal) -> None:
-    if not roles:
-        raise Invalid("an account needs at least one role", field="roles")
-    before = account.role_names
-    account.roles = [AccountRole(role=str(role)) for role in sorted(set(roles))]
-    session.flush()
-    audit_trail.record(session, actor=actor, action="account.roles_changed", subject=account,
-                       before={"roles": before}, after={"roles": account.role_names})
-
-
 def set_active(session: Session, *, account: StaffAccount, active: bool, actor: Principal) -> None:
     before = account.active
     account.active = active
@@ -188,6 +178,7 @@ def authenticate(session: Session, *, username: str, password: str,
         _verify(_DUMMY_HASH, password)
         return Refused(Unauthenticated("wrong username or password", field="password"))
     if account.locked_until is not None and account.locked_until > now:
+        _verify(_DUMMY_HASH, password)  # same work as any attempt: the answer's timing tells nothing
         return Refused(Locked("too many failed attempts; the account is locked for 15 minutes", field="username"))
     if not _verify(account.password_hash, password):
         account.failed_logins += 1

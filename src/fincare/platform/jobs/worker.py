@@ -87,17 +87,19 @@ class Worker:
         except Exception as exc:
             SCHEDULED.labels(schedule.name, "failed").inc()
             log.exception("scheduled job %s failed", schedule.name)
-            self._note_schedule_error(schedule.name, exc)
+            self._note_schedule_error(schedule, exc)
             return False
 
     @staticmethod
-    def _note_schedule_error(name: str, exc: Exception) -> None:
+    def _note_schedule_error(schedule: Schedule, exc: Exception) -> None:
+        # wait at least its period (5 s to 5 min) before the next try, rather than retry every loop
+        pause = min(max(schedule.every, timedelta(seconds=5)), timedelta(minutes=5))
         try:
-            with unit_of_work() as session:
-                session.execute(update(JobSchedule).where(JobSchedule.name == name)
-                                .values(last_error=_describe(exc)))
+            with unit_of_work() as session:  # merge: a first run that failed rolled its row back too
+                session.merge(JobSchedule(name=schedule.name, last_error=_describe(exc),
+                                          next_run_at=clock.now() + pause))
         except Exception:  # the database itself may be what failed
-            log.exception("could not record the failure of %s", name)
+            log.exception("could not record the failure of %s", schedule.name)
 
     # -- jobs ----------------------------------------------------------------------------------
 
