@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session
 
 os.environ["FINCARE_MODE"] = "test"
 os.environ["FINCARE_MASTER_KEY"] = base64.b64encode(bytes(range(1, 33))).decode()
@@ -32,6 +33,7 @@ from fincare.platform.config import reset_settings
 from fincare.platform.db import Base, make_engine, set_engine
 from fincare.platform.migrations import upgrade
 from fincare.registry import load_jobs, load_models
+from fincare.sla import service as sla_service
 
 load_models()
 load_jobs()
@@ -108,8 +110,13 @@ def _truncate(engine: Engine) -> None:
     tables = [t.name for t in Base.metadata.sorted_tables if t.name not in KEEP_TABLES]
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        # tamper tests switch the guard off, as an attacker would; every test starts with it on
+        connection.execute(text("ALTER TABLE audit_entry ENABLE TRIGGER ALL"))
         connection.execute(text("INSERT INTO audit_chain_head (id, seq, hash) VALUES (1, 0, :h)"),
                            {"h": "0" * 64})
+    with Session(engine) as session:  # reference data the migrations seed
+        sla_service.ensure_default_policies(session)
+        session.commit()
 
 
 @pytest.fixture(scope="session")

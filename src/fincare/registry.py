@@ -17,7 +17,7 @@ PLATFORM_PARTS = ("fincare.platform.accounts", "fincare.platform.audit_trail", "
 PLATFORM_MODEL_MODULES = ("fincare.platform.idempotency",)
 
 # Rows of ARCHITECTURE.md: a domain imports only the platform and lower rows.
-DOMAINS: tuple[str, ...] = ("customers",)
+DOMAINS: tuple[str, ...] = ("customers", "sla")
 
 
 def _packages() -> tuple[str, ...]:
