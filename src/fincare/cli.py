@@ -218,10 +218,15 @@ def import_customers(
     errors: Annotated[Path | None, typer.Option(help="Where to write the error report (default FILE.errors.csv).")]
     = None,
     batch: Annotated[int, typer.Option(min=1, max=20_000)] = 2000,
+    workers: Annotated[int | None, typer.Option(
+        min=0, help="Processes validating and encrypting ahead of the writer (0: none; default: cores - 1).")]
+    = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Import customers (columns in `fincare.customers.importer`); re-running updates, never duplicates."""
     _setup(log_json=False)
+    from contextlib import nullcontext
+
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from fincare.customers import importer
@@ -239,28 +244,17 @@ def import_customers(
         """All-or-nothing import with bad rows: roll everything back."""
 
     def run(stream: Any, progress: Progress, task: Any) -> None:
-        pending: list[tuple[int, dict[str, Any]]] = []
-
-        def flush(session: Any) -> None:
-            importer.import_batch(session, actor=actor, rows=pending, totals=totals)
-            pending.clear()
+        def after_batch() -> None:
             progress.update(task, completed=stream.buffer.tell())
 
-        if skip_bad_rows:
-            for row in importer.read_rows(stream):
-                pending.append(row)
-                if len(pending) >= batch:
-                    with unit_of_work() as session:
-                        flush(session)
-            with unit_of_work() as session:
-                flush(session)
+        rows = importer.read_rows(stream)
+        if skip_bad_rows:  # each batch commits on its own
+            importer.run_import(rows, actor=actor, totals=totals, batch_size=batch, transaction=unit_of_work,
+                                after_batch=after_batch, workers=workers)
             return
         with unit_of_work() as session:
-            for row in importer.read_rows(stream):
-                pending.append(row)
-                if len(pending) >= batch:
-                    flush(session)
-            flush(session)
+            importer.run_import(rows, actor=actor, totals=totals, batch_size=batch,
+                                transaction=lambda: nullcontext(session), after_batch=after_batch, workers=workers)
             if totals.errors:
                 raise Aborted
 

@@ -7,11 +7,11 @@ owns the transaction: `with unit_of_work() as session:` commits on success and r
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import JSON, DateTime, Engine, FromClause, LargeBinary, MetaData, String, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -175,25 +175,31 @@ def allocate_ids(session: Session, table: str, count: int) -> list[int]:
     return list(range(start, start + count))
 
 
-def bulk_insert(session: Session, table: FromClause, rows: list[dict[str, Any]]) -> None:
+def bulk_insert(session: Session, table: FromClause, rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]],
+                *, columns: Sequence[str] | None = None) -> None:
     """Insert many rows at driver speed: COPY on PostgreSQL, executemany on SQLite.
 
-    Values go through each column type's bind processing once per distinct value, so time zones,
-    dates and JSON are stored exactly as the ORM would store them.
+    `rows` are dicts with the same keys in the same order, or, with `columns`, tuples of values in
+    that order (cheaper to build). Values go through each column type's bind processing once per
+    distinct value object, so time zones, dates and JSON are stored exactly as the ORM would store them.
     """
     if not rows:
         return
-    columns = list(rows[0])
+    if columns is None:
+        columns = list(cast(Mapping[str, Any], rows[0]))
+        rows = [tuple(row.values()) for row in cast(Sequence[Mapping[str, Any]], rows)]
     dialect = session.get_bind().dialect
-    converters = []
-    for column in columns:
-        processor = table.c[column].type._cached_bind_processor(dialect)
-        binary = isinstance(table.c[column].type, LargeBinary)
-        converters.append(None if binary else processor)
-    prepared = [tuple(value if value is None or convert is None else convert(value)
-                      for value, convert in zip(row.values(), converters, strict=True)) for row in rows]
-    name = str(getattr(table, "name", ""))
+    by_column: list[Sequence[Any]] = list(zip(*cast(Sequence[Sequence[Any]], rows), strict=True))
+    if len(by_column) != len(columns):
+        raise ValueError(f"rows have {len(by_column)} values for {len(columns)} columns")
     raw: Any = session.connection().connection.dbapi_connection  # the driver's own connection
+    for i, column in enumerate(columns):
+        processor = table.c[column].type._cached_bind_processor(dialect)
+        if processor is not None and not isinstance(table.c[column].type, LargeBinary):
+            convert = _json_as_text(processor, raw) if dialect.name == "postgresql" else processor
+            by_column[i] = _convert(by_column[i], convert)
+    prepared = list(zip(*by_column, strict=True))
+    name = str(getattr(table, "name", ""))
     names = ", ".join(f'"{c}"' for c in columns)
     if dialect.name == "postgresql":
         with raw.cursor() as cursor, cursor.copy(f'COPY "{name}" ({names}) FROM STDIN') as copy:
@@ -207,3 +213,34 @@ def bulk_insert(session: Session, table: FromClause, rows: list[dict[str, Any]])
     finally:
         cursor.close()
 
+
+def _convert(values: Sequence[Any], processor: Callable[[Any], Any]) -> list[Any]:
+    """`processor` applied to each value, once per distinct object (the rows keep every value alive
+    for the whole call, so an id() is never reused meanwhile); None stays None."""
+    done: dict[int, Any] = {}
+    out: list[Any] = []
+    for value in values:
+        if value is None:
+            out.append(None)
+            continue
+        key = id(value)
+        if key not in done:
+            done[key] = processor(value)
+        out.append(done[key])
+    return out
+
+
+def _json_as_text(processor: Callable[[Any], Any], raw: Any) -> Callable[[Any], Any]:
+    """For COPY: a psycopg JSON wrapper is rendered to its text by psycopg's own dumper here, once
+    per distinct value, rather than again for every row (COPY's text format carries JSON as text)."""
+    from psycopg.adapt import PyFormat
+    from psycopg.types.json import Json, Jsonb
+
+    def process(value: Any) -> Any:
+        value = processor(value)
+        if isinstance(value, Json | Jsonb):
+            dumper = raw.adapters.get_dumper(type(value), PyFormat.TEXT)(type(value), raw)
+            return bytes(dumper.dump(value)).decode()
+        return value
+
+    return process
