@@ -14,10 +14,10 @@ from types import ModuleType
 from fastapi import APIRouter
 
 PLATFORM_PARTS = ("fincare.platform.accounts", "fincare.platform.audit_trail", "fincare.platform.jobs")
-PLATFORM_MODEL_MODULES = ("fincare.platform.idempotency",)
+PLATFORM_MODEL_MODULES = ("fincare.platform.idempotency", "fincare.platform.notify")
 
 # Rows of ARCHITECTURE.md: a domain imports only the platform and lower rows.
-DOMAINS: tuple[str, ...] = ("customers", "sla")
+DOMAINS: tuple[str, ...] = ("customers", "sla", "servicedesk")
 
 
 def _packages() -> tuple[str, ...]:

@@ -1,0 +1,87 @@
+"""Staff notifications: the console inbox that escalations and reminders write to.
+
+A notification is written by a job (never inline in a request), so it goes through the outbox and
+survives a crash; `dedupe_key` makes the write idempotent per recipient. The title is a message id
+with parameters, rendered in the reader's language. E-mail / SMS delivery to customers is a
+separate port (follow-ups and surveys).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from fincare.platform import clock
+from fincare.platform.accounts.models import AccountRole, StaffAccount
+from fincare.platform.db import Base
+from fincare.platform.permissions import Role
+
+
+class Notification(Base):
+    __tablename__ = "notification"
+    __table_args__ = (
+        UniqueConstraint("recipient_id", "dedupe_key"),
+        Index("ix_notification_inbox", "recipient_id", "read_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("staff_account.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))  # e.g. "sla_breached": the message id of the title
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    link: Mapped[str | None] = mapped_column(String(200))  # a console path, never personal data
+    dedupe_key: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
+
+
+def notify_staff(session: Session, *, recipients: Iterable[int], kind: str, params: dict[str, Any],
+                 dedupe_key: str, link: str | None = None) -> int:
+    """Put one notification in each recipient's inbox; a repeated `dedupe_key` writes nothing.
+
+    Returns how many were written. `params` must be JSON and must not hold personal data.
+    """
+    now = clock.now()
+    rows = [{"recipient_id": r, "kind": kind, "params": params, "link": link, "dedupe_key": dedupe_key,
+             "created_at": now} for r in sorted(set(recipients))]
+    if not rows:
+        return 0
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    result = session.execute(insert(Notification).values(rows)
+                             .on_conflict_do_nothing(index_elements=["recipient_id", "dedupe_key"]))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def staff_with_role(session: Session, role: Role, *, department_id: int | None = None) -> list[int]:
+    """Ids of active accounts holding `role` (in `department_id`, when given)."""
+    query = (select(StaffAccount.id).join(AccountRole, AccountRole.account_id == StaffAccount.id)
+             .where(AccountRole.role == role, StaffAccount.active))
+    if department_id is not None:
+        query = query.where(StaffAccount.department_id == department_id)
+    return list(session.execute(query.order_by(StaffAccount.id)).scalars())
+
+
+def inbox(session: Session, *, account_id: int, unread_only: bool = False, limit: int = 50) -> Sequence[Notification]:
+    """Newest first."""
+    query = select(Notification).where(Notification.recipient_id == account_id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    return session.execute(query.order_by(Notification.id.desc()).limit(min(max(limit, 1), 200))).scalars().all()
+
+
+def count_unread(session: Session, *, account_id: int) -> int:
+    return int(session.execute(select(func.count()).select_from(Notification).where(
+        Notification.recipient_id == account_id, Notification.read_at.is_(None))).scalar_one())
+
+
+def mark_read(session: Session, *, account_id: int, notification_ids: Sequence[int] | None = None) -> int:
+    """Mark the reader's own notifications read (all of them when no ids are given)."""
+    stmt = update(Notification).where(Notification.recipient_id == account_id, Notification.read_at.is_(None))
+    if notification_ids is not None:
+        stmt = stmt.where(Notification.id.in_(notification_ids))
+    return int(session.execute(stmt.values(read_at=clock.now())).rowcount or 0)  # type: ignore[attr-defined]

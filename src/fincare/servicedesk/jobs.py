@@ -1,0 +1,23 @@
+"""The desk's subscriptions to clock events of its tickets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from fincare.platform.jobs import on
+from fincare.servicedesk import escalation
+from fincare.servicedesk.service import SUBJECT
+
+
+@on("sla.clock_breached")
+def escalate_breach(session: Session, *, clock_id: int, subject_type: str, subject_id: int, **_: Any) -> None:
+    if subject_type == SUBJECT:
+        escalation.escalate_breach(session, ticket_id=subject_id, clock_id=clock_id)
+
+
+@on("sla.clock_warned")
+def record_warning(session: Session, *, clock_id: int, subject_type: str, subject_id: int, **_: Any) -> None:
+    if subject_type == SUBJECT:
+        escalation.record_warning(session, ticket_id=subject_id, clock_id=clock_id)

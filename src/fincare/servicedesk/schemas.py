@@ -1,0 +1,138 @@
+"""Ticket request and response bodies. The customer appears by id, reference and masks only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, Field
+from sqlalchemy.orm import Session
+
+from fincare.customers.models import Customer
+from fincare.platform.schemas import MAX_ID, RequestBody, ResponseBody
+from fincare.servicedesk import service
+from fincare.servicedesk.models import Ticket, TicketEvent, TicketMessage
+from fincare.sla.models import Clock
+
+
+class TicketIn(RequestBody):
+    kind: str = Field(max_length=20, description="consultation | complaint | feedback")
+    channel: str = Field(max_length=24, description="phone | online_chat | app | web | wechat | email | branch | "
+                                                     "regulator_transfer")
+    customer_id: int = Field(ge=1, le=MAX_ID)
+    subject: str = Field(max_length=service.MAX_SUBJECT)
+    description: str = Field(max_length=service.MAX_DESCRIPTION)
+    risk_grade: str | None = Field(default=None, max_length=12, description="complaints: low | medium | high")
+    priority: str | None = Field(default=None, max_length=12, description="low | normal | high | urgent")
+    received_at: AwareDatetime | None = Field(
+        default=None, description="when it reached the institution, if earlier (needs ticket.backdate)")
+
+    def raw(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class ReplyIn(RequestBody):
+    body: str = Field(max_length=service.MAX_BODY)
+    visibility: str = Field(default="public", pattern="^(public|internal)$")
+
+
+class TransitionIn(RequestBody):
+    to: str = Field(max_length=20, description="open | pending_customer | resolved | closed | reopened")
+    reason: str | None = Field(default=None, max_length=service.MAX_REASON)
+
+
+class AssignIn(RequestBody):
+    assignee_id: int | None = Field(ge=1, le=MAX_ID)
+    reason: str | None = Field(default=None, max_length=service.MAX_REASON)
+
+
+class ExtensionIn(RequestBody):
+    reason: str = Field(max_length=service.MAX_REASON)
+
+
+class ClockRead(ResponseBody):
+    target: str
+    due_at: datetime
+    state: str
+    started_at: datetime
+    calendar: str
+    budget_seconds: int
+    paused_seconds: int
+    breached_at: datetime | None
+    met_at: datetime | None
+    extensions: int
+
+    @classmethod
+    def of(cls, item: Clock) -> ClockRead:
+        return cls.model_validate(item)
+
+
+class CustomerRef(ResponseBody):
+    id: int
+    reference: str
+    name: str
+    phone: str | None
+
+    @classmethod
+    def of(cls, customer: Customer) -> CustomerRef:
+        return cls(id=customer.id, reference=customer.reference, name=customer.name_mask, phone=customer.phone_mask)
+
+
+class TicketRead(ResponseBody):
+    id: int
+    reference: str
+    kind: str
+    channel: str
+    status: str
+    priority: str
+    risk_grade: str | None
+    regulator_transfer: bool
+    customer_id: int
+    customer: CustomerRef | None = None
+    subject: str
+    description: str
+    assignee_id: int | None
+    created_by_id: int | None
+    received_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    next_due_at: datetime | None
+    breached: bool
+    created_at: datetime
+    updated_at: datetime
+    sla: list[ClockRead] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, ticket: Ticket, session: Session | None = None) -> TicketRead:
+        """With `session`, also the clocks and the masked customer."""
+        read = cls.model_validate(ticket)
+        if session is not None:
+            read.sla = [ClockRead.of(c) for c in service.clocks(session, ticket)]
+            customer = session.get(Customer, ticket.customer_id)
+            read.customer = CustomerRef.of(customer) if customer else None
+        return read
+
+
+class MessageRead(ResponseBody):
+    id: int
+    visibility: str
+    body: str
+    author_id: int | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, message: TicketMessage) -> MessageRead:
+        return cls.model_validate(message)
+
+
+class EventRead(ResponseBody):
+    id: int
+    kind: str
+    at: datetime
+    actor_id: int | None
+    detail: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: TicketEvent) -> EventRead:
+        return cls.model_validate(event)

@@ -1,0 +1,298 @@
+"""Tickets through the API: intake with clocks, bad input refused whole, the lifecycle keeping the clocks in
+step, who may do what, and the statutory deadline's extensions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+
+from fincare.platform.audit_trail.models import AuditEntry
+from fincare.platform.db import unit_of_work
+from fincare.platform.jobs.models import Job
+from fincare.platform.permissions import Role
+from fincare.servicedesk.models import Ticket, TicketEvent, TicketMessage
+from fincare.sla.models import Clock
+from tests.factories.accounts import Staff, make_staff
+from tests.factories.customers import make_customer
+from tests.factories.tickets import open_via_api, ticket_body
+
+
+@pytest.fixture
+def specialist_chen(db: Engine) -> Staff:
+    return make_staff("specialist_chen", Role.COMPLAINT_SPECIALIST)
+
+
+def count(model: type[Any]) -> int:
+    with unit_of_work(read_only=True) as session:
+        return int(session.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+def queued(event: str) -> list[dict[str, Any]]:
+    with unit_of_work(read_only=True) as session:
+        return [j.payload for j in session.execute(select(Job).where(Job.event == event)).scalars()]
+
+
+def sla_of(ticket: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["target"]: c for c in ticket["sla"]}
+
+
+def at(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def events_of(ticket_id: int) -> list[str]:
+    with unit_of_work(read_only=True) as session:
+        return list(session.execute(select(TicketEvent.kind).where(TicketEvent.ticket_id == ticket_id)
+                                    .order_by(TicketEvent.id)).scalars())
+
+
+# -- intake ----------------------------------------------------------------------------------------
+
+
+def test_a_consultation_gets_a_reference_and_a_five_minute_first_response_clock(
+        client: TestClient, agent_li: Staff, frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    ticket = open_via_api(client, agent_li)
+    assert ticket["reference"] == f"ZX-2026-{ticket['id']:06d}"
+    assert ticket["status"] == "open" and ticket["assignee_id"] == agent_li.id  # first contact owns it
+    first = sla_of(ticket)["first_response"]
+    assert at(first["due_at"]) == datetime(2026, 10, 12, 9, 35, tzinfo=UTC) and first["state"] == "running"
+    assert ticket["customer"]["name"].count("*") == 1  # masked
+    assert events_of(ticket["id"]) == ["created"]
+    with unit_of_work(read_only=True) as session:
+        entry = session.execute(select(AuditEntry).where(AuditEntry.action == "ticket.opened")).scalar_one()
+    assert entry.subject_id == str(ticket["id"]) and entry.actor_name == "agent_li"
+
+
+def test_a_complaint_runs_its_business_clock_and_the_15_day_statutory_clock(
+        client: TestClient, agent_li: Staff, frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    ticket = open_via_api(client, agent_li, kind="complaint", subject="理财产品亏损投诉")
+    assert ticket["reference"].startswith("TS-2026-")
+    assert ticket["risk_grade"] == "low"
+    assert ticket["assignee_id"] is None and ticket["status"] == "new"  # agents take complaints in, not handle them
+    clocks = sla_of(ticket)
+    assert set(clocks) == {"feedback", "statutory"}
+    assert at(clocks["statutory"]["due_at"]) == datetime(2026, 10, 27, 9, 30, tzinfo=UTC)
+    assert queued("servicedesk.regulator_report_due") == []
+
+
+def test_high_risk_and_regulator_transferred_complaints_are_queued_for_the_regulator_report(
+        client: TestClient, agent_li: Staff) -> None:
+    high = open_via_api(client, agent_li, kind="complaint", risk_grade="high")
+    transferred = open_via_api(client, agent_li, kind="complaint", channel="regulator_transfer")
+    assert high["priority"] == "high" and set(sla_of(high)) == {"feedback", "resolution", "statutory"}
+    assert transferred["regulator_transfer"] is True
+    assert sorted(p["ticket_id"] for p in queued("servicedesk.regulator_report_due")) == [high["id"],
+                                                                                          transferred["id"]]
+
+
+def test_a_retry_with_the_same_idempotency_key_creates_nothing_new(client: TestClient, agent_li: Staff) -> None:
+    body = ticket_body(make_customer().id)
+    headers = {**agent_li.headers, "Idempotency-Key": "branch-form-0042"}
+    first = client.post("/api/v1/tickets", json=body, headers=headers)
+    again = client.post("/api/v1/tickets", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"] and again.headers["Idempotent-Replayed"] == "true"
+    assert count(Ticket) == 1
+    other = client.post("/api/v1/tickets", json={**body, "subject": "另一件事"}, headers=headers)
+    assert other.status_code == 409 and other.json()["error"]["field"] == "Idempotency-Key"
+
+
+def test_a_paper_form_from_a_branch_starts_its_clocks_when_it_was_received(
+        client: TestClient, specialist_chen: Staff, frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    received = "2026-10-09T10:00:00+08:00"
+    ticket = open_via_api(client, specialist_chen, kind="complaint", channel="branch", received_at=received)
+    assert at(ticket["received_at"]) == at(received)
+    assert at(sla_of(ticket)["statutory"]["due_at"]) == at(received) + timedelta(days=15)
+
+
+@pytest.mark.parametrize(("change", "status", "field"), [
+    ({"kind": "question"}, 422, "kind"),
+    ({"channel": "fax"}, 422, "channel"),
+    ({"customer_id": 999_999}, 422, "customer_id"),
+    ({"subject": "x" * 201}, 422, "subject"),
+    ({"description": "x" * 20_001}, 422, "description"),
+    ({"subject": "   "}, 422, "subject"),
+    ({"risk_grade": "high"}, 422, "risk_grade"),  # a consultation has no risk grade
+    ({"kind": "complaint", "risk_grade": "severe"}, 422, "risk_grade"),
+    ({"channel": "regulator_transfer"}, 422, "channel"),
+    ({"received_at": "2099-01-01T00:00:00+08:00"}, 422, "received_at"),
+    ({"received_at": "2026-10-01T09:00:00"}, 422, "received_at"),  # no time zone
+    ({"received_at": "2026-10-01T09:00:00+08:00"}, 403, "received_at"),  # agents may not backdate
+    ({"urgency": "very"}, 422, "urgency"),
+    ({"customer_id": "abc"}, 422, "customer_id"),
+])
+def test_bad_input_is_refused_with_the_field_named_and_nothing_written(
+        client: TestClient, agent_li: Staff, change: dict[str, Any], status: int, field: str) -> None:
+    customer_id = make_customer().id
+    entries_before = count(AuditEntry)
+    response = client.post("/api/v1/tickets", json={**ticket_body(customer_id), **change}, headers=agent_li.headers)
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["field"] == field
+    assert count(Ticket) == count(Clock) == count(TicketEvent) == 0
+    assert count(AuditEntry) == entries_before
+
+
+def test_a_ticket_cannot_be_opened_for_an_erased_customer(client: TestClient, agent_li: Staff) -> None:
+    from fincare.customers.models import Customer, CustomerStatus
+
+    customer = make_customer()
+    with unit_of_work() as session:
+        row = session.get(Customer, customer.id)
+        assert row is not None
+        row.status = CustomerStatus.RESTRICTED
+    response = client.post("/api/v1/tickets", json=ticket_body(customer.id), headers=agent_li.headers)
+    assert response.status_code == 422 and response.json()["error"]["field"] == "customer_id"
+
+
+# -- lifecycle -------------------------------------------------------------------------------------
+
+
+def test_the_first_public_reply_meets_the_first_response_clock_and_a_note_does_not(
+        client: TestClient, agent_li: Staff, frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    ticket = open_via_api(client, agent_li)
+    frozen_clock.advance(timedelta(minutes=2))
+    note = client.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"body": "查一下卡种", "visibility": "internal"},
+                       headers=agent_li.headers)
+    assert note.status_code == 201
+    assert sla_of(client.get(f"/api/v1/tickets/{ticket['id']}", headers=agent_li.headers).json())[
+        "first_response"]["state"] == "running"
+    frozen_clock.advance(timedelta(minutes=1))
+    reply = client.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"body": "您好，白金卡首年免年费。"},
+                        headers=agent_li.headers)
+    assert reply.status_code == 201 and reply.json()["visibility"] == "public"
+    shown = client.get(f"/api/v1/tickets/{ticket['id']}", headers=agent_li.headers).json()
+    assert sla_of(shown)["first_response"]["state"] == "met"
+    assert at(shown["first_response_at"]) == datetime(2026, 10, 12, 9, 33, tzinfo=UTC)
+    assert events_of(ticket["id"]) == ["created", "noted", "replied"]
+    messages = client.get(f"/api/v1/tickets/{ticket['id']}/messages", headers=agent_li.headers).json()
+    assert [m["visibility"] for m in messages] == ["internal", "public"]
+
+
+def test_waiting_for_the_customer_pauses_the_business_clock_but_not_the_statutory_one(
+        client: TestClient, specialist_chen: Staff, frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    frozen_clock.set(datetime(2026, 10, 12, 10, tzinfo=UTC))  # Monday 18:00 Shanghai... minus 8h
+    ticket = open_via_api(client, specialist_chen, kind="complaint", channel="phone", risk_grade="medium")
+    feedback_due = at(sla_of(ticket)["feedback"]["due_at"])  # medium: 24 h around the clock
+    url = f"/api/v1/tickets/{ticket['id']}/transitions"
+    paused = client.post(url, json={"to": "pending_customer"}, headers=specialist_chen.headers).json()
+    assert sla_of(paused)["feedback"]["state"] == "paused" and sla_of(paused)["statutory"]["state"] == "running"
+    assert paused["next_due_at"] is not None and at(paused["next_due_at"]) == at(sla_of(paused)["statutory"]["due_at"])
+    frozen_clock.advance(timedelta(hours=3))
+    resumed = client.post(url, json={"to": "open"}, headers=specialist_chen.headers).json()
+    assert at(sla_of(resumed)["feedback"]["due_at"]) == feedback_due + timedelta(hours=3)
+    assert sla_of(resumed)["feedback"]["paused_seconds"] == 3 * 3600
+    assert at(sla_of(resumed)["statutory"]["due_at"]) == at(sla_of(ticket)["statutory"]["due_at"])
+
+
+def test_resolving_meets_every_clock_and_announces_the_resolution_once(
+        client: TestClient, specialist_chen: Staff) -> None:
+    ticket = open_via_api(client, specialist_chen, kind="complaint", risk_grade="high")
+    url = f"/api/v1/tickets/{ticket['id']}/transitions"
+    resolved = client.post(url, json={"to": "resolved"}, headers=specialist_chen.headers).json()
+    assert {c["state"] for c in resolved["sla"]} == {"met"} and resolved["next_due_at"] is None
+    assert len(queued("servicedesk.ticket_resolved")) == 1
+    assert client.post(url, json={"to": "reopened"}, headers=specialist_chen.headers).json()["error"]["field"] \
+        == "reason"
+    reopened = client.post(url, json={"to": "reopened", "reason": "客户不认可处理结果"},
+                           headers=specialist_chen.headers)
+    assert reopened.json()["status"] == "reopened"
+    client.post(url, json={"to": "resolved"}, headers=specialist_chen.headers)
+    assert len(queued("servicedesk.ticket_resolved")) == 2  # a second resolution is news again
+    closed = client.post(url, json={"to": "closed"}, headers=specialist_chen.headers).json()
+    assert closed["status"] == "closed" and closed["closed_at"] is not None
+    late = client.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"body": "补充"},
+                       headers=specialist_chen.headers)
+    assert late.status_code == 409
+
+
+@pytest.mark.parametrize(("path", "to"), [("new", "pending_customer"), ("new", "closed"), ("new", "new")])
+def test_impossible_transitions_are_refused(client: TestClient, agent_li: Staff, path: str, to: str) -> None:
+    ticket = open_via_api(client, agent_li)
+    response = client.post(f"/api/v1/tickets/{ticket['id']}/transitions", json={"to": to}, headers=agent_li.headers)
+    if to == "pending_customer":
+        assert response.status_code == 200  # open → pending is allowed; the others are not
+        return
+    assert response.status_code == 409 and response.json()["error"]["field"] == "to"
+
+
+def test_every_change_leaves_an_audit_entry(client: TestClient, agent_li: Staff) -> None:
+    ticket = open_via_api(client, agent_li)
+    client.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"body": "已答复"}, headers=agent_li.headers)
+    client.post(f"/api/v1/tickets/{ticket['id']}/transitions", json={"to": "resolved"}, headers=agent_li.headers)
+    with unit_of_work(read_only=True) as session:
+        actions = list(session.execute(select(AuditEntry.action).where(AuditEntry.subject_type == "ticket")
+                                       .order_by(AuditEntry.id)).scalars())
+        bodies = session.execute(select(func.count()).select_from(TicketMessage)).scalar_one()
+    assert actions == ["ticket.opened", "ticket.replied", "ticket.status_changed"]
+    assert bodies == 1
+
+
+# -- who may do what -------------------------------------------------------------------------------
+
+
+def test_roles_without_the_service_desk_cannot_read_or_open_tickets(client: TestClient, agent_li: Staff,
+                                                                   auditor_zhao: Staff) -> None:
+    ticket = open_via_api(client, agent_li)
+    assert client.get("/api/v1/tickets", headers=auditor_zhao.headers).status_code == 403
+    assert client.get(f"/api/v1/tickets/{ticket['id']}", headers=auditor_zhao.headers).status_code == 403
+    refused = client.post("/api/v1/tickets", json=ticket_body(make_customer().id), headers=auditor_zhao.headers)
+    assert refused.status_code == 403 and count(Ticket) == 1
+    assert client.get("/api/v1/tickets").status_code == 401
+
+
+def test_follow_up_agents_read_tickets_but_do_not_work_them(client: TestClient, agent_li: Staff) -> None:
+    caller = make_staff("followup_sun", Role.FOLLOWUP_AGENT)
+    ticket = open_via_api(client, agent_li)
+    assert client.get(f"/api/v1/tickets/{ticket['id']}", headers=caller.headers).status_code == 200
+    reply = client.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"body": "hi"}, headers=caller.headers)
+    assert reply.status_code == 403 and count(TicketMessage) == 0
+
+
+def test_only_complaint_handlers_work_complaints(client: TestClient, agent_li: Staff, specialist_chen: Staff) -> None:
+    ticket = open_via_api(client, agent_li, kind="complaint")
+    url = f"/api/v1/tickets/{ticket['id']}"
+    assert client.post(f"{url}/replies", json={"body": "x"}, headers=agent_li.headers).status_code == 403
+    taken = client.post(f"{url}/assignment", json={"assignee_id": specialist_chen.id}, headers=specialist_chen.headers)
+    assert taken.status_code == 200 and taken.json()["assignee_id"] == specialist_chen.id
+    assert taken.json()["status"] == "open"
+    mine = client.get("/api/v1/tickets?assignee=me", headers=specialist_chen.headers).json()
+    assert [t["id"] for t in mine] == [ticket["id"]]
+
+
+def test_a_colleague_s_ticket_is_reassigned_only_by_a_supervisor_with_a_reason(
+        client: TestClient, agent_li: Staff, supervisor_wang: Staff) -> None:
+    other = make_staff("agent_zhou", Role.AGENT)
+    ticket = open_via_api(client, agent_li)
+    url = f"/api/v1/tickets/{ticket['id']}/assignment"
+    assert client.post(url, json={"assignee_id": other.id, "reason": "换人"}, headers=other.headers).status_code == 403
+    assert client.post(url, json={"assignee_id": other.id}, headers=supervisor_wang.headers).status_code == 422
+    moved = client.post(url, json={"assignee_id": other.id, "reason": "李休假"}, headers=supervisor_wang.headers)
+    assert moved.status_code == 200 and moved.json()["assignee_id"] == other.id
+    assert events_of(ticket["id"])[-1] == "assigned"
+
+
+# -- the statutory deadline ------------------------------------------------------------------------
+
+
+def test_the_statutory_deadline_extends_to_30_then_60_days_only_with_a_supervisor(
+        client: TestClient, specialist_chen: Staff, supervisor_wang: Staff) -> None:
+    ticket = open_via_api(client, specialist_chen, kind="complaint", risk_grade="medium")
+    url = f"/api/v1/tickets/{ticket['id']}/extensions"
+    received = at(ticket["received_at"])
+    refused = client.post(url, json={"reason": "需调取监控录像"}, headers=specialist_chen.headers)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "approval_required"
+    first = client.post(url, json={"reason": "需调取监控录像"}, headers=supervisor_wang.headers)
+    assert first.status_code == 200 and at(first.json()["due_at"]) == received + timedelta(days=30)
+    second = client.post(url, json={"reason": "需上级机构核实"}, headers=supervisor_wang.headers)
+    assert at(second.json()["due_at"]) == received + timedelta(days=60)
+    third = client.post(url, json={"reason": "还要更久"}, headers=supervisor_wang.headers)
+    assert third.status_code == 409
+    assert [n["days"] for n in queued("sla.statutory_extended")] == [30, 60]  # the complainant is told each time
+    assert events_of(ticket["id"]).count("deadline_extended") == 2
+    consultation = open_via_api(client, specialist_chen)
+    assert client.post(f"/api/v1/tickets/{consultation['id']}/extensions", json={"reason": "why not"},
+                       headers=supervisor_wang.headers).status_code == 422
