@@ -109,18 +109,15 @@ def test_two_workers_on_postgresql_escalate_each_breach_exactly_once(
 
 def _doomed_sweep(started: Any) -> None:  # runs in a forked child; never returns
     reset_after_fork()
-    real_enqueue = jobs.enqueue
-    calls = 0
+    real_enqueue_many = jobs.enqueue_many
 
-    def enqueue_then_hang(*args: Any, **kwargs: Any) -> int:
-        nonlocal calls
-        calls += 1
-        if calls > 3:  # in the middle of marking breaches: hang until killed
+    def hang_on_breaches(session: Any, event: str, *args: Any, **kwargs: Any) -> int:
+        if event == "sla.clock_breached":  # the breaches are marked but not committed: hang until killed
             started.set()
             time.sleep(3600)
-        return real_enqueue(*args, **kwargs)
+        return real_enqueue_many(session, event, *args, **kwargs)
 
-    sla_service.jobs.enqueue = enqueue_then_hang  # type: ignore[attr-defined]
+    sla_service.jobs.enqueue_many = hang_on_breaches  # type: ignore[attr-defined]
     with unit_of_work() as session:
         sla_service.sweep(session)
 

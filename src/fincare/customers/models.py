@@ -51,6 +51,11 @@ def new_uid() -> bytes:
     return secrets.token_bytes(16)
 
 
+def customer_reference(customer_id: int) -> str:
+    """What people read and quote: CU-00000042."""
+    return f"CU-{customer_id:08d}"
+
+
 class Customer(Base):
     __tablename__ = "customer"
     __table_args__ = (
@@ -100,7 +105,7 @@ class Customer(Base):
 
     @property
     def reference(self) -> str:
-        return f"CU-{self.id:08d}"
+        return customer_reference(self.id)
 
 
 class CustomerCard(Base):

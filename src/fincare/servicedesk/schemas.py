@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import AwareDatetime, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fincare.customers.models import Customer
+from fincare.customers.models import Customer, customer_reference
 from fincare.platform.schemas import MAX_ID, RequestBody, ResponseBody
 from fincare.servicedesk import service
 from fincare.servicedesk.models import Ticket, TicketEvent, TicketMessage
@@ -74,8 +75,13 @@ class CustomerRef(ResponseBody):
     phone: str | None
 
     @classmethod
-    def of(cls, customer: Customer) -> CustomerRef:
-        return cls(id=customer.id, reference=customer.reference, name=customer.name_mask, phone=customer.phone_mask)
+    def load(cls, session: Session, customer_id: int) -> CustomerRef | None:
+        """The masks only: the encrypted fields are not even read."""
+        row = session.execute(select(Customer.id, Customer.name_mask, Customer.phone_mask)
+                              .where(Customer.id == customer_id)).one_or_none()
+        if row is None:
+            return None
+        return cls(id=row.id, reference=customer_reference(row.id), name=row.name_mask, phone=row.phone_mask)
 
 
 class TicketRead(ResponseBody):
@@ -109,8 +115,7 @@ class TicketRead(ResponseBody):
         read = cls.model_validate(ticket)
         if session is not None:
             read.sla = [ClockRead.of(c) for c in service.clocks(session, ticket)]
-            customer = session.get(Customer, ticket.customer_id)
-            read.customer = CustomerRef.of(customer) if customer else None
+            read.customer = CustomerRef.load(session, ticket.customer_id)
         return read
 
 

@@ -109,7 +109,7 @@ class Intake:
 
     kind: TicketKind
     channel: Channel
-    customer: Customer
+    customer_id: int
     subject: str
     description: str
     priority: Priority
@@ -146,12 +146,14 @@ def parse_intake(session: Session, *, actor: Principal, raw: dict[str, Any]) -> 
         if received_at < now - CLOCK_SKEW and not actor.can(Permission.TICKET_BACKDATE):
             raise Forbidden("your role may not record a ticket received earlier", field="received_at")
     customer_id = raw.get("customer_id")
-    customer = session.get(Customer, customer_id) if isinstance(customer_id, int) else None
-    if customer is None:
+    status = session.execute(select(Customer.status).where(Customer.id == customer_id)).scalar_one_or_none() \
+        if isinstance(customer_id, int) and not isinstance(customer_id, bool) else None
+    if status is None:
         raise Invalid("no such customer", field="customer_id")
-    if customer.status != CustomerStatus.ACTIVE:
-        raise Invalid(f"the customer's data is {customer.status}; it may not be processed", field="customer_id")
-    return Intake(kind, channel, customer, subject, description, priority, risk_grade, received_at)
+    if status != CustomerStatus.ACTIVE:
+        raise Invalid(f"the customer's data is {status}; it may not be processed", field="customer_id")
+    assert isinstance(customer_id, int)
+    return Intake(kind, channel, customer_id, subject, description, priority, risk_grade, received_at)
 
 
 def _default_priority(channel: Channel, risk_grade: RiskGrade | None) -> Priority:
@@ -170,24 +172,22 @@ def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Ticket
     now = clock.now()
     ticket_id = allocate_ids(session, "ticket", 1)[0]
     owner = actor.account_id if actor.account_id is not None and may_work(actor, intake.kind) else None
+    # the clocks first, so the ticket row is written once, with its queue sort key already known
+    clocks = sla.start_clocks(session, subject_type=SUBJECT, subject_id=ticket_id, kind=intake.kind,
+                              received_at=intake.received_at, priority=intake.priority,
+                              risk_grade=intake.risk_grade, channel=intake.channel, new_subject=True)
     ticket = Ticket(
         id=ticket_id, reference=f"{REFERENCE_PREFIX[intake.kind]}-{intake.received_at.year}-{ticket_id:06d}",
         kind=intake.kind, channel=intake.channel, status=TicketStatus.OPEN if owner else TicketStatus.NEW,
         priority=intake.priority, risk_grade=intake.risk_grade,
-        regulator_transfer=intake.channel == Channel.REGULATOR_TRANSFER, customer_id=intake.customer.id,
+        regulator_transfer=intake.channel == Channel.REGULATOR_TRANSFER, customer_id=intake.customer_id,
         subject=intake.subject, description=intake.description, assignee_id=owner,
         created_by_id=actor.account_id, received_at=intake.received_at, created_at=now, updated_at=now,
-        breached=False,
+        next_due_at=min((c.due_at for c in clocks), default=None), breached=False,
     )
     session.add(ticket)
-    session.flush()
-    clocks = sla.start_clocks(session, subject_type=SUBJECT, subject_id=ticket.id, kind=intake.kind,
-                              received_at=intake.received_at, priority=intake.priority,
-                              risk_grade=intake.risk_grade, channel=intake.channel)
-    open_dues = [c.due_at for c in clocks]
-    ticket.next_due_at = min(open_dues) if open_dues else None
     add_event(session, ticket, "created", actor, at=now, channel=intake.channel, assignee_id=owner,
-           received_at=intake.received_at.isoformat())
+              received_at=intake.received_at.isoformat())
     audit_trail.record(session, actor=actor, action="ticket.opened", subject=ticket,
                        after={"reference": ticket.reference, "kind": ticket.kind, "channel": ticket.channel,
                               "customer_id": ticket.customer_id, "priority": ticket.priority,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Engine, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from fincare.platform import audit_trail, clock, jobs
@@ -17,6 +21,10 @@ from fincare.sla.calendar import AlwaysOn, BusinessHours, Calendar
 from fincare.sla.models import CalendarKind, CalendarOverride, Clock, ClockEvent, ClockState, SlaPolicy, Target
 
 WARN_AT = 0.8  # a warning when 80 % of the budget is used
+# Policies and calendar overrides are read on every intake but change a few times a year: each
+# process keeps them this long. A revision applies at once in the process that made it and within
+# this many seconds everywhere else; a clock still keeps the version it started with.
+REFERENCE_TTL_SECONDS = 10.0
 STATUTORY_DAYS = 15
 STATUTORY_EXTENSIONS = (30, 60)  # total days after the first and the second extension
 
@@ -44,6 +52,51 @@ DEFAULTS = (
 )
 
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PolicyTarget:
+    """What a clock needs of an active policy target (a snapshot, safe to share between sessions)."""
+
+    id: int
+    kind: str
+    priority: str | None
+    risk_grade: str | None
+    channel: str | None
+    target: str
+    minutes: int
+    calendar: str
+
+
+class _ReferenceCache:
+    """Per engine (so each test database has its own), per name: a value and when it was read."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: weakref.WeakKeyDictionary[Engine, dict[str, tuple[float, Any]]] = weakref.WeakKeyDictionary()
+
+    def get(self, session: Session, name: str, load: Callable[[], T]) -> T:
+        engine = session.get_bind()
+        assert isinstance(engine, Engine)
+        now = time.monotonic()
+        with self._lock:
+            cached = self._values.get(engine, {}).get(name)
+        if cached is not None and now - cached[0] < REFERENCE_TTL_SECONDS:
+            return cached[1]  # type: ignore[no-any-return]
+        value = load()
+        with self._lock:
+            self._values.setdefault(engine, {})[name] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+reference_cache = _ReferenceCache()
+
+
 def ensure_default_policies(session: Session) -> None:
     """Create version 1 of the default policies where no version exists (idempotent)."""
     existing = {(p.key, p.target) for p in session.execute(select(SlaPolicy)).scalars()}
@@ -53,6 +106,7 @@ def ensure_default_policies(session: Session) -> None:
                                   target=default.target, minutes=default.minutes, calendar=default.calendar,
                                   active=True, created_at=clock.now()))
     session.flush()
+    reference_cache.clear()
 
 
 def revise_policy(session: Session, *, actor: Principal, policy: SlaPolicy, minutes: int,
@@ -68,17 +122,29 @@ def revise_policy(session: Session, *, actor: Principal, policy: SlaPolicy, minu
                         calendar=calendar or policy.calendar, active=True, created_at=clock.now())
     session.add(revised)
     session.flush()
+    reference_cache.clear()
     audit_trail.record(session, actor=actor, action="sla.policy_revised", subject=revised,
                        before={"version": policy.version, "minutes": policy.minutes, "calendar": policy.calendar},
                        after={"version": revised.version, "minutes": minutes, "calendar": revised.calendar})
     return revised
 
 
+def _active_policies(session: Session) -> tuple[PolicyTarget, ...]:
+    def load() -> tuple[PolicyTarget, ...]:
+        rows = session.execute(select(SlaPolicy).where(SlaPolicy.active).order_by(SlaPolicy.id)).scalars()
+        return tuple(PolicyTarget(p.id, p.kind, p.priority, p.risk_grade, p.channel, p.target, p.minutes, p.calendar)
+                     for p in rows)
+
+    return reference_cache.get(session, "policies", load)
+
+
 def select_policies(session: Session, *, kind: str, priority: str | None = None, risk_grade: str | None = None,
-                    channel: str | None = None) -> list[SlaPolicy]:
+                    channel: str | None = None) -> list[PolicyTarget]:
     """For each target, the most specific active policy matching the subject (None in a policy: any)."""
-    best: dict[str, tuple[int, SlaPolicy]] = {}
-    for policy in session.execute(select(SlaPolicy).where(SlaPolicy.active, SlaPolicy.kind == kind)).scalars():
+    best: dict[str, tuple[int, PolicyTarget]] = {}
+    for policy in _active_policies(session):
+        if policy.kind != kind:
+            continue
         score = 0
         for wanted, have in ((priority, policy.priority), (risk_grade, policy.risk_grade), (channel, policy.channel)):
             if have is None:
@@ -93,9 +159,14 @@ def select_policies(session: Session, *, kind: str, priority: str | None = None,
 
 
 def calendar_of(session: Session, kind: str) -> Calendar:
+    """The calendar a clock runs on: 24×7, or business hours with the institution's overrides."""
     if kind == CalendarKind.ALWAYS:
         return AlwaysOn()
-    overrides = {o.day: o.workday for o in session.execute(select(CalendarOverride)).scalars()}
+
+    def load() -> dict[date, bool]:
+        return {o.day: o.workday for o in session.execute(select(CalendarOverride)).scalars()}
+
+    overrides = reference_cache.get(session, "calendar_overrides", load)
     return BusinessHours(timezone=get_settings().timezone, overrides=overrides)
 
 
@@ -116,6 +187,16 @@ def _schedule(session: Session, item: Clock) -> None:
     item.warn_at = calendar.add(item.started_at, timedelta(seconds=item.budget_seconds * WARN_AT + item.paused_seconds))
 
 
+@dataclass(frozen=True)
+class ClockSpec:
+    """A clock to start: its target, calendar, budget and the policy version it comes from."""
+
+    target: str
+    calendar: str
+    budget: timedelta
+    policy_id: int | None = None
+
+
 def start_clock(session: Session, *, subject_type: str, subject_id: int, target: str, calendar: str,
                 budget: timedelta, started_at: datetime, policy_id: int | None = None) -> Clock:
     """Start one clock (a second start for the same subject and target returns the first)."""
@@ -123,29 +204,51 @@ def start_clock(session: Session, *, subject_type: str, subject_id: int, target:
                                                    Clock.target == target)).scalar_one_or_none()
     if existing is not None:
         return existing
-    item = Clock(subject_type=subject_type, subject_id=subject_id, target=target, calendar=calendar,
-                 policy_id=policy_id, budget_seconds=int(budget.total_seconds()), paused_seconds=0,
-                 started_at=started_at, due_at=started_at, warn_at=started_at, state=ClockState.RUNNING)
-    _schedule(session, item)
-    session.add(item)
+    return _start(session, subject_type, subject_id, [ClockSpec(target, calendar, budget, policy_id)], started_at)[0]
+
+
+def _start(session: Session, subject_type: str, subject_id: int, specs: Sequence[ClockSpec],
+           started_at: datetime) -> list[Clock]:
+    """Insert the clocks in one batch, then their "started" events (written with the next flush)."""
+    clocks = []
+    for spec in specs:
+        item = Clock(subject_type=subject_type, subject_id=subject_id, target=spec.target, calendar=spec.calendar,
+                     policy_id=spec.policy_id, budget_seconds=int(spec.budget.total_seconds()), paused_seconds=0,
+                     started_at=started_at, due_at=started_at, warn_at=started_at, state=ClockState.RUNNING,
+                     extensions=0)
+        _schedule(session, item)
+        clocks.append(item)
+    session.add_all(clocks)
     session.flush()
-    _event(session, item, "started", started_at, due_at=item.due_at.isoformat())
-    return item
+    for item in clocks:
+        _event(session, item, "started", started_at, due_at=item.due_at.isoformat())
+    return clocks
+
+
+def clock_specs(session: Session, *, kind: str, priority: str | None = None, risk_grade: str | None = None,
+                channel: str | None = None) -> list[ClockSpec]:
+    """The clocks a new ticket gets: one per policy target, plus the statutory clock for complaints."""
+    specs = [ClockSpec(p.target, p.calendar, timedelta(minutes=p.minutes), p.id)
+             for p in select_policies(session, kind=kind, priority=priority, risk_grade=risk_grade, channel=channel)]
+    if kind == "complaint":
+        specs.append(ClockSpec(Target.STATUTORY, CalendarKind.ALWAYS, timedelta(days=STATUTORY_DAYS)))
+    return specs
 
 
 def start_clocks(session: Session, *, subject_type: str, subject_id: int, kind: str, received_at: datetime,
-                 priority: str | None = None, risk_grade: str | None = None, channel: str | None = None
-                 ) -> list[Clock]:
-    """The clocks a new ticket gets: one per policy target, plus the statutory clock for complaints."""
-    clocks = [start_clock(session, subject_type=subject_type, subject_id=subject_id, target=p.target,
-                          calendar=p.calendar, budget=timedelta(minutes=p.minutes), started_at=received_at,
-                          policy_id=p.id)
-              for p in select_policies(session, kind=kind, priority=priority, risk_grade=risk_grade, channel=channel)]
-    if kind == "complaint":
-        clocks.append(start_clock(session, subject_type=subject_type, subject_id=subject_id, target=Target.STATUTORY,
-                                  calendar=CalendarKind.ALWAYS, budget=timedelta(days=STATUTORY_DAYS),
-                                  started_at=received_at))
-    return clocks
+                 priority: str | None = None, risk_grade: str | None = None, channel: str | None = None,
+                 new_subject: bool = False) -> list[Clock]:
+    """Start the clocks a subject of `kind` gets (see `clock_specs`); idempotent per subject and target.
+
+    `new_subject` says the subject was created in this transaction, so it cannot have clocks yet:
+    the check for existing ones is skipped and all are inserted in one statement.
+    """
+    specs = clock_specs(session, kind=kind, priority=priority, risk_grade=risk_grade, channel=channel)
+    if new_subject:
+        return _start(session, subject_type, subject_id, specs, received_at)
+    return [start_clock(session, subject_type=subject_type, subject_id=subject_id, target=s.target,
+                        calendar=s.calendar, budget=s.budget, started_at=received_at, policy_id=s.policy_id)
+            for s in specs]
 
 
 def clocks_of(session: Session, subject_type: str, subject_id: int) -> Sequence[Clock]:
@@ -239,25 +342,65 @@ def sweep(session: Session, *, now: datetime | None = None, limit: int = 1000) -
     """Warn at 80 % and mark breaches, each exactly once (rows locked, SKIP LOCKED for other workers).
 
     A breach enqueues `sla.clock_breached` for the subject's domain to escalate (notify the
-    supervisor, raise the priority).
+    supervisor, raise the priority). Set-based: a few statements however many clocks are due, each
+    list found through its partial index.
     """
     now = now or clock.now()
-    warned = session.execute(
-        select(Clock).where(Clock.state == ClockState.RUNNING, Clock.warned_at.is_(None), Clock.warn_at <= now)
-        .order_by(Clock.warn_at).limit(limit).with_for_update(skip_locked=True)
-    ).scalars().all()
-    for item in warned:
-        item.warned_at = now
-        _event(session, item, "warned", now)
-        jobs.enqueue(session, "sla.clock_warned", dedupe_key=f"sla-warn-{item.id}-{item.extensions}",
-                     clock_id=item.id, subject_type=item.subject_type, subject_id=item.subject_id, target=item.target)
-    due = session.execute(
-        select(Clock).where(Clock.state == ClockState.RUNNING, Clock.due_at <= now)
-        .order_by(Clock.due_at).limit(limit).with_for_update(skip_locked=True)
-    ).scalars().all()
-    for item in due:
-        item.state, item.breached_at = ClockState.BREACHED, now
-        _event(session, item, "breached", now, due_at=item.due_at.isoformat())
-        jobs.enqueue(session, "sla.clock_breached", dedupe_key=f"sla-breach-{item.id}",
-                     clock_id=item.id, subject_type=item.subject_type, subject_id=item.subject_id, target=item.target)
+    mark = _mark_postgresql if session.get_bind().dialect.name == "postgresql" else _mark_portable
+    warned = mark(session, "warned", now, limit)
+    if warned:
+        jobs.enqueue_many(session, "sla.clock_warned", [
+            (f"sla-warn-{c.id}-{c.extensions}", {"clock_id": c.id, "subject_type": c.subject_type,
+                                                 "subject_id": c.subject_id, "target": c.target}) for c in warned])
+    due = mark(session, "breached", now, limit)
+    if due:
+        jobs.enqueue_many(session, "sla.clock_breached", [
+            (f"sla-breach-{c.id}", {"clock_id": c.id, "subject_type": c.subject_type, "subject_id": c.subject_id,
+                                    "target": c.target}) for c in due])
+    if warned or due:
+        session.expire_all()  # clocks loaded earlier in this session must not show their old state
     return SweepResult(warned=len(warned), breached=len(due))
+
+
+# The work lists of the sweep on PostgreSQL: (condition, order, the change), each matching a partial index.
+_MARKS = {
+    "warned": ("state = 'running' AND warned_at IS NULL AND warn_at <= :now", "warn_at", "warned_at = :now"),
+    "breached": ("state = 'running' AND due_at <= :now", "due_at", "state = 'breached', breached_at = :now"),
+}
+
+
+def _mark_postgresql(session: Session, kind: str, now: datetime, limit: int) -> Sequence[Any]:
+    """Lock, change and log the clocks in one statement: no row travels to Python and back."""
+    where, order, change = _MARKS[kind]
+    return session.execute(text(
+        f"WITH picked AS (SELECT id FROM sla_clock WHERE {where} ORDER BY {order} LIMIT :limit"  # noqa: S608
+        f" FOR UPDATE SKIP LOCKED),"
+        f" marked AS (UPDATE sla_clock AS c SET {change} FROM picked WHERE c.id = picked.id"
+        f" RETURNING c.id, c.subject_type, c.subject_id, c.target, c.due_at, c.extensions),"
+        f" logged AS (INSERT INTO sla_clock_event (clock_id, kind, at, detail)"
+        f" SELECT id, :kind, :now, jsonb_build_object('due_at', to_char(due_at AT TIME ZONE 'UTC',"
+        f" 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')) FROM marked)"
+        f" SELECT id, subject_type, subject_id, target, extensions FROM marked ORDER BY id"),
+        {"now": now, "limit": limit, "kind": kind}).all()
+
+
+def _mark_portable(session: Session, kind: str, now: datetime, limit: int) -> Sequence[Any]:
+    """The same in three statements, for SQLite (one writer at a time: the lock is the database's)."""
+    where: tuple[ColumnElement[bool], ...]
+    values: dict[str, object]
+    if kind == "warned":
+        where = (Clock.state == ClockState.RUNNING, Clock.warned_at.is_(None), Clock.warn_at <= now)
+        order, values = Clock.warn_at, {"warned_at": now}
+    else:
+        where = (Clock.state == ClockState.RUNNING, Clock.due_at <= now)
+        order, values = Clock.due_at, {"state": ClockState.BREACHED, "breached_at": now}
+    picked = session.execute(
+        select(Clock.id, Clock.subject_type, Clock.subject_id, Clock.target, Clock.due_at, Clock.extensions)
+        .where(*where).order_by(order).limit(limit)
+    ).all()
+    if picked:
+        session.execute(update(Clock).where(Clock.id.in_([c.id for c in picked])).values(**values),
+                        execution_options={"synchronize_session": False})
+        session.execute(insert(ClockEvent), [{"clock_id": c.id, "kind": kind, "at": now, "actor_id": None,
+                                              "detail": {"due_at": c.due_at.isoformat()}} for c in picked])
+    return picked

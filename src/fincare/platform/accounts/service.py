@@ -12,7 +12,7 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from fincare.platform import audit_trail, clock, crypto
 from fincare.platform.accounts.models import AccountRole, ApiToken, Department, StaffAccount, WebSession
@@ -376,13 +376,15 @@ def revoke_api_token(session: Session, *, token_id: int, actor: Principal) -> Ap
 def principal_for_token(session: Session, token: str, *, request_id: str | None = None,
                         source_ip: str | None = None) -> Principal:
     """The staff member behind a bearer token; Unauthenticated if unknown, revoked or inactive."""
-    row = session.execute(
-        select(ApiToken).where(ApiToken.digest == crypto.token_digest(token))
-    ).scalar_one_or_none()
-    if row is None or row.revoked_at is not None:
+    # one round trip for the token, its account and the account's roles: this runs on every API call
+    found = session.execute(
+        select(ApiToken, StaffAccount).join(StaffAccount, StaffAccount.id == ApiToken.account_id)
+        .options(joinedload(StaffAccount.roles)).where(ApiToken.digest == crypto.token_digest(token))
+    ).unique().one_or_none()
+    if found is None or found[0].revoked_at is not None:
         raise Unauthenticated("the API token is unknown or revoked", field="authorization")
-    account = session.get(StaffAccount, row.account_id)
-    if account is None or not account.active:
+    row, account = found
+    if not account.active:
         raise Unauthenticated("the API token's account is disabled", field="authorization")
     now = clock.now()
     if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_INTERVAL:

@@ -38,7 +38,7 @@ def _subject_ref(session: Session, subject: Subject) -> tuple[str | None, str | 
         return subject[0], str(subject[1])
     identity = inspect(subject).identity
     if identity is None:
-        session.flush([subject])
+        session.flush()
         identity = inspect(subject).identity
     assert identity is not None
     return subject.__tablename__, ":".join(str(part) for part in identity)

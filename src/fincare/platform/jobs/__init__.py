@@ -11,7 +11,7 @@ Handlers take ids, not objects, and must be idempotent.
 """
 
 from fincare.platform.jobs.registry import on, scheduled
-from fincare.platform.jobs.service import enqueue, list_jobs, retry_job
+from fincare.platform.jobs.service import enqueue, enqueue_many, list_jobs, retry_job
 from fincare.platform.jobs.worker import Worker
 
-__all__ = ["Worker", "enqueue", "list_jobs", "on", "retry_job", "scheduled"]
+__all__ = ["Worker", "enqueue", "enqueue_many", "list_jobs", "on", "retry_job", "scheduled"]
