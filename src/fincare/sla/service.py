@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from fincare.platform import audit_trail, clock, jobs
 from fincare.platform.config import get_settings
-from fincare.platform.errors import Conflict, Forbidden, Invalid
+from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound
 from fincare.platform.permissions import Permission, Principal
 from fincare.sla.calendar import AlwaysOn, BusinessHours, Calendar
 from fincare.sla.models import CalendarKind, CalendarOverride, Clock, ClockEvent, ClockState, SlaPolicy, Target
@@ -116,6 +116,8 @@ def revise_policy(session: Session, *, actor: Principal, policy: SlaPolicy, minu
         raise Forbidden("your role may not change SLA policies")
     if not 1 <= minutes <= 60 * 24 * 90:
         raise Invalid("a target is between 1 minute and 90 days", field="minutes")
+    if not policy.active:
+        raise Conflict(f"version {policy.version} was already revised; revise the active version", field="policy_id")
     policy.active = False
     revised = SlaPolicy(key=policy.key, version=policy.version + 1, kind=policy.kind, priority=policy.priority,
                         risk_grade=policy.risk_grade, channel=policy.channel, target=policy.target, minutes=minutes,
@@ -168,6 +170,64 @@ def calendar_of(session: Session, kind: str) -> Calendar:
 
     overrides = reference_cache.get(session, "calendar_overrides", load)
     return BusinessHours(timezone=get_settings().timezone, overrides=overrides)
+
+
+def list_policies(session: Session, *, include_history: bool = False) -> Sequence[SlaPolicy]:
+    """Policy targets by key and target; only the active versions unless `include_history`."""
+    query = select(SlaPolicy).order_by(SlaPolicy.kind, SlaPolicy.key, SlaPolicy.target, SlaPolicy.version)
+    if not include_history:
+        query = query.where(SlaPolicy.active)
+    return session.execute(query).scalars().all()
+
+
+def get_policy(session: Session, policy_id: int, *, lock: bool = False) -> SlaPolicy:
+    policy = session.get(SlaPolicy, policy_id, with_for_update=lock)
+    if policy is None:
+        raise NotFound("no such SLA policy", field="policy_id")
+    return policy
+
+
+def list_calendar_overrides(session: Session) -> Sequence[CalendarOverride]:
+    return session.execute(select(CalendarOverride).order_by(CalendarOverride.day)).scalars().all()
+
+
+def set_calendar_override(session: Session, *, actor: Principal, day: date, workday: bool,
+                          note: str) -> CalendarOverride:
+    """Close a day (a typhoon) or open one (an extra workday) for this institution; wins over the official calendar.
+
+    Clocks already running keep their due times; clocks started, paused or resumed afterwards use it.
+    """
+    if not actor.can(Permission.SLA_POLICY_MANAGE):
+        raise Forbidden("your role may not change the business calendar")
+    note = (note or "").strip()
+    if not 1 <= len(note) <= 200:
+        raise Invalid("say why (1 to 200 characters)", field="note")
+    row = session.get(CalendarOverride, day, with_for_update=True)
+    before = {"workday": row.workday, "note": row.note} if row else None
+    if row is None:
+        row = CalendarOverride(day=day, workday=workday, note=note)
+        session.add(row)
+    else:
+        row.workday, row.note = workday, note
+    session.flush()
+    reference_cache.clear()
+    audit_trail.record(session, actor=actor, action="sla.calendar_override_set", subject=("sla_calendar_override",
+                       day.isoformat()), before=before, after={"workday": workday, "note": note})
+    return row
+
+
+def remove_calendar_override(session: Session, *, actor: Principal, day: date) -> None:
+    if not actor.can(Permission.SLA_POLICY_MANAGE):
+        raise Forbidden("your role may not change the business calendar")
+    row = session.get(CalendarOverride, day, with_for_update=True)
+    if row is None:
+        raise NotFound("no override on that day", field="day")
+    before = {"workday": row.workday, "note": row.note}
+    session.delete(row)
+    session.flush()
+    reference_cache.clear()
+    audit_trail.record(session, actor=actor, action="sla.calendar_override_removed",
+                       subject=("sla_calendar_override", day.isoformat()), before=before)
 
 
 # -- clocks ----------------------------------------------------------------------------------------
