@@ -1,0 +1,378 @@
+"""Console: the agent workspace — my queue, the ticket page (SLA, timeline, reply, status), new tickets.
+
+Thin like `api.py`: forms are decoded here and handed to `service` inside one `unit_of_work()`; the
+rules (who may work a ticket, which status may follow which, what a reply does to the clocks) live
+in `service` and `sla`. A form the service refuses (Invalid, Forbidden, Conflict) is shown again
+with the message next to the field at fault and what the user typed. Customers appear masked only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Request
+from fastapi import Path as UrlPath
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from fincare.customers import service as customers
+from fincare.platform import clock, web
+from fincare.platform.config import get_settings
+from fincare.platform.db import unit_of_work
+from fincare.platform.errors import Conflict, DomainError, Forbidden, Invalid
+from fincare.platform.http import require_page
+from fincare.platform.permissions import Permission as P
+from fincare.platform.permissions import Principal
+from fincare.platform.schemas import MAX_ID
+from fincare.platform.web import NavItem, add_nav, render
+from fincare.servicedesk import service, workspace
+from fincare.servicedesk.models import (
+    ACTIVE_STATUSES,
+    Channel,
+    Priority,
+    RiskGrade,
+    Ticket,
+    TicketKind,
+    TicketStatus,
+    Visibility,
+)
+from fincare.sla.models import Target
+
+router = APIRouter(include_in_schema=False)
+web.add_templates("servicedesk", Path(__file__).parent / "templates" / "servicedesk")
+add_nav(NavItem("My queue", "/tickets", P.TICKET_READ, order=5))
+add_nav(NavItem("New ticket", "/tickets/new", P.TICKET_WRITE, order=6))
+
+Id = Annotated[int, UrlPath(ge=1, le=MAX_ID)]
+Reader = Annotated[Principal, require_page(P.TICKET_READ)]
+Writer = Annotated[Principal, require_page(P.TICKET_WRITE)]
+Approver = Annotated[Principal, require_page(P.EXTENSION_APPROVE)]
+
+LOOKUP_FIELDS = ("phone", "id_number")  # exact blind-index lookups a caller can read out
+INTAKE_FIELDS = ("lookup_field", "lookup_value", "customer_id", "kind", "channel", "subject", "description",
+                 "risk_grade", "priority", "received_at")
+# The status buttons, in the order a ticket usually moves.
+STATUS_ORDER = (TicketStatus.OPEN, TicketStatus.PENDING_CUSTOMER, TicketStatus.RESOLVED, TicketStatus.CLOSED,
+                TicketStatus.REOPENED)
+# PostgreSQL cannot store NUL; no field of these forms needs any control character but line breaks and tabs
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+E = TypeVar("E", bound=StrEnum)
+
+
+async def _form(request: Request) -> FormData:
+    return await request.form()  # already read (and cached) by the CSRF check
+
+
+Submitted = Annotated[FormData, Depends(_form)]
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _plain(typed: dict[str, str]) -> None:
+    """Refuse a control character (a crafted form), naming the field it was in."""
+    for name, value in typed.items():
+        if CONTROL.search(value):
+            raise Invalid("control characters are not allowed", field=name)
+
+
+def _choice(enum: type[E], value: str, field: str) -> E:
+    try:
+        return enum(value)
+    except ValueError:
+        raise Invalid(f"one of {', '.join(enum)}", field=field) from None
+
+
+@dataclass(frozen=True)
+class FormError:
+    """A refused form: which form of the page, the field at fault, the message, the HTTP status."""
+
+    form: str
+    field: str | None
+    message: str
+    status_code: int
+
+    @classmethod
+    def of(cls, form: str, exc: DomainError) -> FormError:
+        return cls(form, exc.field.split(".")[0] if exc.field else None, exc.message, exc.status_code)
+
+
+# -- what every page of the desk shows -------------------------------------------------------------
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(get_settings().timezone)
+
+
+def _local(moment: datetime | None) -> str:
+    """A stored (UTC) time in the institution's time zone, as staff read it."""
+    return moment.astimezone(_zone()).strftime("%Y-%m-%d %H:%M") if moment else "—"
+
+
+def _iso(moment: datetime) -> str:
+    """For the countdown script: milliseconds at most, which every browser parses."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _left(due: datetime, now: datetime, days: str) -> str:
+    """Time left until `due` as "[-][N d ]hh:mm:ss" (what the countdown script shows, second by second)."""
+    seconds = int((due - now).total_seconds())
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    day, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    clock_text = f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+    return f"{sign}{days.format(n=day)} {clock_text}" if day else f"{sign}{clock_text}"
+
+
+def _common(now: datetime) -> dict[str, Any]:
+    return {"now": now, "now_iso": _iso(now), "local": _local, "iso": _iso,
+            "left": lambda due, days: _left(due, now, days), "timezone": get_settings().timezone}
+
+
+# -- my queue --------------------------------------------------------------------------------------
+
+
+@router.get("/tickets")
+def queue_page(request: Request, actor: Reader) -> Response:
+    """The actor's active tickets, closest to (or furthest past) breach first, then the unassigned ones."""
+    now = clock.now()
+    with unit_of_work(read_only=True) as session:
+        mine = service.my_queue(session, actor=actor)
+        unassigned = service.unassigned_queue(session, actor=actor)
+        masked = workspace.masked_customers(session, [t.customer_id for t in (*mine, *unassigned)])
+        return render(request, "servicedesk/queue.html", {
+            **_common(now), "mine": mine, "unassigned": unassigned, "customers": masked,
+            "may_take": {t.id for t in unassigned if service.may_work(actor, t.kind)},
+        })
+
+
+# -- a new ticket ----------------------------------------------------------------------------------
+
+
+def _typed_intake(form: FormData) -> dict[str, str]:
+    typed = {name: _text(form, name) for name in INTAKE_FIELDS}
+    typed["lookup_field"] = typed["lookup_field"] or "phone"
+    return typed
+
+
+def _received_at(value: str) -> datetime | None:
+    """The form's local date and time (the institution's zone unless an offset is given)."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise Invalid("a date and time like 2026-10-12 09:30", field="received_at") from None
+    return moment.replace(tzinfo=_zone()) if moment.tzinfo is None else moment
+
+
+def _raw_intake(typed: dict[str, str]) -> dict[str, Any]:
+    """`parse_intake`'s input: empty selects mean "the default", the customer by id."""
+    customer_id = typed["customer_id"]
+    raw: dict[str, Any] = {
+        "kind": typed["kind"], "channel": typed["channel"], "subject": typed["subject"],
+        "description": typed["description"],
+        "customer_id": int(customer_id) if customer_id.isdigit() and int(customer_id) <= MAX_ID else None,
+    }
+    for optional in ("risk_grade", "priority"):
+        if typed[optional]:
+            raw[optional] = typed[optional]
+    if (received_at := _received_at(typed["received_at"])) is not None:
+        raw["received_at"] = received_at
+    return raw
+
+
+def _lookup(actor: Principal, typed: dict[str, str]) -> list[workspace.MaskedCustomer]:
+    """Exact lookup by mobile phone or ID number (audited, in its own transaction); masks only."""
+    if not actor.can(P.CUSTOMER_READ):
+        raise Forbidden("your role may not look up customers", field="lookup_value")
+    if typed["lookup_field"] not in LOOKUP_FIELDS:
+        raise Invalid("look the customer up by mobile phone or resident ID number", field="lookup_field")
+    if not typed["lookup_value"]:
+        raise Invalid("type the customer's mobile phone or ID number", field="lookup_value")
+    try:
+        with unit_of_work() as session:
+            found = customers.search(session, actor=actor, field_name=typed["lookup_field"],
+                                     value=typed["lookup_value"])
+            matches = [workspace.MaskedCustomer.of(c) for c in found]
+    except Invalid as exc:  # a malformed number: shown next to the value typed
+        raise Invalid(exc.message, field="lookup_value") from None
+    if not matches:
+        raise Invalid("no active customer has this identifier", field="lookup_value")
+    return matches
+
+
+def _new_form(request: Request, actor: Principal, typed: dict[str, str], *, error: FormError | None = None,
+              choices: list[workspace.MaskedCustomer] | None = None) -> Response:
+    chosen = None
+    if typed["customer_id"].isdigit() and int(typed["customer_id"]) <= MAX_ID and not choices:
+        with unit_of_work(read_only=True) as session:
+            chosen = workspace.masked_customers(session, [int(typed["customer_id"])]).get(int(typed["customer_id"]))
+    return render(request, "servicedesk/new.html", {
+        "values": typed, "chosen": chosen, "choices": choices or [], "error": error,
+        "lookup_fields": LOOKUP_FIELDS, "kinds": list(TicketKind), "channels": list(Channel),
+        "risk_grades": list(RiskGrade), "priorities": list(Priority),
+        "may_backdate": actor.can(P.TICKET_BACKDATE), "timezone": get_settings().timezone,
+    }, status_code=error.status_code if error else 200)
+
+
+@router.get("/tickets/new")
+def new_ticket_page(request: Request, actor: Writer) -> Response:
+    blank = {**dict.fromkeys(INTAKE_FIELDS, ""), "lookup_field": "phone", "kind": TicketKind.CONSULTATION,
+             "channel": Channel.PHONE}
+    return _new_form(request, actor, blank)
+
+
+@router.post("/tickets/new")
+def create_ticket(request: Request, actor: Writer, form: Submitted) -> Response:
+    """Find the customer (button "find"), or find and create in one go; then go to the new ticket."""
+    typed = _typed_intake(form)
+    finding = _text(form, "action") == "find"
+    try:
+        _plain(typed)
+        if typed["lookup_value"]:
+            matches = _lookup(actor, typed)
+            typed["lookup_value"] = ""  # found: the identifier is not echoed back, the masks are shown
+            if len(matches) > 1:
+                typed["customer_id"] = ""
+                return _new_form(request, actor, typed, choices=matches)
+            typed["customer_id"] = str(matches[0].id)
+        elif finding and not typed["customer_id"]:
+            raise Invalid("type the customer's mobile phone or ID number", field="lookup_value")
+        if finding:  # (Enter in any field presses "find" too: the form comes back as it was)
+            return _new_form(request, actor, typed)
+        if not typed["customer_id"]:
+            raise Invalid("find the customer by mobile phone or ID number first", field="lookup_value")
+        with unit_of_work() as session:
+            intake = service.parse_intake(session, actor=actor, raw=_raw_intake(typed))
+            ticket_id = service.open_ticket(session, actor=actor, intake=intake).id
+    except (Invalid, Forbidden, Conflict) as exc:
+        return _new_form(request, actor, typed, error=FormError.of("ticket", exc))
+    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+
+
+# -- the ticket page -------------------------------------------------------------------------------
+
+
+def _ticket_page(request: Request, session: Session, ticket: Ticket, actor: Principal, *,
+                 error: FormError | None = None, typed: dict[str, str] | None = None) -> Response:
+    now = clock.now()
+    entries = workspace.timeline(session, ticket.id)
+    named: list[int | None] = [ticket.assignee_id, ticket.created_by_id, *(e.actor_id for e in entries)]
+    named += [v for e in entries if e.kind == "assigned" for v in (e.detail.get("before"), e.detail.get("after"))
+              if isinstance(v, int)]
+    works = service.may_work(actor, ticket.kind)
+    allowed = service.TRANSITIONS[TicketStatus(ticket.status)]
+    clocks = workspace.clock_statuses(session, ticket, now=now)
+    own = ticket.assignee_id is not None and ticket.assignee_id == actor.account_id
+    may = {
+        "work": works,
+        "take": works and ticket.assignee_id is None and ticket.status in ACTIVE_STATUSES,
+        "assign": works and ticket.status in ACTIVE_STATUSES and (actor.can(P.TICKET_ASSIGN) or own),
+        "extend": actor.can(P.EXTENSION_APPROVE) and any(
+            c.target == Target.STATUTORY and c.met_at is None for c in clocks),
+    }
+    transitions = [str(s) for s in STATUS_ORDER if s in allowed] if works else []
+    # the forms on the page; a refusal of any other (a stale page, a role without the form) shows on top
+    forms = {"take", *(["extension"] if may["extend"] else [])}
+    if works:
+        forms |= {f"status-{t}" for t in transitions} | ({"assign"} if may["assign"] else set())
+        forms |= {"reply"} if ticket.status != TicketStatus.CLOSED else set()
+    response = render(request, "servicedesk/ticket.html", {
+        **_common(now), "ticket": ticket, "clocks": clocks, "entries": entries,
+        "customer": workspace.masked_customers(session, [ticket.customer_id]).get(ticket.customer_id),
+        "names": workspace.staff_names(session, named), "may": may,
+        "transitions": transitions, "forms": forms,
+        "colleagues": workspace.colleagues(session, ticket.kind) if may["assign"] else [],
+        "visibilities": list(Visibility), "error": error, "typed": typed or {},
+    }, status_code=error.status_code if error else 200)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/tickets/{ticket_id}")
+def ticket_page(request: Request, ticket_id: Id, actor: Reader) -> Response:
+    with unit_of_work(read_only=True) as session:
+        return _ticket_page(request, session, service.access_ticket(session, ticket_id, actor), actor)
+
+
+def _work(request: Request, ticket_id: int, actor: Principal, form_name: str, typed: dict[str, str],
+          act: Callable[[Session, Ticket], object], anchor: str = "") -> Response:
+    """Load the ticket for writing, act on it in one transaction and go back to its page; or show
+    the page again with the refusal next to the form (a ticket the actor cannot see stays a 404)."""
+    try:
+        _plain(typed)
+        with unit_of_work() as session:
+            act(session, service.access_ticket(session, ticket_id, actor, for_write=True))
+    except (Invalid, Forbidden, Conflict) as exc:
+        with unit_of_work(read_only=True) as session:
+            ticket = service.access_ticket(session, ticket_id, actor)
+            return _ticket_page(request, session, ticket, actor, error=FormError.of(form_name, exc), typed=typed)
+    return RedirectResponse(f"/tickets/{ticket_id}{anchor}", status_code=303)
+
+
+@router.post("/tickets/{ticket_id}/reply")
+def reply(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Response:
+    """A reply the customer sees, or an internal note (the visibility the agent chose)."""
+    typed = {"body": _text(form, "body"), "visibility": _text(form, "visibility")}
+
+    def act(session: Session, ticket: Ticket) -> None:
+        visibility = _choice(Visibility, typed["visibility"], "visibility")
+        service.add_message(session, actor=actor, ticket=ticket, body=typed["body"], visibility=visibility)
+
+    return _work(request, ticket_id, actor, "reply", typed, act, "#timeline")
+
+
+@router.post("/tickets/{ticket_id}/status")
+def change_status(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Response:
+    typed = {"to": _text(form, "to"), "reason": _text(form, "reason")}
+
+    def act(session: Session, ticket: Ticket) -> None:
+        service.transition(session, actor=actor, ticket=ticket, to=typed["to"], reason=typed["reason"] or None)
+
+    return _work(request, ticket_id, actor, f"status-{typed['to']}", typed, act)
+
+
+@router.post("/tickets/{ticket_id}/take")
+def take(request: Request, ticket_id: Id, actor: Reader) -> Response:
+    """Take an unassigned ticket of a kind the actor works (首问负责制 from here on)."""
+
+    def act(session: Session, ticket: Ticket) -> None:
+        service.assign(session, actor=actor, ticket=ticket, assignee_id=actor.account_id)
+
+    return _work(request, ticket_id, actor, "take", {}, act)
+
+
+@router.post("/tickets/{ticket_id}/assign")
+def assign(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Response:
+    """Hand the ticket to a qualified colleague with a reason (one's own, or any for a supervisor)."""
+    typed = {"assignee_id": _text(form, "assignee_id"), "reason": _text(form, "reason")}
+
+    def act(session: Session, ticket: Ticket) -> None:
+        chosen = typed["assignee_id"]
+        if not chosen.isdigit() or not 1 <= int(chosen) <= MAX_ID:
+            raise Invalid("choose a colleague", field="assignee_id")
+        service.assign(session, actor=actor, ticket=ticket, assignee_id=int(chosen), reason=typed["reason"])
+
+    return _work(request, ticket_id, actor, "assign", typed, act)
+
+
+@router.post("/tickets/{ticket_id}/extension")
+def extend(request: Request, ticket_id: Id, actor: Approver, form: Submitted) -> Response:
+    """Extend a complaint's statutory deadline (15 → 30 → 60 days) with the reason the approver gives."""
+    typed = {"reason": _text(form, "reason")}
+
+    def act(session: Session, ticket: Ticket) -> None:
+        service.extend_deadline(session, actor=actor, ticket=ticket, reason=typed["reason"])
+
+    return _work(request, ticket_id, actor, "extension", typed, act, "#sla")

@@ -1,0 +1,137 @@
+"""What the agent workspace reads: clocks as of now, the merged timeline, masked customers, staff names.
+
+Read-only: nothing here writes, records an audit entry or changes a clock. The rules stay in
+`service` (and `sla`); this module only puts what they stored into the shape a page shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fincare.customers.models import Customer, customer_reference
+from fincare.platform import clock
+from fincare.platform.accounts.models import StaffAccount
+from fincare.platform.accounts.service import principal_of
+from fincare.servicedesk import service
+from fincare.servicedesk.models import Ticket, TicketMessage, Visibility
+from fincare.sla import service as sla
+from fincare.sla.models import ClockState
+
+# What a clock shows, as of now: a running clock past its due time reads "breached" before the
+# sweep marks it, so the page never shows a missed target as still running.
+RUNNING, PAUSED, MET, BREACHED = "running", "paused", "met", "breached"
+CLOCK_STATES = (RUNNING, PAUSED, MET, BREACHED)
+
+
+@dataclass(frozen=True)
+class ClockStatus:
+    """One SLA clock of a ticket as of `now` (times aware UTC)."""
+
+    target: str
+    calendar: str
+    started_at: datetime
+    due_at: datetime
+    state: str  # running | paused | met | breached
+    late: bool  # the due time passed before the target was met (or still unmet)
+    used: float  # share of the budget counted so far on the clock's calendar; above 1.0 when late
+    met_at: datetime | None
+    extensions: int
+
+
+def clock_statuses(session: Session, ticket: Ticket, *, now: datetime | None = None) -> list[ClockStatus]:
+    """The ticket's clocks, earliest due first, with their state and the share of their budget used."""
+    now = now or clock.now()
+    found = []
+    for item in service.clocks(session, ticket):
+        end = item.met_at or item.paused_at or now
+        counted = sla.calendar_of(session, item.calendar).between(item.started_at, end)
+        counted -= timedelta(seconds=item.paused_seconds)  # earlier pauses do not count
+        used = max(counted.total_seconds(), 0.0) / item.budget_seconds if item.budget_seconds else 1.0
+        if item.met_at is not None:
+            state, late = MET, item.breached_at is not None or item.met_at > item.due_at
+        elif item.state == ClockState.PAUSED:
+            late = item.breached_at is not None or (item.paused_at is not None and item.paused_at >= item.due_at)
+            state = PAUSED
+        else:
+            late = item.breached_at is not None or item.due_at <= now
+            state = BREACHED if late else RUNNING
+        found.append(ClockStatus(item.target, item.calendar, item.started_at, item.due_at, state, late, used,
+                                 item.met_at, item.extensions))
+    return found
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of a ticket's history: an event and, for a reply or a note, its message."""
+
+    at: datetime
+    kind: str  # the event kind: created, status_changed, replied, noted, assigned, …
+    actor_id: int | None
+    detail: dict[str, Any]
+    message: TicketMessage | None = None
+
+    @property
+    def internal(self) -> bool:
+        return self.message is not None and self.message.visibility == Visibility.INTERNAL
+
+
+def timeline(session: Session, ticket_id: int) -> list[TimelineEntry]:
+    """Events and messages merged, oldest first; a reply or note sits on the event that recorded it."""
+    messages = {m.id: m for m in service.list_messages(session, ticket_id)}
+    entries = []
+    for event in service.list_events(session, ticket_id):
+        message_id = event.detail.get("message_id")
+        message = messages.pop(message_id, None) if isinstance(message_id, int) else None
+        entries.append(TimelineEntry(event.at, event.kind, event.actor_id, event.detail, message))
+    for message in messages.values():  # a message whose event is missing still belongs on the page
+        kind = "replied" if message.visibility == Visibility.PUBLIC else "noted"
+        entries.append(TimelineEntry(message.created_at, kind, message.author_id, {}, message))
+    entries.sort(key=lambda e: e.at)  # stable: events keep their recorded order at equal times
+    return entries
+
+
+@dataclass(frozen=True)
+class MaskedCustomer:
+    """A ticket's customer as staff see it on the desk: reference and masks, never a clear value."""
+
+    id: int
+    reference: str
+    name: str
+    phone: str | None
+    status: str
+
+    @classmethod
+    def of(cls, customer: Customer) -> MaskedCustomer:
+        return cls(customer.id, customer_reference(customer.id), customer.name_mask, customer.phone_mask,
+                   customer.status)
+
+
+def masked_customers(session: Session, customer_ids: Iterable[int]) -> dict[int, MaskedCustomer]:
+    """The masks of these customers (the encrypted columns are not even read); not an audited view."""
+    wanted = sorted(set(customer_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(select(Customer.id, Customer.name_mask, Customer.phone_mask, Customer.status)
+                           .where(Customer.id.in_(wanted))).all()
+    return {r.id: MaskedCustomer(r.id, customer_reference(r.id), r.name_mask, r.phone_mask, r.status) for r in rows}
+
+
+def staff_names(session: Session, account_ids: Iterable[int | None]) -> dict[int, str]:
+    """Usernames of the staff accounts named on a page (authors, assignees)."""
+    wanted = sorted({i for i in account_ids if i is not None})
+    if not wanted:
+        return {}
+    rows = session.execute(select(StaffAccount.id, StaffAccount.username).where(StaffAccount.id.in_(wanted)))
+    return {r.id: r.username for r in rows}
+
+
+def colleagues(session: Session, kind: str) -> Sequence[tuple[int, str]]:
+    """Active staff qualified to work tickets of `kind`, by username (the supervisor's assign list)."""
+    accounts = session.execute(select(StaffAccount).where(StaffAccount.active).order_by(StaffAccount.username))
+    return [(a.id, a.username) for a in accounts.scalars() if service.may_work(principal_of(a), kind)]
