@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 VENDOR := src/fincare/web/static/vendor
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install assets run serve migrate lint test test-fast bench browser clean
+.PHONY: install assets run serve migrate lint test test-fast bench bench-tools browser clean
 
 install: $(STAMP)
 
@@ -56,7 +56,13 @@ test: install assets browser lint
 test-fast: install
 	$(BIN)/pytest -x -q -m "not e2e" $(PYTEST_ARGS)
 
-bench: install
+# wrk drives the HTTP load benchmarks; pgbench (postgresql-contrib) gives the raw INSERT baseline.
+bench-tools:
+	@(command -v wrk >/dev/null && command -v pgbench >/dev/null) || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk postgresql-contrib >/dev/null) \
+	  || echo "warning: could not install wrk/pgbench; the load benchmarks will fail"
+
+bench: install bench-tools
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
