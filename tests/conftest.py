@@ -29,6 +29,7 @@ os.environ["FINCARE_LOG_JSON"] = "true"
 os.environ.pop("FINCARE_DATABASE_URL", None)
 
 from fincare.platform import clock, keys
+from fincare.platform.accounts import service as accounts
 from fincare.platform.config import reset_settings
 from fincare.platform.db import Base, make_engine, set_engine
 from fincare.platform.migrations import upgrade
@@ -102,6 +103,7 @@ def db(backend: Backend, tmp_path: Path) -> Iterator[Engine]:
         _truncate(engine)
     set_engine(engine)
     keys.keyring.forget()  # each test database has data keys of its own
+    accounts.token_cache.clear()  # …and staff and tokens of its own
     yield engine
     set_engine(None)
 

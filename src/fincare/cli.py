@@ -79,12 +79,12 @@ def migrate(as_json: JsonFlag = False) -> None:
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, as_json: JsonFlag = False) -> None:
     """Serve the console and the API on FINCARE_DATABASE_URL."""
     _setup()
-    import uvicorn
+    from fincare.serving import serve as run_server
 
-    settings = get_settings()
-    uvicorn.run("fincare.app:serve_app", factory=True, host=host, port=port, workers=workers,
-                proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips, log_config=None,
-                server_header=False)
+    try:
+        run_server(host=host, port=port, workers=workers)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 @app.command()

@@ -35,4 +35,4 @@ def open_ticket(actor: Principal, *, customer_id: int | None = None, received_at
         raw["received_at"] = received_at
     with unit_of_work() as session:
         intake = service.parse_intake(session, actor=actor, raw=raw)
-        return service.open_ticket(session, actor=actor, intake=intake)
+        return service.open_ticket(session, actor=actor, intake=intake).ticket

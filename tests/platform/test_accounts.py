@@ -195,3 +195,12 @@ def test_unknown_department_is_rejected_with_the_field_named(client: TestClient,
                            headers=admin_root.headers)
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "department"
+
+
+def test_a_deactivated_account_s_token_stops_working_at_once(client: TestClient, agent_li: Staff) -> None:
+    assert client.get("/api/v1/me", headers=agent_li.headers).status_code == 200  # now remembered for a moment
+    with unit_of_work() as session:
+        account = service.get_account(session, agent_li.id)
+        assert account is not None
+        service.set_active(session, account=account, active=False, actor=SYSTEM)
+    assert client.get("/api/v1/me", headers=agent_li.headers).status_code == 401

@@ -68,3 +68,35 @@ def test_production_without_a_master_key_refuses_with_a_clear_reason(tmp_path: P
                             timeout=60, check=False)
     assert result.returncode != 0
     assert "FINCARE_MASTER_KEY" in result.stderr
+
+
+def test_serve_with_two_workers_answers_and_stops_cleanly_on_sigterm(db: Engine) -> None:
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "fincare", "serve", "--port", str(port), "--workers", "2"],
+                              env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "fincare serve did not start"
+            time.sleep(0.2)
+        # every connection is served, whichever process the kernel gives it to
+        answers = [httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json() for _ in range(20)]
+        assert answers == [{"status": "ok"}] * 20
+        taken = fincare("serve", "--port", str(port), "--workers", "2")  # never silently shares the port
+        assert taken.returncode != 0 and "cannot listen" in taken.stderr
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0

@@ -227,9 +227,11 @@ def api_actor(request: Request) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("an API token is required: Authorization: Bearer <token>", field="authorization")
-    with unit_of_work() as session:
-        actor = accounts.principal_for_token(session, token.strip(), request_id=context.request_id.get(),
-                                             source_ip=client_ip(request))
+    token, request_id, source_ip = token.strip(), context.request_id.get(), client_ip(request)
+    actor = accounts.cached_principal(token, request_id=request_id, source_ip=source_ip)
+    if actor is None:
+        with unit_of_work() as session:
+            actor = accounts.principal_for_token(session, token, request_id=request_id, source_ip=source_ip)
     request.state.principal = actor
     return actor
 

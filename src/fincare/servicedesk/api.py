@@ -39,7 +39,7 @@ def create(body: TicketIn, actor: Writer, idem: IdempotencyKey) -> JSONResponse:
     with unit_of_work() as session:
         def open_it() -> TicketRead:
             intake = service.parse_intake(session, actor=actor, raw=body.raw())
-            return TicketRead.of(service.open_ticket(session, actor=actor, intake=intake), session)
+            return TicketRead.opened(service.open_ticket(session, actor=actor, intake=intake))
 
         return idem.run(session, actor, open_it)
 

@@ -75,6 +75,10 @@ class CustomerRef(ResponseBody):
     phone: str | None
 
     @classmethod
+    def of(cls, summary: service.CustomerSummary) -> CustomerRef:
+        return cls(id=summary.id, reference=customer_reference(summary.id), name=summary.name, phone=summary.phone)
+
+    @classmethod
     def load(cls, session: Session, customer_id: int) -> CustomerRef | None:
         """The masks only: the encrypted fields are not even read."""
         row = session.execute(select(Customer.id, Customer.name_mask, Customer.phone_mask)
@@ -108,6 +112,14 @@ class TicketRead(ResponseBody):
     created_at: datetime
     updated_at: datetime
     sla: list[ClockRead] = Field(default_factory=list)
+
+    @classmethod
+    def opened(cls, opened: service.Opened) -> TicketRead:
+        """A ticket just opened, from what its intake made: nothing is read again."""
+        read = cls.model_validate(opened.ticket)
+        read.sla = sorted((ClockRead.of(c) for c in opened.clocks), key=lambda c: c.due_at)
+        read.customer = CustomerRef.of(opened.customer)
+        return read
 
     @classmethod
     def of(cls, ticket: Ticket, session: Session | None = None) -> TicketRead:

@@ -104,12 +104,21 @@ def refresh_due(session: Session, ticket: Ticket) -> None:
 
 
 @dataclass(frozen=True)
+class CustomerSummary:
+    """What the desk shows of a customer: the reference and masks, never a clear value."""
+
+    id: int
+    name: str
+    phone: str | None
+
+
+@dataclass(frozen=True)
 class Intake:
     """A validated new ticket."""
 
     kind: TicketKind
     channel: Channel
-    customer_id: int
+    customer: CustomerSummary
     subject: str
     description: str
     priority: Priority
@@ -146,14 +155,16 @@ def parse_intake(session: Session, *, actor: Principal, raw: dict[str, Any]) -> 
         if received_at < now - CLOCK_SKEW and not actor.can(Permission.TICKET_BACKDATE):
             raise Forbidden("your role may not record a ticket received earlier", field="received_at")
     customer_id = raw.get("customer_id")
-    status = session.execute(select(Customer.status).where(Customer.id == customer_id)).scalar_one_or_none() \
+    found = session.execute(select(Customer.status, Customer.name_mask, Customer.phone_mask)
+                            .where(Customer.id == customer_id)).one_or_none() \
         if isinstance(customer_id, int) and not isinstance(customer_id, bool) else None
-    if status is None:
+    if found is None:
         raise Invalid("no such customer", field="customer_id")
-    if status != CustomerStatus.ACTIVE:
-        raise Invalid(f"the customer's data is {status}; it may not be processed", field="customer_id")
+    if found.status != CustomerStatus.ACTIVE:
+        raise Invalid(f"the customer's data is {found.status}; it may not be processed", field="customer_id")
     assert isinstance(customer_id, int)
-    return Intake(kind, channel, customer_id, subject, description, priority, risk_grade, received_at)
+    return Intake(kind, channel, CustomerSummary(customer_id, found.name_mask, found.phone_mask), subject,
+                  description, priority, risk_grade, received_at)
 
 
 def _default_priority(channel: Channel, risk_grade: RiskGrade | None) -> Priority:
@@ -162,7 +173,16 @@ def _default_priority(channel: Channel, risk_grade: RiskGrade | None) -> Priorit
     return Priority.NORMAL
 
 
-def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Ticket:
+@dataclass(frozen=True)
+class Opened:
+    """A new ticket with what was made with it, so an answer needs no second read."""
+
+    ticket: Ticket
+    clocks: list[Clock]
+    customer: CustomerSummary
+
+
+def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Opened:
     """Record a new ticket and start its clocks from `received_at`.
 
     First-contact responsibility: whoever takes it in owns it if qualified to work it; otherwise it
@@ -180,7 +200,7 @@ def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Ticket
         id=ticket_id, reference=f"{REFERENCE_PREFIX[intake.kind]}-{intake.received_at.year}-{ticket_id:06d}",
         kind=intake.kind, channel=intake.channel, status=TicketStatus.OPEN if owner else TicketStatus.NEW,
         priority=intake.priority, risk_grade=intake.risk_grade,
-        regulator_transfer=intake.channel == Channel.REGULATOR_TRANSFER, customer_id=intake.customer_id,
+        regulator_transfer=intake.channel == Channel.REGULATOR_TRANSFER, customer_id=intake.customer.id,
         subject=intake.subject, description=intake.description, assignee_id=owner,
         created_by_id=actor.account_id, received_at=intake.received_at, created_at=now, updated_at=now,
         next_due_at=min((c.due_at for c in clocks), default=None), breached=False,
@@ -196,7 +216,7 @@ def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Ticket
     if intake.kind == TicketKind.COMPLAINT and (intake.risk_grade == RiskGrade.HIGH or ticket.regulator_transfer):
         jobs.enqueue(session, "servicedesk.regulator_report_due", dedupe_key=f"regulator-report-{ticket.id}",
                      ticket_id=ticket.id)
-    return ticket
+    return Opened(ticket, clocks, intake.customer)
 
 
 # -- access ----------------------------------------------------------------------------------------

@@ -255,7 +255,7 @@ def create_ticket(request: Request, actor: Writer, form: Submitted) -> Response:
             raise Invalid("find the customer by mobile phone or ID number first", field="lookup_value")
         with unit_of_work() as session:
             intake = service.parse_intake(session, actor=actor, raw=_raw_intake(typed))
-            ticket_id = service.open_ticket(session, actor=actor, intake=intake).id
+            ticket_id = service.open_ticket(session, actor=actor, intake=intake).ticket.id
     except (Invalid, Forbidden, Conflict) as exc:
         return _new_form(request, actor, typed, error=FormError.of("ticket", exc))
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)

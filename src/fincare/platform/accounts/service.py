@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import secrets
 import string
+import threading
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from fincare.platform import audit_trail, clock, crypto
@@ -24,6 +26,10 @@ MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 12
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)  # last-used is coarse: no write on every API call
+# Every API call is authenticated; each process remembers a token's staff member this long rather
+# than open a transaction per call to look it up. A revocation or a deactivation applies at once in
+# the process that made it and within this many seconds in every other one.
+TOKEN_CACHE_SECONDS = 5.0
 
 # argon2id with the RFC 9106 "second recommended" profile (64 MiB, 3 passes).
 _hasher = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=1)
@@ -129,6 +135,7 @@ def list_accounts(session: Session) -> Sequence[StaffAccount]:
 def set_active(session: Session, *, account: StaffAccount, active: bool, actor: Principal) -> None:
     before = account.active
     account.active = active
+    _forget_tokens_at_commit(session)
     if not active:
         session.execute(update(WebSession).where(WebSession.account_id == account.id)
                         .values(expires_at=clock.now()))
@@ -368,9 +375,51 @@ def revoke_api_token(session: Session, *, token_id: int, actor: Principal) -> Ap
         raise NotFound("no such token", field="token_id")
     if row.revoked_at is None:
         row.revoked_at = clock.now()
+        _forget_tokens_at_commit(session)
         audit_trail.record(session, actor=actor, action="api_token.revoked", subject=row,
                            after={"prefix": row.prefix})
     return row
+
+
+class _TokenCache:
+    """Token digest → (when read, monotonic; the principal without request details)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, digest: str) -> Principal | None:
+        with self._lock:
+            entry = self._entries.get(digest)
+        if entry is None or time.monotonic() - entry[0] > TOKEN_CACHE_SECONDS:
+            return None
+        return entry[1]
+
+    def put(self, digest: str, principal: Principal) -> None:
+        with self._lock:
+            if len(self._entries) > 10_000:  # bounded: stale entries are dropped wholesale
+                self._entries.clear()
+            self._entries[digest] = (time.monotonic(), replace(principal, request_id=None, source_ip=None))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+token_cache = _TokenCache()
+
+
+def _forget_tokens_at_commit(session: Session) -> None:
+    """A revocation or deactivation must not be served from the cache: forget now, and again once
+    committed (a lookup between the two could have cached the state being replaced)."""
+    token_cache.clear()
+    event.listen(session, "after_commit", lambda _: token_cache.clear(), once=True)
+
+
+def cached_principal(token: str, *, request_id: str | None = None, source_ip: str | None = None) -> Principal | None:
+    """The staff member behind a token if this process checked it in the last few seconds, else None."""
+    found = token_cache.get(crypto.token_digest(token))
+    return replace(found, request_id=request_id, source_ip=source_ip) if found else None
 
 
 def principal_for_token(session: Session, token: str, *, request_id: str | None = None,
@@ -389,7 +438,9 @@ def principal_for_token(session: Session, token: str, *, request_id: str | None 
     now = clock.now()
     if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_INTERVAL:
         row.last_used_at = now
-    return principal_of(account, request_id=request_id, source_ip=source_ip)
+    principal = principal_of(account, request_id=request_id, source_ip=source_ip)
+    token_cache.put(row.digest, principal)
+    return principal
 
 
 def require_active(account: StaffAccount | None) -> StaffAccount:
