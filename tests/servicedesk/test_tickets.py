@@ -26,6 +26,9 @@ def specialist_chen(db: Engine) -> Staff:
     return make_staff("specialist_chen", Role.COMPLAINT_SPECIALIST)
 
 
+PUBLIC = {"visibility": "public"}
+
+
 def count(model: type[Any]) -> int:
     with unit_of_work(read_only=True) as session:
         return int(session.execute(select(func.count()).select_from(model)).scalar_one())
@@ -124,6 +127,7 @@ def test_a_paper_form_from_a_branch_starts_its_clocks_when_it_was_received(
     ({"received_at": "2026-10-01T09:00:00+08:00"}, 403, "received_at"),  # agents may not backdate
     ({"urgency": "very"}, 422, "urgency"),
     ({"customer_id": "abc"}, 422, "customer_id"),
+    ({"received_at": "0001-01-01T00:00:00+08:00"}, 422, "received_at"),
 ])
 def test_bad_input_is_refused_with_the_field_named_and_nothing_written(
         client: TestClient, agent_li: Staff, change: dict[str, Any], status: int, field: str) -> None:
@@ -161,7 +165,7 @@ def test_the_first_public_reply_meets_the_first_response_clock_and_a_note_does_n
     assert sla_of(client.get(f"/api/v1/tickets/{ticket['id']}", headers=agent_li.headers).json())[
         "first_response"]["state"] == "running"
     frozen_clock.advance(timedelta(minutes=1))
-    reply = client.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"body": "您好，白金卡首年免年费。"},
+    reply = client.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"body": "您好，白金卡首年免年费。", **PUBLIC},
                         headers=agent_li.headers)
     assert reply.status_code == 201 and reply.json()["visibility"] == "public"
     shown = client.get(f"/api/v1/tickets/{ticket['id']}", headers=agent_li.headers).json()
@@ -172,20 +176,47 @@ def test_the_first_public_reply_meets_the_first_response_clock_and_a_note_does_n
     assert [m["visibility"] for m in messages] == ["internal", "public"]
 
 
-def test_waiting_for_the_customer_pauses_the_business_clock_but_not_the_statutory_one(
+def test_waiting_for_the_customer_pauses_the_handling_clock_but_not_the_statutory_one(
         client: TestClient, specialist_chen: Staff, frozen_clock) -> None:  # type: ignore[no-untyped-def]
-    frozen_clock.set(datetime(2026, 10, 12, 10, tzinfo=UTC))  # Monday 18:00 Shanghai... minus 8h
-    ticket = open_via_api(client, specialist_chen, kind="complaint", channel="phone", risk_grade="medium")
-    feedback_due = at(sla_of(ticket)["feedback"]["due_at"])  # medium: 24 h around the clock
+    ticket = open_via_api(client, specialist_chen, kind="complaint", channel="phone", risk_grade="high")
+    resolution_due = at(sla_of(ticket)["resolution"]["due_at"])  # high: handled within 48 h around the clock
     url = f"/api/v1/tickets/{ticket['id']}/transitions"
+    unanswered = client.post(url, json={"to": "pending_customer"}, headers=specialist_chen.headers)
+    assert unanswered.status_code == 409 and unanswered.json()["error"]["field"] == "to"  # nobody asked them yet
+    client.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"body": "请提供交易流水截图。", **PUBLIC},
+                headers=specialist_chen.headers)
     paused = client.post(url, json={"to": "pending_customer"}, headers=specialist_chen.headers).json()
-    assert sla_of(paused)["feedback"]["state"] == "paused" and sla_of(paused)["statutory"]["state"] == "running"
-    assert paused["next_due_at"] is not None and at(paused["next_due_at"]) == at(sla_of(paused)["statutory"]["due_at"])
+    assert sla_of(paused)["resolution"]["state"] == "paused" and sla_of(paused)["statutory"]["state"] == "running"
+    assert sla_of(paused)["feedback"]["state"] == "met"
+    assert at(paused["next_due_at"]) == at(sla_of(paused)["statutory"]["due_at"])
     frozen_clock.advance(timedelta(hours=3))
     resumed = client.post(url, json={"to": "open"}, headers=specialist_chen.headers).json()
-    assert at(sla_of(resumed)["feedback"]["due_at"]) == feedback_due + timedelta(hours=3)
-    assert sla_of(resumed)["feedback"]["paused_seconds"] == 3 * 3600
+    assert at(sla_of(resumed)["resolution"]["due_at"]) == resolution_due + timedelta(hours=3)
+    assert sla_of(resumed)["resolution"]["paused_seconds"] == 3 * 3600
     assert at(sla_of(resumed)["statutory"]["due_at"]) == at(sla_of(ticket)["statutory"]["due_at"])
+
+
+def test_a_reply_a_few_seconds_late_is_escalated_even_before_the_sweep(
+        client: TestClient, agent_li: Staff, frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    ticket = open_via_api(client, agent_li)
+    frozen_clock.advance(timedelta(minutes=5, seconds=5))  # due at 5 minutes; no sweep has run
+    client.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"body": "抱歉久等", **PUBLIC},
+                headers=agent_li.headers)
+    first = sla_of(client.get(f"/api/v1/tickets/{ticket['id']}", headers=agent_li.headers).json())["first_response"]
+    assert first["state"] == "breached" and first["met_at"] is not None
+    assert at(first["breached_at"]) == at(first["due_at"])
+    assert [(p["subject_id"], p["target"]) for p in queued("sla.clock_breached")] == [
+        (ticket["id"], "first_response")]  # the escalation goes out once, as the sweep would have sent it
+
+
+def test_a_statutory_deadline_that_has_passed_cannot_be_extended_even_before_the_sweep(
+        client: TestClient, specialist_chen: Staff, supervisor_wang: Staff,
+        frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    ticket = open_via_api(client, specialist_chen, kind="complaint")
+    frozen_clock.advance(timedelta(days=15, seconds=1))
+    late = client.post(f"/api/v1/tickets/{ticket['id']}/extensions", json={"reason": "需调取监控录像"},
+                       headers=supervisor_wang.headers)
+    assert late.status_code == 409 and queued("sla.statutory_extended") == []
 
 
 def test_resolving_meets_every_clock_and_announces_the_resolution_once(
@@ -204,24 +235,22 @@ def test_resolving_meets_every_clock_and_announces_the_resolution_once(
     assert len(queued("servicedesk.ticket_resolved")) == 2  # a second resolution is news again
     closed = client.post(url, json={"to": "closed"}, headers=specialist_chen.headers).json()
     assert closed["status"] == "closed" and closed["closed_at"] is not None
-    late = client.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"body": "补充"},
+    late = client.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"body": "补充", **PUBLIC},
                        headers=specialist_chen.headers)
     assert late.status_code == 409
 
 
-@pytest.mark.parametrize(("path", "to"), [("new", "pending_customer"), ("new", "closed"), ("new", "new")])
-def test_impossible_transitions_are_refused(client: TestClient, agent_li: Staff, path: str, to: str) -> None:
-    ticket = open_via_api(client, agent_li)
-    response = client.post(f"/api/v1/tickets/{ticket['id']}/transitions", json={"to": to}, headers=agent_li.headers)
-    if to == "pending_customer":
-        assert response.status_code == 200  # open → pending is allowed; the others are not
-        return
+@pytest.mark.parametrize("to", ["closed", "new", "reopened", "pending_customer"])
+def test_impossible_transitions_are_refused(client: TestClient, agent_li: Staff, to: str) -> None:
+    ticket = open_via_api(client, agent_li)  # open, and nobody has answered the customer yet
+    response = client.post(f"/api/v1/tickets/{ticket['id']}/transitions", json={"to": to, "reason": "试试"},
+                           headers=agent_li.headers)
     assert response.status_code == 409 and response.json()["error"]["field"] == "to"
 
 
 def test_every_change_leaves_an_audit_entry(client: TestClient, agent_li: Staff) -> None:
     ticket = open_via_api(client, agent_li)
-    client.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"body": "已答复"}, headers=agent_li.headers)
+    client.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"body": "已答复", **PUBLIC}, headers=agent_li.headers)
     client.post(f"/api/v1/tickets/{ticket['id']}/transitions", json={"to": "resolved"}, headers=agent_li.headers)
     with unit_of_work(read_only=True) as session:
         actions = list(session.execute(select(AuditEntry.action).where(AuditEntry.subject_type == "ticket")
@@ -248,14 +277,15 @@ def test_follow_up_agents_read_tickets_but_do_not_work_them(client: TestClient, 
     caller = make_staff("followup_sun", Role.FOLLOWUP_AGENT)
     ticket = open_via_api(client, agent_li)
     assert client.get(f"/api/v1/tickets/{ticket['id']}", headers=caller.headers).status_code == 200
-    reply = client.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"body": "hi"}, headers=caller.headers)
+    reply = client.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"body": "hi", **PUBLIC},
+                        headers=caller.headers)
     assert reply.status_code == 403 and count(TicketMessage) == 0
 
 
 def test_only_complaint_handlers_work_complaints(client: TestClient, agent_li: Staff, specialist_chen: Staff) -> None:
     ticket = open_via_api(client, agent_li, kind="complaint")
     url = f"/api/v1/tickets/{ticket['id']}"
-    assert client.post(f"{url}/replies", json={"body": "x"}, headers=agent_li.headers).status_code == 403
+    assert client.post(f"{url}/replies", json={"body": "x", **PUBLIC}, headers=agent_li.headers).status_code == 403
     taken = client.post(f"{url}/assignment", json={"assignee_id": specialist_chen.id}, headers=specialist_chen.headers)
     assert taken.status_code == 200 and taken.json()["assignee_id"] == specialist_chen.id
     assert taken.json()["status"] == "open"
@@ -296,3 +326,41 @@ def test_the_statutory_deadline_extends_to_30_then_60_days_only_with_a_superviso
     consultation = open_via_api(client, specialist_chen)
     assert client.post(f"/api/v1/tickets/{consultation['id']}/extensions", json={"reason": "why not"},
                        headers=supervisor_wang.headers).status_code == 422
+
+
+def test_a_reply_must_say_whether_the_customer_sees_it(client: TestClient, agent_li: Staff) -> None:
+    ticket = open_via_api(client, agent_li)
+    response = client.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"body": "x"}, headers=agent_li.headers)
+    assert response.status_code == 422 and response.json()["error"]["field"] == "visibility"
+    assert count(TicketMessage) == 0
+
+
+@pytest.mark.parametrize("assignee", ["²", "-1", "0", "abc", "99999999999999999999"])
+def test_odd_assignee_filters_are_refused_not_crashed(client: TestClient, agent_li: Staff, assignee: str) -> None:
+    response = client.get("/api/v1/tickets", params={"assignee": assignee}, headers=agent_li.headers)
+    assert response.status_code == 422 and response.json()["error"]["field"] == "assignee"
+
+
+def test_the_list_shows_each_ticket_with_its_clocks_and_masked_customer(client: TestClient, agent_li: Staff) -> None:
+    opened = [open_via_api(client, agent_li), open_via_api(client, agent_li, kind="feedback")]
+    listed = client.get("/api/v1/tickets", headers=agent_li.headers).json()
+    assert [t["id"] for t in listed] == [opened[1]["id"], opened[0]["id"]]
+    assert [c["target"] for c in listed[0]["sla"]] == ["resolution"]
+    assert listed[1]["customer"]["name"] == opened[0]["customer"]["name"]
+
+
+def test_the_reference_carries_the_year_in_the_institution_s_time_zone(client: TestClient, specialist_chen: Staff,
+                                                                     frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    frozen_clock.set(datetime(2026, 12, 31, 21, tzinfo=UTC))  # 05:00 on New Year's Day in Beijing
+    ticket = open_via_api(client, specialist_chen)
+    assert ticket["reference"].startswith("ZX-2027-")
+
+
+def test_a_retried_extension_extends_once(client: TestClient, specialist_chen: Staff, supervisor_wang: Staff) -> None:
+    ticket = open_via_api(client, specialist_chen, kind="complaint")
+    headers = {**supervisor_wang.headers, "Idempotency-Key": "ext-1"}
+    url = f"/api/v1/tickets/{ticket['id']}/extensions"
+    first = client.post(url, json={"reason": "需调取监控录像"}, headers=headers)
+    again = client.post(url, json={"reason": "需调取监控录像"}, headers=headers)
+    assert first.json()["due_at"] == again.json()["due_at"] and again.json()["extensions"] == 1
+    assert len(queued("sla.statutory_extended")) == 1

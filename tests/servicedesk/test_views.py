@@ -123,6 +123,15 @@ def transition(ticket: Ticket, actor: Principal, to: TicketStatus) -> None:
                                                                               for_write=True), to=to)
 
 
+def ask_the_customer(ticket: Ticket, actor: Principal) -> None:
+    """Reply with a question, then wait for the answer (the only way a ticket waits for the customer)."""
+    with unit_of_work() as session:
+        service.add_message(session, actor=actor, ticket=service.access_ticket(session, ticket.id, actor,
+                                                                               for_write=True),
+                            body="请补充交易时间。", visibility=Visibility.PUBLIC)
+    transition(ticket, actor, TicketStatus.PENDING_CUSTOMER)
+
+
 # -- my queue --------------------------------------------------------------------------------------
 
 
@@ -162,7 +171,7 @@ def test_a_ticket_waiting_for_the_customer_is_paused_in_the_queue(client: TestCl
                                                                  frozen_clock: clock.FrozenClock) -> None:
     li = principal(agent_li)
     ticket = open_ticket(li, kind="feedback")
-    transition(ticket, li, TicketStatus.PENDING_CUSTOMER)
+    ask_the_customer(ticket, li)
     sign_in(client, "agent_li")
     row = client.get("/tickets").text.split(f'data-ticket="{ticket.id}"', 1)[1].split("</tr>", 1)[0]
     assert "data-paused" in row and ">Paused<" in row and "data-due" not in row
@@ -171,7 +180,7 @@ def test_a_ticket_waiting_for_the_customer_is_paused_in_the_queue(client: TestCl
 def test_the_console_speaks_chinese_by_default(client: TestClient, agent_li: Staff) -> None:
     li = principal(agent_li)
     ticket = open_ticket(li)
-    transition(ticket, li, TicketStatus.PENDING_CUSTOMER)
+    ask_the_customer(ticket, li)
     sign_in(client, "agent_li", english=False)
     page = client.get("/tickets")
     assert 'lang="zh-CN"' in page.text

@@ -90,8 +90,9 @@ def test_pausing_extends_the_due_time_by_the_business_time_paused(db: Engine) ->
 
 
 def test_the_statutory_clock_does_not_pause(db: Engine) -> None:
-    statutory = complaint(datetime(2026, 3, 2, 9, tzinfo=SHANGHAI))[Target.STATUTORY]
-    with unit_of_work() as session:
+    received = datetime(2026, 3, 2, 9, tzinfo=SHANGHAI)
+    statutory = complaint(received)[Target.STATUTORY]
+    with platform_clock.frozen(received + timedelta(days=1)), unit_of_work() as session:
         item = session.get(Clock, statutory.id)
         assert item is not None
         service.pause(session, item=item)
@@ -101,7 +102,7 @@ def test_the_statutory_clock_does_not_pause(db: Engine) -> None:
 def test_the_statutory_deadline_extends_to_30_then_60_days_only_with_approval(db: Engine) -> None:
     received = datetime(2026, 3, 2, 9, tzinfo=SHANGHAI)
     statutory = complaint(received)[Target.STATUTORY]
-    with unit_of_work() as session:
+    with platform_clock.frozen(received + timedelta(days=10)), unit_of_work() as session:
         item = session.get(Clock, statutory.id)
         assert item is not None
         with pytest.raises(Forbidden):
@@ -138,6 +139,20 @@ def test_the_sweep_warns_at_80_percent_then_marks_the_breach_once(db: Engine) ->
     assert reload(feedback).state == ClockState.BREACHED
     assert len(queued("sla.clock_breached")) == 1
     assert len(queued("sla.clock_warned")) == 1
+
+
+def test_a_clock_paused_after_its_due_time_is_breached_not_paused(db: Engine) -> None:
+    received = datetime(2026, 3, 2, 9, tzinfo=SHANGHAI)
+    feedback = complaint(received, risk_grade="medium")[Target.FEEDBACK]
+    with unit_of_work() as session:  # the sweep has not been round: the clock still reads running
+        item = session.get(Clock, feedback.id)
+        assert item is not None
+        service.pause(session, item=item, at=received + timedelta(hours=24, seconds=5))
+    late = reload(feedback)
+    assert late.state == ClockState.BREACHED and late.breached_at == received + timedelta(hours=24)
+    assert len(queued("sla.clock_breached")) == 1
+    with unit_of_work() as session:
+        assert service.sweep(session, now=received + timedelta(hours=25)).breached == 0  # nothing twice
 
 
 def test_a_breached_clock_met_late_keeps_its_breach(db: Engine) -> None:

@@ -83,7 +83,7 @@ class RequestContext:
             return
 
         length = headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
+        if length is not None and (not (length.isascii() and length.isdigit()) or int(length) > limit):
             await _send_json(send, 413, _error_body("too_large", f"the request body exceeds {limit} bytes",
                                                     "body"), rid)
             context.request_id.reset(rid_token)

@@ -62,14 +62,14 @@ def find(
     elif assignee == "none":
         unassigned = True
     elif assignee is not None:
-        if not assignee.isdigit() or not 1 <= int(assignee) <= MAX_ID:
+        if not (assignee.isascii() and assignee.isdigit()) or not 1 <= int(assignee) <= MAX_ID:
             raise Invalid("a staff id, `me` or `none`", field="assignee")
         assignee_id = int(assignee)
     with unit_of_work(read_only=True) as session:
         found = service.list_tickets(session, actor=actor, kind=kind, status=status, breached=breached,
                                      assignee_id=assignee_id, unassigned=unassigned, customer_id=customer_id,
                                      before_id=before_id, limit=limit)
-        return [TicketRead.of(t) for t in found]
+        return TicketRead.many(session, found)
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketRead)
@@ -121,8 +121,13 @@ def assign(ticket_id: PathId, body: AssignIn, actor: Reader) -> TicketRead:
 
 
 @router.post("/tickets/{ticket_id}/extensions", response_model=ClockRead)
-def extend(ticket_id: PathId, body: ExtensionIn, actor: Annotated[Principal, require(P.COMPLAINT_HANDLE)]) -> ClockRead:
-    """Extend a complaint's statutory deadline to 30, then 60 days; needs a supervisor-level role."""
+def extend(ticket_id: PathId, body: ExtensionIn, actor: Annotated[Principal, require(P.COMPLAINT_HANDLE)],
+           idem: IdempotencyKey) -> JSONResponse:
+    """Extend a complaint's statutory deadline to 30, then 60 days; needs a supervisor-level role.
+
+    Send an `Idempotency-Key`: a retry after a lost answer must not extend twice.
+    """
     with unit_of_work() as session:
         ticket = service.access_ticket(session, ticket_id, actor, for_write=True)
-        return ClockRead.of(service.extend_deadline(session, actor=actor, ticket=ticket, reason=body.reason))
+        return idem.run(session, actor, lambda: ClockRead.of(service.extend_deadline(
+            session, actor=actor, ticket=ticket, reason=body.reason)), status_code=200)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from fincare.platform import notify
 from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.permissions import SYSTEM, Role
-from fincare.servicedesk.models import Ticket, TicketEvent
+from fincare.servicedesk.models import ACTIVE_STATUSES, Ticket, TicketEvent
 from fincare.servicedesk.service import add_event, raise_priority, refresh_due
 from fincare.sla.models import Clock
 
@@ -43,23 +43,27 @@ def escalate_breach(session: Session, *, ticket_id: int, clock_id: int) -> None:
     if ticket is None or item is None or _already(session, ticket_id, "sla_breached", clock_id):
         return
     add_event(session, ticket, "sla_breached", SYSTEM, clock_id=clock_id, target=item.target,
-           due_at=item.due_at.isoformat(), extensions=None)
-    raise_priority(session, actor=SYSTEM, ticket=ticket, reason=f"sla breached: {item.target}")
+              due_at=item.due_at.isoformat(), extensions=None)
+    if ticket.status in ACTIVE_STATUSES:  # a target met late at resolution is reported, not reprioritised
+        raise_priority(session, actor=SYSTEM, ticket=ticket, reason=f"sla breached: {item.target}")
     refresh_due(session, ticket)
     notify.notify_staff(session, recipients=supervisors_for(session, ticket), kind="sla_breached",
                         params={"reference": ticket.reference, "target": item.target},
                         dedupe_key=f"sla-breach-{clock_id}", link=f"/tickets/{ticket.id}")
 
 
-def record_warning(session: Session, *, ticket_id: int, clock_id: int) -> None:
-    """80 % of a target used: a timeline event and a note in the assignee's inbox."""
+def record_warning(session: Session, *, ticket_id: int, clock_id: int, extensions: int) -> None:
+    """80 % of a target used: a timeline event and a note in the assignee's inbox.
+
+    `extensions` is the count when the warning was raised: an extension since then warns anew.
+    """
     ticket = session.get(Ticket, ticket_id)
     item = session.get(Clock, clock_id)
-    if ticket is None or item is None or _already(session, ticket_id, "sla_warned", clock_id, item.extensions):
+    if ticket is None or item is None or _already(session, ticket_id, "sla_warned", clock_id, extensions):
         return
     add_event(session, ticket, "sla_warned", SYSTEM, clock_id=clock_id, target=item.target,
-           due_at=item.due_at.isoformat(), extensions=item.extensions)
+              due_at=item.due_at.isoformat(), extensions=extensions)
     if ticket.assignee_id is not None:
         notify.notify_staff(session, recipients=[ticket.assignee_id], kind="sla_warned",
                             params={"reference": ticket.reference, "target": item.target},
-                            dedupe_key=f"sla-warn-{clock_id}-{item.extensions}", link=f"/tickets/{ticket.id}")
+                            dedupe_key=f"sla-warn-{clock_id}-{extensions}", link=f"/tickets/{ticket.id}")

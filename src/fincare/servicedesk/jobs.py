@@ -18,6 +18,7 @@ def escalate_breach(session: Session, *, clock_id: int, subject_type: str, subje
 
 
 @on("sla.clock_warned")
-def record_warning(session: Session, *, clock_id: int, subject_type: str, subject_id: int, **_: Any) -> None:
+def record_warning(session: Session, *, clock_id: int, subject_type: str, subject_id: int, extensions: int = 0,
+                   **_: Any) -> None:
     if subject_type == SUBJECT:
-        escalation.record_warning(session, ticket_id=subject_id, clock_id=clock_id)
+        escalation.record_warning(session, ticket_id=subject_id, clock_id=clock_id, extensions=extensions)

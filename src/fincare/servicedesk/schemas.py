@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +35,7 @@ class TicketIn(RequestBody):
 
 class ReplyIn(RequestBody):
     body: str = Field(max_length=service.MAX_BODY)
-    visibility: str = Field(default="public", pattern="^(public|internal)$")
+    visibility: str = Field(pattern="^(public|internal)$", description="public: the customer sees it; internal: a note")
 
 
 class TransitionIn(RequestBody):
@@ -79,6 +80,13 @@ class CustomerRef(ResponseBody):
         return cls(id=summary.id, reference=customer_reference(summary.id), name=summary.name, phone=summary.phone)
 
     @classmethod
+    def load_many(cls, session: Session, customer_ids: set[int]) -> dict[int, CustomerRef]:
+        rows = session.execute(select(Customer.id, Customer.name_mask, Customer.phone_mask)
+                               .where(Customer.id.in_(customer_ids))).all() if customer_ids else []
+        return {row.id: cls(id=row.id, reference=customer_reference(row.id), name=row.name_mask, phone=row.phone_mask)
+                for row in rows}
+
+    @classmethod
     def load(cls, session: Session, customer_id: int) -> CustomerRef | None:
         """The masks only: the encrypted fields are not even read."""
         row = session.execute(select(Customer.id, Customer.name_mask, Customer.phone_mask)
@@ -120,6 +128,19 @@ class TicketRead(ResponseBody):
         read.sla = sorted((ClockRead.of(c) for c in opened.clocks), key=lambda c: c.due_at)
         read.customer = CustomerRef.of(opened.customer)
         return read
+
+    @classmethod
+    def many(cls, session: Session, tickets: Sequence[Ticket]) -> list[TicketRead]:
+        """A page of tickets with their clocks and masked customers, in two queries for the page."""
+        clocks = service.clocks_by_ticket(session, [t.id for t in tickets])
+        customers = CustomerRef.load_many(session, {t.customer_id for t in tickets})
+        reads = []
+        for ticket in tickets:
+            read = cls.model_validate(ticket)
+            read.sla = [ClockRead.of(c) for c in clocks.get(ticket.id, [])]
+            read.customer = customers.get(ticket.customer_id)
+            reads.append(read)
+        return reads
 
     @classmethod
     def of(cls, ticket: Ticket, session: Session | None = None) -> TicketRead:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,6 +20,7 @@ from fincare.customers.models import Customer, CustomerStatus
 from fincare.platform import audit_trail, clock, jobs
 from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.accounts.service import principal_of
+from fincare.platform.config import get_settings
 from fincare.platform.db import allocate_ids
 from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound
 from fincare.platform.permissions import Permission, Principal
@@ -47,7 +49,15 @@ MAX_REASON = 1000
 # A clock on a server a little ahead must not make "now" from a client look like the future.
 CLOCK_SKEW = timedelta(minutes=2)
 
-# Where each status may go. Reopening needs a reason; so does closing without resolving first.
+EARLIEST_RECEIVED = datetime(2000, 1, 1, tzinfo=UTC)  # historical imports, yes; year 1, no
+
+
+def _local_year(moment: datetime) -> int:
+    """The year on the institution's calendar: a ticket at 05:00 on New Year's Day in Beijing is next year's."""
+    return moment.astimezone(ZoneInfo(get_settings().timezone)).year
+
+
+# Where each status may go. Reopening needs a reason; waiting for the customer needs a reply first.
 TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
     TicketStatus.NEW: frozenset({TicketStatus.OPEN, TicketStatus.PENDING_CUSTOMER, TicketStatus.RESOLVED}),
     TicketStatus.OPEN: frozenset({TicketStatus.PENDING_CUSTOMER, TicketStatus.RESOLVED}),
@@ -150,6 +160,8 @@ def parse_intake(session: Session, *, actor: Principal, raw: dict[str, Any]) -> 
     else:
         if not isinstance(received_at, datetime) or received_at.tzinfo is None:
             raise Invalid("a date and time with its time zone, e.g. 2026-10-12T09:30:00+08:00", field="received_at")
+        if received_at < EARLIEST_RECEIVED:
+            raise Invalid("no earlier than 2000-01-01", field="received_at")
         if received_at > now + CLOCK_SKEW:
             raise Invalid("cannot be in the future", field="received_at")
         if received_at < now - CLOCK_SKEW and not actor.can(Permission.TICKET_BACKDATE):
@@ -197,7 +209,7 @@ def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Opened
                               received_at=intake.received_at, priority=intake.priority,
                               risk_grade=intake.risk_grade, channel=intake.channel, new_subject=True)
     ticket = Ticket(
-        id=ticket_id, reference=f"{REFERENCE_PREFIX[intake.kind]}-{intake.received_at.year}-{ticket_id:06d}",
+        id=ticket_id, reference=f"{REFERENCE_PREFIX[intake.kind]}-{_local_year(intake.received_at)}-{ticket_id:06d}",
         kind=intake.kind, channel=intake.channel, status=TicketStatus.OPEN if owner else TicketStatus.NEW,
         priority=intake.priority, risk_grade=intake.risk_grade,
         regulator_transfer=intake.channel == Channel.REGULATOR_TRANSFER, customer_id=intake.customer.id,
@@ -263,7 +275,7 @@ def add_message(session: Session, *, actor: Principal, ticket: Ticket, body: str
     if public:
         if ticket.first_response_at is None:
             ticket.first_response_at = now
-        for item in sla.clocks_of(session, SUBJECT, ticket.id):
+        for item in sla.clocks_of(session, SUBJECT, ticket.id, lock=True):
             if item.target in REPLY_TARGETS:
                 sla.meet(session, item=item, at=now)
         if ticket.status in (TicketStatus.NEW, TicketStatus.REOPENED):
@@ -300,9 +312,12 @@ def transition(session: Session, *, actor: Principal, ticket: Ticket, to: str, r
     current = TicketStatus(ticket.status)
     if target == TicketStatus.NEW or target not in TRANSITIONS[current]:
         raise Conflict(f"a {current} ticket cannot become {target}", field="to")
+    if target == TicketStatus.PENDING_CUSTOMER and ticket.first_response_at is None:
+        # waiting for the customer means the bank asked them something; it must not stop the clock unanswered
+        raise Conflict("reply to the customer before waiting for their answer", field="to")
     reason = _text(reason, "reason", MAX_REASON, required=target == TicketStatus.REOPENED) or None
     now = clock.now()
-    clocks = sla.clocks_of(session, SUBJECT, ticket.id)
+    clocks = sla.clocks_of(session, SUBJECT, ticket.id, lock=True)
     if current == TicketStatus.PENDING_CUSTOMER:
         for item in clocks:
             sla.resume(session, item=item, at=now)
@@ -383,7 +398,8 @@ def extend_deadline(session: Session, *, actor: Principal, ticket: Ticket, reaso
     """Extend a complaint's statutory deadline (15 → 30 → 60 days); the actor must be able to approve."""
     if ticket.kind != TicketKind.COMPLAINT:
         raise Invalid("only complaints have a statutory deadline", field="ticket_id")
-    statutory = next((c for c in sla.clocks_of(session, SUBJECT, ticket.id) if c.target == Target.STATUTORY), None)
+    clocks = sla.clocks_of(session, SUBJECT, ticket.id, lock=True)
+    statutory = next((c for c in clocks if c.target == Target.STATUTORY), None)
     if statutory is None:
         raise Conflict("this complaint has no statutory clock", field="ticket_id")
     approver = actor if actor.can(Permission.EXTENSION_APPROVE) else None
@@ -447,6 +463,17 @@ def unassigned_queue(session: Session, *, actor: Principal, limit: int = 50) -> 
 def list_events(session: Session, ticket_id: int) -> Sequence[TicketEvent]:
     return session.execute(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
                            .order_by(TicketEvent.at, TicketEvent.id)).scalars().all()
+
+
+def clocks_by_ticket(session: Session, ticket_ids: Sequence[int]) -> dict[int, list[Clock]]:
+    """The clocks of many tickets at once, earliest due first for each."""
+    found: dict[int, list[Clock]] = {}
+    if ticket_ids:
+        for item in session.execute(select(Clock).where(Clock.subject_type == SUBJECT,
+                                                        Clock.subject_id.in_(ticket_ids))
+                                    .order_by(Clock.due_at)).scalars():
+            found.setdefault(item.subject_id, []).append(item)
+    return found
 
 
 def clocks(session: Session, ticket: Ticket) -> Sequence[Clock]:

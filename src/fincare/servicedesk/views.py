@@ -176,13 +176,18 @@ def _received_at(value: str) -> datetime | None:
     return moment.replace(tzinfo=_zone()) if moment.tzinfo is None else moment
 
 
+def _id(text: str) -> int | None:
+    """A database id typed into a form, or None (ASCII digits only: `int("²")` would raise)."""
+    return int(text) if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ID else None
+
+
 def _raw_intake(typed: dict[str, str]) -> dict[str, Any]:
     """`parse_intake`'s input: empty selects mean "the default", the customer by id."""
     customer_id = typed["customer_id"]
     raw: dict[str, Any] = {
         "kind": typed["kind"], "channel": typed["channel"], "subject": typed["subject"],
         "description": typed["description"],
-        "customer_id": int(customer_id) if customer_id.isdigit() and int(customer_id) <= MAX_ID else None,
+        "customer_id": _id(customer_id),
     }
     for optional in ("risk_grade", "priority"):
         if typed[optional]:
@@ -215,7 +220,7 @@ def _lookup(actor: Principal, typed: dict[str, str]) -> list[workspace.MaskedCus
 def _new_form(request: Request, actor: Principal, typed: dict[str, str], *, error: FormError | None = None,
               choices: list[workspace.MaskedCustomer] | None = None) -> Response:
     chosen = None
-    if typed["customer_id"].isdigit() and int(typed["customer_id"]) <= MAX_ID and not choices:
+    if _id(typed["customer_id"]) is not None and not choices:
         with unit_of_work(read_only=True) as session:
             chosen = workspace.masked_customers(session, [int(typed["customer_id"])]).get(int(typed["customer_id"]))
     return render(request, "servicedesk/new.html", {
@@ -360,7 +365,7 @@ def assign(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> R
 
     def act(session: Session, ticket: Ticket) -> None:
         chosen = typed["assignee_id"]
-        if not chosen.isdigit() or not 1 <= int(chosen) <= MAX_ID:
+        if _id(chosen) is None:
             raise Invalid("choose a colleague", field="assignee_id")
         service.assign(session, actor=actor, ticket=ticket, assignee_id=int(chosen), reason=typed["reason"])
 

@@ -311,16 +311,38 @@ def start_clocks(session: Session, *, subject_type: str, subject_id: int, kind: 
             for s in specs]
 
 
-def clocks_of(session: Session, subject_type: str, subject_id: int) -> Sequence[Clock]:
-    return session.execute(select(Clock).where(Clock.subject_type == subject_type, Clock.subject_id == subject_id)
-                           .order_by(Clock.due_at)).scalars().all()
+def clocks_of(session: Session, subject_type: str, subject_id: int, *, lock: bool = False) -> Sequence[Clock]:
+    """A subject's clocks, earliest due first. `lock` (for a change) keeps the sweep off them until commit:
+    it skips locked clocks rather than mark one breached under a write that is meeting it."""
+    query = select(Clock).where(Clock.subject_type == subject_type, Clock.subject_id == subject_id)
+    if lock:
+        query = query.with_for_update()
+    return session.execute(query.order_by(Clock.due_at)).scalars().all()
+
+
+def _breach_if_overdue(session: Session, item: Clock, at: datetime) -> None:
+    """Record a breach the sweep has not reached yet, exactly as the sweep would (same job key).
+
+    Without it a clock met, paused or extended a few seconds after its due time would never be
+    escalated: the sweep only looks at running clocks.
+    """
+    if item.state != ClockState.RUNNING or item.due_at > at:
+        return
+    item.state, item.breached_at = ClockState.BREACHED, item.due_at
+    _event(session, item, "breached", at, due_at=item.due_at.isoformat())
+    jobs.enqueue(session, "sla.clock_breached", dedupe_key=f"sla-breach-{item.id}", clock_id=item.id,
+                 subject_type=item.subject_type, subject_id=item.subject_id, target=item.target)
 
 
 def pause(session: Session, *, item: Clock, at: datetime | None = None) -> None:
-    """Stop counting while waiting for the customer (the statutory clock never pauses)."""
+    """Stop counting while waiting for the customer (the statutory clock never pauses).
+
+    A clock already past its due time is breached, not paused.
+    """
+    at = at or clock.now()
+    _breach_if_overdue(session, item, at)
     if item.target == Target.STATUTORY or item.state != ClockState.RUNNING:
         return
-    at = at or clock.now()
     item.state, item.paused_at = ClockState.PAUSED, at
     _event(session, item, "paused", at)
 
@@ -344,11 +366,10 @@ def meet(session: Session, *, item: Clock, at: datetime | None = None) -> None:
     at = at or clock.now()
     if item.state == ClockState.PAUSED:
         resume(session, item=item, at=at)
+    _breach_if_overdue(session, item, at)
     item.met_at = at
     if item.state == ClockState.RUNNING:
-        item.state = ClockState.MET if at <= item.due_at else ClockState.BREACHED
-        if item.state == ClockState.BREACHED and item.breached_at is None:
-            item.breached_at = item.due_at
+        item.state = ClockState.MET
     _event(session, item, "met", at, late=at > item.due_at)
 
 
@@ -372,7 +393,7 @@ def extend_statutory(session: Session, *, item: Clock, actor: Principal, approve
                        field="clock")
     if item.met_at is not None:
         raise Conflict("the complaint was already decided", field="clock")
-    if item.state == ClockState.BREACHED:
+    if item.state == ClockState.BREACHED or item.due_at <= clock.now():  # the sweep may not have been round yet
         raise Conflict("the statutory deadline has already passed; it cannot be extended afterwards", field="clock")
     before = {"due_at": item.due_at.isoformat(), "days": STATUTORY_DAYS if not item.extensions
               else STATUTORY_EXTENSIONS[item.extensions - 1]}
@@ -411,7 +432,8 @@ def sweep(session: Session, *, now: datetime | None = None, limit: int = 1000) -
     if warned:
         jobs.enqueue_many(session, "sla.clock_warned", [
             (f"sla-warn-{c.id}-{c.extensions}", {"clock_id": c.id, "subject_type": c.subject_type,
-                                                 "subject_id": c.subject_id, "target": c.target}) for c in warned])
+                                                 "subject_id": c.subject_id, "target": c.target,
+                                                 "extensions": c.extensions}) for c in warned])
     due = mark(session, "breached", now, limit)
     if due:
         jobs.enqueue_many(session, "sla.clock_breached", [
@@ -425,7 +447,7 @@ def sweep(session: Session, *, now: datetime | None = None, limit: int = 1000) -
 # The work lists of the sweep on PostgreSQL: (condition, order, the change), each matching a partial index.
 _MARKS = {
     "warned": ("state = 'running' AND warned_at IS NULL AND warn_at <= :now", "warn_at", "warned_at = :now"),
-    "breached": ("state = 'running' AND due_at <= :now", "due_at", "state = 'breached', breached_at = :now"),
+    "breached": ("state = 'running' AND due_at <= :now", "due_at", "state = 'breached', breached_at = c.due_at"),
 }
 
 
@@ -453,7 +475,7 @@ def _mark_portable(session: Session, kind: str, now: datetime, limit: int) -> Se
         order, values = Clock.warn_at, {"warned_at": now}
     else:
         where = (Clock.state == ClockState.RUNNING, Clock.due_at <= now)
-        order, values = Clock.due_at, {"state": ClockState.BREACHED, "breached_at": now}
+        order, values = Clock.due_at, {"state": ClockState.BREACHED, "breached_at": Clock.due_at}
     picked = session.execute(
         select(Clock.id, Clock.subject_type, Clock.subject_id, Clock.target, Clock.due_at, Clock.extensions)
         .where(*where).order_by(order).limit(limit)
