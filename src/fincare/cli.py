@@ -79,12 +79,15 @@ def migrate(as_json: JsonFlag = False) -> None:
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, as_json: JsonFlag = False) -> None:
     """Serve the console and the API on FINCARE_DATABASE_URL."""
     _setup()
+    from fincare.serving import WorkerCrashed
     from fincare.serving import serve as run_server
 
     try:
         run_server(host=host, port=port, workers=workers)
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    except WorkerCrashed as exc:
+        fail(str(exc))
 
 
 @app.command()

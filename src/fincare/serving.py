@@ -22,6 +22,12 @@ import uvicorn
 from fincare.platform.config import get_settings
 
 log = logging.getLogger("fincare.serve")
+QUICK_DEATH_SECONDS = 10.0
+MAX_QUICK_DEATHS = 3
+
+
+class WorkerCrashed(RuntimeError):
+    """The server processes cannot stay up."""
 
 
 def _config(host: str, port: int) -> uvicorn.Config:
@@ -70,18 +76,25 @@ def serve(*, host: str, port: int, workers: int) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    processes = [start() for _ in range(workers)]
+    processes = [(start(), time.monotonic()) for _ in range(workers)]
     log.info("serving on http://%s:%s with %s processes", host, port, workers)
+    quick_deaths = 0
     try:
         while not stopping:
             time.sleep(0.5)
-            for n, process in enumerate(processes):
-                if not process.is_alive() and not stopping:
-                    log.warning("server process %s exited with %s; starting another", process.pid, process.exitcode)
-                    processes[n] = start()
+            for n, (process, started) in enumerate(processes):
+                if process.is_alive() or stopping:
+                    continue
+                # a worker that cannot even start (bad settings, database gone) would be restarted
+                # forever: after a few deaths within seconds of starting, give up and say so
+                quick_deaths = quick_deaths + 1 if time.monotonic() - started < QUICK_DEATH_SECONDS else 0
+                if quick_deaths >= MAX_QUICK_DEATHS:
+                    raise WorkerCrashed(f"server processes keep exiting at start (last exit code {process.exitcode})")
+                log.warning("server process %s exited with %s; starting another", process.pid, process.exitcode)
+                processes[n] = (start(), time.monotonic())
     finally:
-        for process in processes:
+        for process, _ in processes:
             if process.is_alive():
                 process.terminate()  # uvicorn finishes the requests in flight on SIGTERM
-        for process in processes:
+        for process, _ in processes:
             process.join(timeout=30)

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Engine, insert, select, text, update
+from sqlalchemy import ColumnElement, Engine, event, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fincare.platform import audit_trail, clock, jobs
@@ -70,11 +71,16 @@ class PolicyTarget:
 
 
 class _ReferenceCache:
-    """Per engine (so each test database has its own), per name: a value and when it was read."""
+    """Per engine (so each test database has its own), per name: a value and when it was read.
+
+    A generation counter, bumped by every clear, keeps a read that began before a change from
+    storing what it read after the change was announced.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values: weakref.WeakKeyDictionary[Engine, dict[str, tuple[float, Any]]] = weakref.WeakKeyDictionary()
+        self._generation = 0
 
     def get(self, session: Session, name: str, load: Callable[[], T]) -> T:
         engine = session.get_bind()
@@ -82,16 +88,26 @@ class _ReferenceCache:
         now = time.monotonic()
         with self._lock:
             cached = self._values.get(engine, {}).get(name)
+            generation = self._generation
         if cached is not None and now - cached[0] < REFERENCE_TTL_SECONDS:
             return cached[1]  # type: ignore[no-any-return]
         value = load()
         with self._lock:
-            self._values.setdefault(engine, {})[name] = (now, value)
+            if generation == self._generation:
+                self._values.setdefault(engine, {})[name] = (now, value)
         return value
 
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
+            self._generation += 1
+
+    def forget_when_done(self, session: Session) -> None:
+        """A change in `session`: forget now and again when it commits or rolls back, so neither the
+        state it replaces nor what it wrote but did not keep is served afterwards."""
+        self.clear()
+        event.listen(session, "after_commit", lambda _: self.clear(), once=True)
+        event.listen(session, "after_soft_rollback", lambda *_: self.clear(), once=True)
 
 
 reference_cache = _ReferenceCache()
@@ -106,7 +122,7 @@ def ensure_default_policies(session: Session) -> None:
                                   target=default.target, minutes=default.minutes, calendar=default.calendar,
                                   active=True, created_at=clock.now()))
     session.flush()
-    reference_cache.clear()
+    reference_cache.forget_when_done(session)
 
 
 def revise_policy(session: Session, *, actor: Principal, policy: SlaPolicy, minutes: int,
@@ -124,7 +140,7 @@ def revise_policy(session: Session, *, actor: Principal, policy: SlaPolicy, minu
                         calendar=calendar or policy.calendar, active=True, created_at=clock.now())
     session.add(revised)
     session.flush()
-    reference_cache.clear()
+    reference_cache.forget_when_done(session)
     audit_trail.record(session, actor=actor, action="sla.policy_revised", subject=revised,
                        before={"version": policy.version, "minutes": policy.minutes, "calendar": policy.calendar},
                        after={"version": revised.version, "minutes": minutes, "calendar": revised.calendar})
@@ -206,11 +222,16 @@ def set_calendar_override(session: Session, *, actor: Principal, day: date, work
     before = {"workday": row.workday, "note": row.note} if row else None
     if row is None:
         row = CalendarOverride(day=day, workday=workday, note=note)
-        session.add(row)
+        try:
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+        except IntegrityError:  # another admin created the same day at the same moment
+            raise Conflict("that day was changed at the same moment; reload and try again", field="day") from None
     else:
         row.workday, row.note = workday, note
-    session.flush()
-    reference_cache.clear()
+        session.flush()
+    reference_cache.forget_when_done(session)
     audit_trail.record(session, actor=actor, action="sla.calendar_override_set", subject=("sla_calendar_override",
                        day.isoformat()), before=before, after={"workday": workday, "note": note})
     return row
@@ -225,7 +246,7 @@ def remove_calendar_override(session: Session, *, actor: Principal, day: date) -
     before = {"workday": row.workday, "note": row.note}
     session.delete(row)
     session.flush()
-    reference_cache.clear()
+    reference_cache.forget_when_done(session)
     audit_trail.record(session, actor=actor, action="sla.calendar_override_removed",
                        subject=("sla_calendar_override", day.isoformat()), before=before)
 

@@ -382,11 +382,16 @@ def revoke_api_token(session: Session, *, token_id: int, actor: Principal) -> Ap
 
 
 class _TokenCache:
-    """Token digest → (when read, monotonic; the principal without request details)."""
+    """Token digest → (when read, monotonic; the principal without request details).
+
+    A generation counter, bumped by every clear, keeps a lookup that read the database before a
+    revocation committed from storing what it read after the clear.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, Principal]] = {}
+        self.generation = 0
 
     def get(self, digest: str) -> Principal | None:
         with self._lock:
@@ -395,8 +400,10 @@ class _TokenCache:
             return None
         return entry[1]
 
-    def put(self, digest: str, principal: Principal) -> None:
+    def put(self, digest: str, principal: Principal, generation: int) -> None:
         with self._lock:
+            if generation != self.generation:
+                return
             if len(self._entries) > 10_000:  # bounded: stale entries are dropped wholesale
                 self._entries.clear()
             self._entries[digest] = (time.monotonic(), replace(principal, request_id=None, source_ip=None))
@@ -404,6 +411,7 @@ class _TokenCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.generation += 1
 
 
 token_cache = _TokenCache()
@@ -411,7 +419,7 @@ token_cache = _TokenCache()
 
 def _forget_tokens_at_commit(session: Session) -> None:
     """A revocation or deactivation must not be served from the cache: forget now, and again once
-    committed (a lookup between the two could have cached the state being replaced)."""
+    committed (a lookup between the two could have read the state being replaced)."""
     token_cache.clear()
     event.listen(session, "after_commit", lambda _: token_cache.clear(), once=True)
 
@@ -425,6 +433,7 @@ def cached_principal(token: str, *, request_id: str | None = None, source_ip: st
 def principal_for_token(session: Session, token: str, *, request_id: str | None = None,
                         source_ip: str | None = None) -> Principal:
     """The staff member behind a bearer token; Unauthenticated if unknown, revoked or inactive."""
+    generation = token_cache.generation  # before reading: a revocation committed meanwhile wins
     # one round trip for the token, its account and the account's roles: this runs on every API call
     found = session.execute(
         select(ApiToken, StaffAccount).join(StaffAccount, StaffAccount.id == ApiToken.account_id)
@@ -439,7 +448,7 @@ def principal_for_token(session: Session, token: str, *, request_id: str | None 
     if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_INTERVAL:
         row.last_used_at = now
     principal = principal_of(account, request_id=request_id, source_ip=source_ip)
-    token_cache.put(row.digest, principal)
+    token_cache.put(row.digest, principal, generation)
     return principal
 
 
