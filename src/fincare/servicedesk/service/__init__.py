@@ -1,0 +1,45 @@
+"""Service-desk rules, by topic: `intake` (validate and open), `work` (access, replies, status,
+assignment, the statutory deadline), `queries` (lists, queues, timelines) on the shared `rules`.
+
+Callers use this package as one module: ``from fincare.servicedesk import service``.
+"""
+
+from fincare.servicedesk.service.intake import CustomerSummary, Intake, Opened, open_ticket, parse_intake
+from fincare.servicedesk.service.queries import (
+    clocks,
+    clocks_by_ticket,
+    list_events,
+    list_tickets,
+    my_queue,
+    unassigned_queue,
+)
+from fincare.servicedesk.service.rules import (
+    MAX_BODY,
+    MAX_DESCRIPTION,
+    MAX_REASON,
+    MAX_SUBJECT,
+    SUBJECT,
+    add_event,
+    may_work,
+    refresh_due,
+)
+from fincare.servicedesk.service.work import (
+    REPLY_TARGETS,
+    TRANSITIONS,
+    access_ticket,
+    add_message,
+    assign,
+    extend_deadline,
+    get_ticket,
+    list_messages,
+    raise_priority,
+    transition,
+)
+
+__all__ = [
+    "MAX_BODY", "MAX_DESCRIPTION", "MAX_REASON", "MAX_SUBJECT", "REPLY_TARGETS", "SUBJECT", "TRANSITIONS",
+    "CustomerSummary", "Intake", "Opened", "access_ticket", "add_event", "add_message", "assign", "clocks",
+    "clocks_by_ticket", "extend_deadline", "get_ticket", "list_events", "list_messages", "list_tickets",
+    "may_work", "my_queue", "open_ticket", "parse_intake", "raise_priority", "refresh_due", "transition",
+    "unassigned_queue",
+]

@@ -1,0 +1,233 @@
+"""Working a ticket: access, replies and notes, status, assignment and priority, the statutory deadline.
+
+Every write records a TicketEvent and an audit entry in the caller's transaction and keeps the
+ticket's clocks (`sla`) in step with its status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fincare.platform import audit_trail, clock, jobs
+from fincare.platform.accounts.models import StaffAccount
+from fincare.platform.accounts.service import principal_of
+from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from fincare.platform.permissions import Permission, Principal
+from fincare.servicedesk.models import (
+    PRIORITY_ORDER,
+    Priority,
+    Ticket,
+    TicketEvent,
+    TicketKind,
+    TicketMessage,
+    TicketStatus,
+    Visibility,
+)
+from fincare.servicedesk.service.rules import (
+    MAX_BODY,
+    MAX_REASON,
+    SUBJECT,
+    add_event,
+    choice,
+    clean_text,
+    may_work,
+    refresh_due,
+)
+from fincare.sla import service as sla
+from fincare.sla.models import Clock, Target
+
+# Where each status may go. Reopening needs a reason; waiting for the customer needs a reply first.
+TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
+    TicketStatus.NEW: frozenset({TicketStatus.OPEN, TicketStatus.PENDING_CUSTOMER, TicketStatus.RESOLVED}),
+    TicketStatus.OPEN: frozenset({TicketStatus.PENDING_CUSTOMER, TicketStatus.RESOLVED}),
+    TicketStatus.REOPENED: frozenset({TicketStatus.OPEN, TicketStatus.PENDING_CUSTOMER, TicketStatus.RESOLVED}),
+    TicketStatus.PENDING_CUSTOMER: frozenset({TicketStatus.OPEN, TicketStatus.RESOLVED}),
+    TicketStatus.RESOLVED: frozenset({TicketStatus.CLOSED, TicketStatus.REOPENED}),
+    TicketStatus.CLOSED: frozenset({TicketStatus.REOPENED}),
+}
+# The first customer-visible reply meets these targets; resolving meets the rest.
+REPLY_TARGETS = frozenset({Target.FIRST_RESPONSE, Target.FEEDBACK})
+
+
+# -- access ----------------------------------------------------------------------------------------
+
+
+def get_ticket(session: Session, ticket_id: int) -> Ticket | None:
+    return session.get(Ticket, ticket_id)
+
+
+def access_ticket(session: Session, ticket_id: int, actor: Principal, *, for_write: bool = False) -> Ticket:
+    """Load a ticket for `actor`: readable by desk roles; writable by those who may work its kind.
+
+    A ticket the actor may not see is "not found". `for_write` locks the row for this transaction.
+    """
+    if not actor.can(Permission.TICKET_READ):
+        raise NotFound("no such ticket", field="ticket_id")
+    ticket = session.get(Ticket, ticket_id, with_for_update=for_write)
+    if ticket is None:
+        raise NotFound("no such ticket", field="ticket_id")
+    if for_write and not may_work(actor, ticket.kind):
+        raise Forbidden("your role may not work on this kind of ticket", field="ticket_id")
+    return ticket
+
+
+# -- replies and notes -----------------------------------------------------------------------------
+
+
+def add_message(session: Session, *, actor: Principal, ticket: Ticket, body: str,
+                visibility: Visibility) -> TicketMessage:
+    """A reply the customer sees, or an internal note.
+
+    The first public reply meets the first-response and feedback clocks and opens a new ticket.
+    """
+    body = clean_text(body, "body", MAX_BODY)
+    if ticket.status == TicketStatus.CLOSED:
+        raise Conflict("the ticket is closed; reopen it first", field="ticket_id")
+    now = clock.now()
+    message = TicketMessage(ticket_id=ticket.id, visibility=visibility, body=body, author_id=actor.account_id,
+                            created_at=now)
+    session.add(message)
+    session.flush()
+    public = visibility == Visibility.PUBLIC
+    add_event(session, ticket, "replied" if public else "noted", actor, at=now, message_id=message.id)
+    if public:
+        if ticket.first_response_at is None:
+            ticket.first_response_at = now
+        for item in sla.clocks_of(session, SUBJECT, ticket.id, lock=True):
+            if item.target in REPLY_TARGETS:
+                sla.meet(session, item=item, at=now)
+        if ticket.status in (TicketStatus.NEW, TicketStatus.REOPENED):
+            _set_status(session, ticket, TicketStatus.OPEN, actor, now)
+    ticket.updated_at = now
+    refresh_due(session, ticket)
+    audit_trail.record(session, actor=actor, action="ticket.replied" if public else "ticket.noted", subject=ticket,
+                       after={"message_id": message.id, "visibility": visibility, "length": len(body)})
+    return message
+
+
+def list_messages(session: Session, ticket_id: int) -> Sequence[TicketMessage]:
+    return session.execute(select(TicketMessage).where(TicketMessage.ticket_id == ticket_id)
+                           .order_by(TicketMessage.id)).scalars().all()
+
+
+# -- status ----------------------------------------------------------------------------------------
+
+
+def _set_status(session: Session, ticket: Ticket, to: TicketStatus, actor: Principal | None, at: datetime,
+                reason: str | None = None) -> TicketEvent:
+    before = ticket.status
+    ticket.status = to
+    return add_event(session, ticket, "status_changed", actor, at=at, before=before, after=to, reason=reason)
+
+
+def transition(session: Session, *, actor: Principal, ticket: Ticket, to: str, reason: str | None = None) -> Ticket:
+    """Move a ticket to status `to`, pausing, resuming or meeting its clocks accordingly.
+
+    Waiting for the customer pauses the business clocks (never the statutory one); resolving meets
+    every clock and queues `servicedesk.ticket_resolved` once per resolution.
+    """
+    target = choice(TicketStatus, to, "to")
+    current = TicketStatus(ticket.status)
+    if target == TicketStatus.NEW or target not in TRANSITIONS[current]:
+        raise Conflict(f"a {current} ticket cannot become {target}", field="to")
+    if target == TicketStatus.PENDING_CUSTOMER and ticket.first_response_at is None:
+        # waiting for the customer means the bank asked them something; it must not stop the clock unanswered
+        raise Conflict("reply to the customer before waiting for their answer", field="to")
+    reason = clean_text(reason, "reason", MAX_REASON, required=target == TicketStatus.REOPENED) or None
+    now = clock.now()
+    clocks = sla.clocks_of(session, SUBJECT, ticket.id, lock=True)
+    if current == TicketStatus.PENDING_CUSTOMER:
+        for item in clocks:
+            sla.resume(session, item=item, at=now)
+    if target == TicketStatus.PENDING_CUSTOMER:
+        for item in clocks:
+            sla.pause(session, item=item, at=now)
+    elif target == TicketStatus.RESOLVED:
+        for item in clocks:
+            sla.meet(session, item=item, at=now)
+        ticket.resolved_at = now
+    elif target == TicketStatus.CLOSED:
+        ticket.closed_at = now
+    elif target == TicketStatus.REOPENED:
+        ticket.resolved_at = ticket.closed_at = None
+    changed = _set_status(session, ticket, target, actor, now, reason)
+    ticket.updated_at = now
+    refresh_due(session, ticket)
+    audit_trail.record(session, actor=actor, action="ticket.status_changed", subject=ticket,
+                       before={"status": current}, after={"status": target}, reason=reason)
+    if target == TicketStatus.RESOLVED:  # once per resolution: a reopened ticket resolved again counts anew
+        session.flush()
+        jobs.enqueue(session, "servicedesk.ticket_resolved", dedupe_key=f"ticket-resolved-{changed.id}",
+                     ticket_id=ticket.id, kind=ticket.kind, resolution_event_id=changed.id)
+    return ticket
+
+
+# -- assignment and priority -----------------------------------------------------------------------
+
+
+def assign(session: Session, *, actor: Principal, ticket: Ticket, assignee_id: int | None,
+           reason: str | None = None) -> Ticket:
+    """Hand a ticket to a qualified colleague (or take an unassigned one).
+
+    Supervisors may reassign any ticket; anyone may take an unassigned ticket of a kind they work
+    or hand over their own. The hand-over is explicit and audited (首问负责制).
+    """
+    own = ticket.assignee_id is not None and ticket.assignee_id == actor.account_id
+    taking = ticket.assignee_id is None and assignee_id == actor.account_id
+    if not (actor.can(Permission.TICKET_ASSIGN) or own or taking):
+        raise Forbidden("only a supervisor may reassign a colleague's ticket", field="assignee_id")
+    reason = clean_text(reason, "reason", MAX_REASON, required=not taking) or None
+    if assignee_id is not None:
+        account = session.get(StaffAccount, assignee_id)
+        if account is None or not account.active:
+            raise Invalid("no such active staff member", field="assignee_id")
+        if not may_work(principal_of(account), ticket.kind):
+            raise Invalid("this staff member is not qualified for this kind of ticket", field="assignee_id")
+    if assignee_id == ticket.assignee_id:
+        return ticket
+    before = ticket.assignee_id
+    ticket.assignee_id = assignee_id
+    now = clock.now()
+    if ticket.status == TicketStatus.NEW and assignee_id is not None:
+        _set_status(session, ticket, TicketStatus.OPEN, actor, now)
+    ticket.updated_at = now
+    add_event(session, ticket, "assigned", actor, at=now, before=before, after=assignee_id, reason=reason)
+    audit_trail.record(session, actor=actor, action="ticket.assigned", subject=ticket,
+                       before={"assignee_id": before}, after={"assignee_id": assignee_id}, reason=reason)
+    return ticket
+
+
+def raise_priority(session: Session, *, actor: Principal, ticket: Ticket, reason: str) -> bool:
+    """One step up (low → normal → high → urgent); False when already urgent."""
+    index = PRIORITY_ORDER.index(Priority(ticket.priority))
+    if index == len(PRIORITY_ORDER) - 1:
+        return False
+    before, ticket.priority = ticket.priority, PRIORITY_ORDER[index + 1]
+    add_event(session, ticket, "priority_raised", actor, before=before, after=ticket.priority, reason=reason)
+    audit_trail.record(session, actor=actor, action="ticket.priority_raised", subject=ticket,
+                       before={"priority": before}, after={"priority": ticket.priority}, reason=reason)
+    return True
+
+
+# -- the statutory deadline ------------------------------------------------------------------------
+
+
+def extend_deadline(session: Session, *, actor: Principal, ticket: Ticket, reason: str) -> Clock:
+    """Extend a complaint's statutory deadline (15 → 30 → 60 days); the actor must be able to approve."""
+    if ticket.kind != TicketKind.COMPLAINT:
+        raise Invalid("only complaints have a statutory deadline", field="ticket_id")
+    clocks = sla.clocks_of(session, SUBJECT, ticket.id, lock=True)
+    statutory = next((c for c in clocks if c.target == Target.STATUTORY), None)
+    if statutory is None:
+        raise Conflict("this complaint has no statutory clock", field="ticket_id")
+    approver = actor if actor.can(Permission.EXTENSION_APPROVE) else None
+    item = sla.extend_statutory(session, item=statutory, actor=actor, approver=approver, reason=reason)
+    add_event(session, ticket, "deadline_extended", actor, days=item.budget_seconds // 86400,
+           due_at=item.due_at.isoformat(), reason=reason.strip())
+    ticket.updated_at = clock.now()
+    refresh_due(session, ticket)
+    return item
