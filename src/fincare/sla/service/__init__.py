@@ -1,0 +1,43 @@
+"""SLA rules by topic: `policies` (targets, calendars), `clocks` (start, pause, resume, meet, extend),
+`sweep` (warnings and breaches). Callers use this package as one module: ``from fincare.sla import service``.
+"""
+
+from fincare.sla.service.clocks import (
+    STATUTORY_DAYS,
+    STATUTORY_EXTENSIONS,
+    WARN_AT,
+    ClockSpec,
+    clock_specs,
+    clocks_of,
+    extend_statutory,
+    meet,
+    pause,
+    resume,
+    start_clock,
+    start_clocks,
+)
+from fincare.sla.service.policies import (
+    DEFAULTS,
+    REFERENCE_TTL_SECONDS,
+    DefaultPolicy,
+    PolicyTarget,
+    calendar_of,
+    ensure_default_policies,
+    get_policy,
+    list_calendar_overrides,
+    list_policies,
+    reference_cache,
+    remove_calendar_override,
+    revise_policy,
+    select_policies,
+    set_calendar_override,
+)
+from fincare.sla.service.sweep import SweepResult, sweep
+
+__all__ = [
+    "DEFAULTS", "REFERENCE_TTL_SECONDS", "STATUTORY_DAYS", "STATUTORY_EXTENSIONS", "WARN_AT", "ClockSpec",
+    "DefaultPolicy", "PolicyTarget", "SweepResult", "calendar_of", "clock_specs", "clocks_of",
+    "ensure_default_policies", "extend_statutory", "get_policy", "list_calendar_overrides", "list_policies",
+    "meet", "pause", "reference_cache", "remove_calendar_override", "resume", "revise_policy",
+    "select_policies", "set_calendar_override", "start_clock", "start_clocks", "sweep",
+]
