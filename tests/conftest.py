@@ -39,7 +39,7 @@ from fincare.sla import service as sla_service
 load_models()
 load_jobs()
 
-KEEP_TABLES = {"department", "alembic_version"}  # reference data seeded by migrations
+KEEP_TABLES = {"department", "complaint_code", "alembic_version"}  # reference data seeded by migrations
 RESULTS = Path(__file__).resolve().parent.parent / "test-results"
 
 

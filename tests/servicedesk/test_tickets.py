@@ -233,6 +233,8 @@ def test_resolving_meets_every_clock_and_announces_the_resolution_once(
     assert reopened.json()["status"] == "reopened"
     client.post(url, json={"to": "resolved"}, headers=specialist_chen.headers)
     assert len(queued("servicedesk.ticket_resolved")) == 2  # a second resolution is news again
+    client.post(f"/api/v1/tickets/{ticket['id']}/coding", headers=specialist_chen.headers,
+                json={"channel_code": "A04", "business_type_code": "B07", "cause_code": "C04"})
     closed = client.post(url, json={"to": "closed"}, headers=specialist_chen.headers).json()
     assert closed["status"] == "closed" and closed["closed_at"] is not None
     late = client.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"body": "补充", **PUBLIC},

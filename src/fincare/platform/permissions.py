@@ -50,6 +50,7 @@ class Permission(StrEnum):
     TICKET_ASSIGN = "ticket.assign"
     COMPLAINT_HANDLE = "complaint.handle"
     EXTENSION_APPROVE = "complaint.approve_extension"
+    COMPLAINT_CODES_MANAGE = "complaint.manage_codes"
     SLA_POLICY_MANAGE = "sla.manage_policies"
     # follow-ups
     FOLLOWUP_WORK = "followup.work"
@@ -92,7 +93,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.COMPLIANCE_OFFICER: frozenset(
         _BASE | {P.CUSTOMER_READ, P.CUSTOMER_REVEAL, P.CUSTOMER_EXPORT, P.CUSTOMER_ERASE, P.TICKET_READ,
                  P.COMPLAINT_HANDLE, P.REGULATOR_REPORT, P.AUDIT_READ, P.KPI_READ, P.REPORTS_EXPORT,
-                 P.EXTENSION_APPROVE}
+                 P.EXTENSION_APPROVE, P.COMPLAINT_CODES_MANAGE}
     ),
     Role.MARKETING: frozenset(
         _BASE | {P.KNOWLEDGE_MANAGE, P.EDUCATION_MANAGE, P.LOYALTY_MANAGE, P.INSIGHT_READ, P.KPI_READ}
@@ -103,7 +104,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Admins run the system; they do not read customers' personal data or the complaint files.
     Role.ADMIN: frozenset(
         _BASE | {P.STAFF_READ, P.STAFF_MANAGE, P.JOBS_MANAGE, P.SLA_POLICY_MANAGE, P.MEASURES_MANAGE,
-                 P.CUSTOMER_IMPORT}
+                 P.CUSTOMER_IMPORT, P.COMPLAINT_CODES_MANAGE}
     ),
 }
 

@@ -19,6 +19,9 @@ from fincare.servicedesk.models import Visibility
 from fincare.servicedesk.schemas import (
     AssignIn,
     ClockRead,
+    CodeIn,
+    CodeRead,
+    CodingIn,
     EventRead,
     ExtensionIn,
     MessageRead,
@@ -131,3 +134,28 @@ def extend(ticket_id: PathId, body: ExtensionIn, actor: Annotated[Principal, req
         ticket = service.access_ticket(session, ticket_id, actor, for_write=True)
         return idem.run(session, actor, lambda: ClockRead.of(service.extend_deadline(
             session, actor=actor, ticket=ticket, reason=body.reason)), status_code=200)
+
+
+@router.post("/tickets/{ticket_id}/coding", response_model=TicketRead)
+def code(ticket_id: PathId, body: CodingIn, actor: Reader) -> TicketRead:
+    """Code a complaint by JR/T 0169-2018 channel, business type and cause (required before closing)."""
+    with unit_of_work() as session:
+        ticket = service.access_ticket(session, ticket_id, actor, for_write=True)
+        return TicketRead.of(service.code_complaint(session, actor=actor, ticket=ticket, channel_code=body.channel_code,
+                                                    business_type_code=body.business_type_code,
+                                                    cause_code=body.cause_code), session)
+
+
+@router.get("/complaint-codes", response_model=list[CodeRead])
+def codes(actor: Reader, dimension: Annotated[str | None, Query(max_length=16)] = None) -> list[CodeRead]:
+    """The complaint code table in force (JR/T 0169-2018 and the institution's own finer codes)."""
+    with unit_of_work(read_only=True) as session:
+        return [CodeRead.model_validate(c) for c in service.list_codes(session, dimension=dimension)]
+
+
+@router.post("/complaint-codes", status_code=201, response_model=CodeRead)
+def add_code(body: CodeIn, actor: Annotated[Principal, require(P.COMPLAINT_CODES_MANAGE)]) -> CodeRead:
+    with unit_of_work() as session:
+        return CodeRead.model_validate(service.add_code(session, actor=actor, dimension=body.dimension,
+                                                        code=body.code, name_zh=body.name_zh, name_en=body.name_en,
+                                                        parent_code=body.parent_code))

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fincare.platform.db import Base
@@ -96,6 +96,11 @@ class Ticket(Base):
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     next_due_at: Mapped[datetime | None]  # earliest due time of an unmet, unpaused clock
+    # JR/T 0169-2018 coding (complaints): required before a complaint may close
+    code_version: Mapped[str | None] = mapped_column(String(30))
+    channel_code: Mapped[str | None] = mapped_column(String(12))
+    business_type_code: Mapped[str | None] = mapped_column(String(12))
+    cause_code: Mapped[str | None] = mapped_column(String(12))
     breached: Mapped[bool] = mapped_column(default=False)  # some clock was breached
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -125,3 +130,28 @@ class TicketEvent(Base):
     at: Mapped[datetime]
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_account.id"))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class CodeDimension(StrEnum):
+    """The three axes of JR/T 0169-2018: A where the business was done, B what it was, C why."""
+
+    CHANNEL = "channel"
+    BUSINESS_TYPE = "business_type"
+    CAUSE = "cause"
+
+
+class ComplaintCode(Base):
+    """One entry of a versioned complaint code table; institutions may add their own (`custom`)."""
+
+    __tablename__ = "complaint_code"
+    __table_args__ = (UniqueConstraint("version", "dimension", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(30))  # e.g. "JR/T 0169-2018"
+    dimension: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(12))
+    name_zh: Mapped[str] = mapped_column(String(80))
+    name_en: Mapped[str] = mapped_column(String(120))
+    parent_code: Mapped[str | None] = mapped_column(String(12))
+    custom: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)

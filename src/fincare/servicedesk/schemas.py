@@ -48,6 +48,31 @@ class AssignIn(RequestBody):
     reason: str | None = Field(default=None, max_length=service.MAX_REASON)
 
 
+class CodingIn(RequestBody):
+    channel_code: str = Field(max_length=12, description="JR/T 0169-2018 dimension A, e.g. A05")
+    business_type_code: str = Field(max_length=12, description="dimension B, e.g. B03")
+    cause_code: str = Field(max_length=12, description="dimension C, e.g. C01")
+
+
+class CodeIn(RequestBody):
+    dimension: str = Field(max_length=16, description="channel | business_type | cause")
+    code: str = Field(max_length=12)
+    name_zh: str = Field(max_length=80)
+    name_en: str = Field(max_length=120)
+    parent_code: str | None = Field(default=None, max_length=12)
+
+
+class CodeRead(ResponseBody):
+    version: str
+    dimension: str
+    code: str
+    name_zh: str
+    name_en: str
+    parent_code: str | None
+    custom: bool
+    active: bool
+
+
 class ExtensionIn(RequestBody):
     reason: str = Field(max_length=service.MAX_REASON)
 
@@ -117,6 +142,10 @@ class TicketRead(ResponseBody):
     closed_at: datetime | None
     next_due_at: datetime | None
     breached: bool
+    code_version: str | None = None
+    channel_code: str | None = None
+    business_type_code: str | None = None
+    cause_code: str | None = None
     created_at: datetime
     updated_at: datetime
     sla: list[ClockRead] = Field(default_factory=list)

@@ -4,6 +4,7 @@ assignment, the statutory deadline), `queries` (lists, queues, timelines) on the
 Callers use this package as one module: ``from fincare.servicedesk import service``.
 """
 
+from fincare.servicedesk.service.coding import CODE_VERSION, add_code, code_complaint, is_coded, list_codes
 from fincare.servicedesk.service.intake import CustomerSummary, Intake, Opened, open_ticket, parse_intake
 from fincare.servicedesk.service.queries import (
     clocks,
@@ -37,9 +38,38 @@ from fincare.servicedesk.service.work import (
 )
 
 __all__ = [
-    "MAX_BODY", "MAX_DESCRIPTION", "MAX_REASON", "MAX_SUBJECT", "REPLY_TARGETS", "SUBJECT", "TRANSITIONS",
-    "CustomerSummary", "Intake", "Opened", "access_ticket", "add_event", "add_message", "assign", "clocks",
-    "clocks_by_ticket", "extend_deadline", "get_ticket", "list_events", "list_messages", "list_tickets",
-    "may_work", "my_queue", "open_ticket", "parse_intake", "raise_priority", "refresh_due", "transition",
+    "CODE_VERSION",
+    "MAX_BODY",
+    "MAX_DESCRIPTION",
+    "MAX_REASON",
+    "MAX_SUBJECT",
+    "REPLY_TARGETS",
+    "SUBJECT",
+    "TRANSITIONS",
+    "CustomerSummary",
+    "Intake",
+    "Opened",
+    "access_ticket",
+    "add_code",
+    "add_event",
+    "add_message",
+    "assign",
+    "clocks",
+    "clocks_by_ticket",
+    "code_complaint",
+    "extend_deadline",
+    "get_ticket",
+    "is_coded",
+    "list_codes",
+    "list_events",
+    "list_messages",
+    "list_tickets",
+    "may_work",
+    "my_queue",
+    "open_ticket",
+    "parse_intake",
+    "raise_priority",
+    "refresh_due",
+    "transition",
     "unassigned_queue",
 ]

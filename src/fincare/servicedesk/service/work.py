@@ -27,6 +27,7 @@ from fincare.servicedesk.models import (
     TicketStatus,
     Visibility,
 )
+from fincare.servicedesk.service.coding import is_coded
 from fincare.servicedesk.service.rules import (
     MAX_BODY,
     MAX_REASON,
@@ -134,6 +135,9 @@ def transition(session: Session, *, actor: Principal, ticket: Ticket, to: str, r
     current = TicketStatus(ticket.status)
     if target == TicketStatus.NEW or target not in TRANSITIONS[current]:
         raise Conflict(f"a {current} ticket cannot become {target}", field="to")
+    if target == TicketStatus.CLOSED and ticket.kind == TicketKind.COMPLAINT and not is_coded(ticket):
+        raise Conflict("code the complaint (channel, business type and cause, JR/T 0169-2018) before closing it",
+                       field="codes")
     if target == TicketStatus.PENDING_CUSTOMER and ticket.first_response_at is None:
         # waiting for the customer means the bank asked them something; it must not stop the clock unanswered
         raise Conflict("reply to the customer before waiting for their answer", field="to")
