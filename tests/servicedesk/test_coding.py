@@ -103,3 +103,21 @@ def test_compliance_adds_a_finer_code_that_can_then_be_used(client: TestClient, 
     coded = client.post(f"/api/v1/tickets/{ticket['id']}/coding", json={**CODES, "cause_code": "c0301"},
                         headers=specialist_chen.headers)
     assert coded.status_code == 200 and coded.json()["cause_code"] == "C0301"
+
+
+def test_the_console_codes_a_complaint_and_then_closes_it(client: TestClient, specialist_chen: Staff) -> None:
+    from tests.servicedesk.test_views import post_form, reload, sign_in
+
+    ticket = resolved_complaint(client, specialist_chen)
+    path = f"/tickets/{ticket['id']}"
+    sign_in(client, "specialist_chen")
+    page = client.get(path).text
+    assert 'data-testid="coding"' in page and "A05" in page and "C10" in page
+    refused = post_form(client, f"{path}/status", {"to": "closed"}, page=path)
+    assert refused.status_code == 409 and reload(ticket["id"]).status == "resolved"
+    bad = post_form(client, f"{path}/coding", {**CODES, "cause_code": "C77"}, page=path)
+    assert bad.status_code == 422 and reload(ticket["id"]).cause_code is None
+    saved = post_form(client, f"{path}/coding", CODES, page=path)
+    assert saved.status_code == 303 and saved.headers["location"] == f"{path}#coding"
+    assert post_form(client, f"{path}/status", {"to": "closed"}, page=path).status_code == 303
+    assert reload(ticket["id"]).status == "closed" and reload(ticket["id"]).channel_code == "A05"

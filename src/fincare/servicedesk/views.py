@@ -293,6 +293,7 @@ def _ticket_page(request: Request, session: Session, ticket: Ticket, actor: Prin
     if works:
         forms |= {f"status-{t}" for t in transitions} | ({"assign"} if may["assign"] else set())
         forms |= {"reply"} if ticket.status != TicketStatus.CLOSED else set()
+        forms |= {"coding"} if ticket.kind == TicketKind.COMPLAINT else set()
     response = render(request, "servicedesk/ticket.html", {
         **_common(now), "ticket": ticket, "clocks": clocks, "entries": entries,
         "customer": workspace.masked_customers(session, [ticket.customer_id]).get(ticket.customer_id),
@@ -300,6 +301,7 @@ def _ticket_page(request: Request, session: Session, ticket: Ticket, actor: Prin
         "transitions": transitions, "forms": forms,
         "colleagues": workspace.colleagues(session, ticket.kind) if may["assign"] else [],
         "visibilities": list(Visibility), "error": error, "typed": typed or {},
+        "codes": service.list_codes(session) if works and ticket.kind == TicketKind.COMPLAINT else [],
     }, status_code=error.status_code if error else 200)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -370,6 +372,17 @@ def assign(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> R
         service.assign(session, actor=actor, ticket=ticket, assignee_id=int(chosen), reason=typed["reason"])
 
     return _work(request, ticket_id, actor, "assign", typed, act)
+
+
+@router.post("/tickets/{ticket_id}/coding")
+def code(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Response:
+    """Code a complaint under JR/T 0169-2018: channel, business type and cause (needed before closing)."""
+    typed = {name: _text(form, name) for name in ("channel_code", "business_type_code", "cause_code")}
+
+    def act(session: Session, ticket: Ticket) -> None:
+        service.code_complaint(session, actor=actor, ticket=ticket, **typed)
+
+    return _work(request, ticket_id, actor, "coding", typed, act, "#coding")
 
 
 @router.post("/tickets/{ticket_id}/extension")
