@@ -96,6 +96,10 @@ class Ticket(Base):
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     next_due_at: Mapped[datetime | None]  # earliest due time of an unmet, unpaused clock
+    # detected at intake (complaints): a similar complaint of the same customer within 7 days, and a
+    # customer who keeps complaining
+    possible_duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
+    repeat_complainant: Mapped[bool] = mapped_column(default=False)
     # JR/T 0169-2018 coding (complaints): required before a complaint may close
     code_version: Mapped[str | None] = mapped_column(String(30))
     channel_code: Mapped[str | None] = mapped_column(String(12))

@@ -142,6 +142,8 @@ class TicketRead(ResponseBody):
     closed_at: datetime | None
     next_due_at: datetime | None
     breached: bool
+    possible_duplicate_of_id: int | None = None
+    repeat_complainant: bool = False
     code_version: str | None = None
     channel_code: str | None = None
     business_type_code: str | None = None

@@ -25,6 +25,7 @@ from fincare.servicedesk.models import (
     TicketKind,
     TicketStatus,
 )
+from fincare.servicedesk.service import duplicates
 from fincare.servicedesk.service.rules import (
     MAX_DESCRIPTION,
     MAX_SUBJECT,
@@ -143,6 +144,10 @@ def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Opened
     clocks = sla.start_clocks(session, subject_type=SUBJECT, subject_id=ticket_id, kind=intake.kind,
                               received_at=intake.received_at, priority=intake.priority,
                               risk_grade=intake.risk_grade, channel=intake.channel, new_subject=True)
+    findings = duplicates.examine(session, customer_id=intake.customer.id, received_at=intake.received_at,
+                                  subject=intake.subject, description=intake.description) \
+        if intake.kind == TicketKind.COMPLAINT else None
+    duplicate_of = findings.possible_duplicate_of if findings else None
     ticket = Ticket(
         id=ticket_id, reference=f"{REFERENCE_PREFIX[intake.kind]}-{_local_year(intake.received_at)}-{ticket_id:06d}",
         kind=intake.kind, channel=intake.channel, status=TicketStatus.OPEN if owner else TicketStatus.NEW,
@@ -151,6 +156,8 @@ def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Opened
         subject=intake.subject, description=intake.description, assignee_id=owner,
         created_by_id=actor.account_id, received_at=intake.received_at, created_at=now, updated_at=now,
         next_due_at=min((c.due_at for c in clocks), default=None), breached=False,
+        possible_duplicate_of_id=duplicate_of.id if duplicate_of else None,
+        repeat_complainant=bool(findings and findings.repeat_complainant),
     )
     session.add(ticket)
     add_event(session, ticket, "created", actor, at=now, channel=intake.channel, assignee_id=owner,
@@ -159,7 +166,11 @@ def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Opened
                        after={"reference": ticket.reference, "kind": ticket.kind, "channel": ticket.channel,
                               "customer_id": ticket.customer_id, "priority": ticket.priority,
                               "risk_grade": ticket.risk_grade, "received_at": ticket.received_at.isoformat(),
-                              "assignee_id": owner})
+                              "assignee_id": owner, "possible_duplicate_of_id": ticket.possible_duplicate_of_id,
+                              "repeat_complainant": ticket.repeat_complainant})
+    if duplicate_of is not None:
+        add_event(session, ticket, "possible_duplicate", actor, at=now, of=duplicate_of.id,
+                  reference=duplicate_of.reference)
     if intake.kind == TicketKind.COMPLAINT and (intake.risk_grade == RiskGrade.HIGH or ticket.regulator_transfer):
         jobs.enqueue(session, "servicedesk.regulator_report_due", dedupe_key=f"regulator-report-{ticket.id}",
                      ticket_id=ticket.id)
