@@ -11,12 +11,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi import Path as UrlPath
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
@@ -34,6 +33,7 @@ from fincare.customers.models import (
 from fincare.platform import clock, web
 from fincare.platform.db import unit_of_work
 from fincare.platform.errors import Conflict, DomainError, Invalid, NotFound
+from fincare.platform.forms import FormError, Submitted, choice, text
 from fincare.platform.http import require_page
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
@@ -58,26 +58,6 @@ FORM_FIELDS = ("kind", *PERSONAL, "cards", "risk_tolerance", "risk_assessed_on",
                "external_id")  # and the service_lines checkboxes
 CHANNELS = ("branch", "phone", "online", "letter")
 SLOTS = ("tickets", "followups", "loyalty")  # filled by later domains
-E = TypeVar("E", bound=StrEnum)
-
-
-async def _form(request: Request) -> FormData:
-    return await request.form()  # already read (and cached) by the CSRF check
-
-
-Submitted = Annotated[FormData, Depends(_form)]
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _choice(enum: type[E], value: str, field: str) -> E:
-    try:
-        return enum(value)
-    except ValueError:
-        raise Invalid(f"one of {', '.join(enum)}", field=field) from None
 
 
 def _date(value: str, field: str) -> date | None:
@@ -85,20 +65,6 @@ def _date(value: str, field: str) -> date | None:
         return date.fromisoformat(value) if value else None
     except ValueError:
         raise Invalid("a date like 2026-03-31", field=field) from None
-
-
-@dataclass(frozen=True)
-class FormError:
-    """A refused form: which form of the page, the field at fault ("cards.2" → "cards"), the message."""
-
-    form: str
-    field: str | None
-    message: str
-    status_code: int
-
-    @classmethod
-    def of(cls, form: str, exc: DomainError) -> FormError:
-        return cls(form, exc.field.split(".")[0] if exc.field else None, exc.message, exc.status_code)
 
 
 @dataclass(frozen=True)
@@ -146,7 +112,7 @@ def customers_page(request: Request, actor: Reader, kind: Annotated[str, Query(m
 @router.post("/customers")
 def search_customers(request: Request, actor: Reader, form: Submitted) -> Response:
     """Exact lookup by one identifier. A POST, so that the identifier never reaches a URL."""
-    search = {"field": _text(form, "field"), "value": _text(form, "value")}
+    search = {"field": text(form, "field"), "value": text(form, "value")}
     try:
         with unit_of_work() as session:
             found = service.search(session, actor=actor, field_name=search["field"], value=search["value"])
@@ -172,7 +138,7 @@ def _list_page(request: Request, *, customers: Sequence[Customer], filters: dict
 
 def _typed(form: FormData) -> dict[str, Any]:
     """The customer form as the user typed it."""
-    values: dict[str, Any] = {name: _text(form, name) for name in FORM_FIELDS}
+    values: dict[str, Any] = {name: text(form, name) for name in FORM_FIELDS}
     values["service_lines"] = sorted(v for v in form.getlist("service_lines") if isinstance(v, str))
     return values
 
@@ -285,7 +251,7 @@ def customer_page(request: Request, customer_id: Id, actor: Reader) -> Response:
 @router.post("/customers/{customer_id}/reveal")
 def reveal(request: Request, customer_id: Id, actor: Revealer, form: Submitted) -> Response:
     """The page again, with one field in clear; the reveal is the audited read, not another view."""
-    field_name, reason = _text(form, "field"), _text(form, "reason")
+    field_name, reason = text(form, "field"), text(form, "reason")
     try:
         with unit_of_work() as session:
             customer = _existing(session, customer_id)
@@ -300,14 +266,14 @@ def reveal(request: Request, customer_id: Id, actor: Revealer, form: Submitted) 
 
 @router.post("/customers/{customer_id}/consents")
 def record_consent(request: Request, customer_id: Id, actor: Writer, form: Submitted) -> Response:
-    purpose, granted, channel = _text(form, "purpose"), _text(form, "granted"), _text(form, "channel")
+    purpose, granted, channel = text(form, "purpose"), text(form, "granted"), text(form, "channel")
     try:
         if granted not in ("true", "false"):
             raise Invalid("grant or withdraw", field="granted")
         with unit_of_work() as session:
             customer = service.access_customer(session, customer_id, actor, for_write=True)
             service.record_consent(session, actor=actor, customer=customer,
-                                   purpose=_choice(ConsentPurpose, purpose, "purpose"), granted=granted == "true",
+                                   purpose=choice(ConsentPurpose, purpose, "purpose"), granted=granted == "true",
                                    channel=channel or "branch")
     except (Invalid, Conflict) as exc:
         return _page_with_error(request, customer_id, actor, FormError.of(f"consent-{purpose}", exc))
@@ -316,12 +282,12 @@ def record_consent(request: Request, customer_id: Id, actor: Writer, form: Submi
 
 @router.post("/customers/{customer_id}/rights-requests")
 def open_rights_request(request: Request, customer_id: Id, actor: Writer, form: Submitted) -> Response:
-    kind, channel = _text(form, "kind"), _text(form, "channel")
+    kind, channel = text(form, "kind"), text(form, "channel")
     try:
         with unit_of_work() as session:
             customer = service.access_customer(session, customer_id, actor, for_write=True)
             rights.open_request(session, actor=actor, customer=customer,
-                                kind=_choice(RightsRequestKind, kind, "kind"), channel=channel or "branch")
+                                kind=choice(RightsRequestKind, kind, "kind"), channel=channel or "branch")
     except (Invalid, Conflict) as exc:
         return _page_with_error(request, customer_id, actor, FormError.of("rights-request", exc),
                                 typed={"kind": kind, "channel": channel})
@@ -377,7 +343,7 @@ def rights_desk_page(request: Request, actor: RightsDesk) -> Response:
 @router.post("/rights-requests/{request_id}/erase")
 def erase(request: Request, request_id: Id, actor: RightsDesk, form: Submitted) -> Response:
     """Erase, or restrict while the retention period runs, or refuse an ongoing relationship."""
-    ended = _text(form, "relationship_ended_on")
+    ended = text(form, "relationship_ended_on")
     try:
         with unit_of_work() as session:
             rights_request = rights.get_request(session, request_id)
@@ -393,7 +359,7 @@ def erase(request: Request, request_id: Id, actor: RightsDesk, form: Submitted) 
 
 @router.post("/rights-requests/{request_id}/refuse")
 def refuse(request: Request, request_id: Id, actor: RightsDesk, form: Submitted) -> Response:
-    reason = _text(form, "reason")
+    reason = text(form, "reason")
     try:
         with unit_of_work() as session:
             refused = rights.refuse_request(session, actor=actor, request=rights.get_request(session, request_id),

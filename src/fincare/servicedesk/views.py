@@ -8,16 +8,13 @@ with the message next to the field at fault and what the user typed. Customers a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi import Path as UrlPath
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
@@ -27,7 +24,8 @@ from fincare.customers import service as customers
 from fincare.platform import clock, web
 from fincare.platform.config import get_settings
 from fincare.platform.db import unit_of_work
-from fincare.platform.errors import Conflict, DomainError, Forbidden, Invalid
+from fincare.platform.errors import Conflict, Forbidden, Invalid
+from fincare.platform.forms import FormError, Submitted, choice, plain, text
 from fincare.platform.http import require_page
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
@@ -62,49 +60,6 @@ INTAKE_FIELDS = ("lookup_field", "lookup_value", "customer_id", "kind", "channel
 # The status buttons, in the order a ticket usually moves.
 STATUS_ORDER = (TicketStatus.OPEN, TicketStatus.PENDING_CUSTOMER, TicketStatus.RESOLVED, TicketStatus.CLOSED,
                 TicketStatus.REOPENED)
-# PostgreSQL cannot store NUL; no field of these forms needs any control character but line breaks and tabs
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-E = TypeVar("E", bound=StrEnum)
-
-
-async def _form(request: Request) -> FormData:
-    return await request.form()  # already read (and cached) by the CSRF check
-
-
-Submitted = Annotated[FormData, Depends(_form)]
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _plain(typed: dict[str, str]) -> None:
-    """Refuse a control character (a crafted form), naming the field it was in."""
-    for name, value in typed.items():
-        if CONTROL.search(value):
-            raise Invalid("control characters are not allowed", field=name)
-
-
-def _choice(enum: type[E], value: str, field: str) -> E:
-    try:
-        return enum(value)
-    except ValueError:
-        raise Invalid(f"one of {', '.join(enum)}", field=field) from None
-
-
-@dataclass(frozen=True)
-class FormError:
-    """A refused form: which form of the page, the field at fault, the message, the HTTP status."""
-
-    form: str
-    field: str | None
-    message: str
-    status_code: int
-
-    @classmethod
-    def of(cls, form: str, exc: DomainError) -> FormError:
-        return cls(form, exc.field.split(".")[0] if exc.field else None, exc.message, exc.status_code)
 
 
 # -- what every page of the desk shows -------------------------------------------------------------
@@ -160,7 +115,7 @@ def queue_page(request: Request, actor: Reader) -> Response:
 
 
 def _typed_intake(form: FormData) -> dict[str, str]:
-    typed = {name: _text(form, name) for name in INTAKE_FIELDS}
+    typed = {name: text(form, name) for name in INTAKE_FIELDS}
     typed["lookup_field"] = typed["lookup_field"] or "phone"
     return typed
 
@@ -242,9 +197,9 @@ def new_ticket_page(request: Request, actor: Writer) -> Response:
 def create_ticket(request: Request, actor: Writer, form: Submitted) -> Response:
     """Find the customer (button "find"), or find and create in one go; then go to the new ticket."""
     typed = _typed_intake(form)
-    finding = _text(form, "action") == "find"
+    finding = text(form, "action") == "find"
     try:
-        _plain(typed)
+        plain(typed)
         if typed["lookup_value"]:
             matches = _lookup(actor, typed)
             typed["lookup_value"] = ""  # found: the identifier is not echoed back, the masks are shown
@@ -318,7 +273,7 @@ def _work(request: Request, ticket_id: int, actor: Principal, form_name: str, ty
     """Load the ticket for writing, act on it in one transaction and go back to its page; or show
     the page again with the refusal next to the form (a ticket the actor cannot see stays a 404)."""
     try:
-        _plain(typed)
+        plain(typed)
         with unit_of_work() as session:
             act(session, service.access_ticket(session, ticket_id, actor, for_write=True))
     except (Invalid, Forbidden, Conflict) as exc:
@@ -331,10 +286,10 @@ def _work(request: Request, ticket_id: int, actor: Principal, form_name: str, ty
 @router.post("/tickets/{ticket_id}/reply")
 def reply(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Response:
     """A reply the customer sees, or an internal note (the visibility the agent chose)."""
-    typed = {"body": _text(form, "body"), "visibility": _text(form, "visibility")}
+    typed = {"body": text(form, "body"), "visibility": text(form, "visibility")}
 
     def act(session: Session, ticket: Ticket) -> None:
-        visibility = _choice(Visibility, typed["visibility"], "visibility")
+        visibility = choice(Visibility, typed["visibility"], "visibility")
         service.add_message(session, actor=actor, ticket=ticket, body=typed["body"], visibility=visibility)
 
     return _work(request, ticket_id, actor, "reply", typed, act, "#timeline")
@@ -342,7 +297,7 @@ def reply(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Re
 
 @router.post("/tickets/{ticket_id}/status")
 def change_status(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Response:
-    typed = {"to": _text(form, "to"), "reason": _text(form, "reason")}
+    typed = {"to": text(form, "to"), "reason": text(form, "reason")}
 
     def act(session: Session, ticket: Ticket) -> None:
         service.transition(session, actor=actor, ticket=ticket, to=typed["to"], reason=typed["reason"] or None)
@@ -363,7 +318,7 @@ def take(request: Request, ticket_id: Id, actor: Reader) -> Response:
 @router.post("/tickets/{ticket_id}/assign")
 def assign(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Response:
     """Hand the ticket to a qualified colleague with a reason (one's own, or any for a supervisor)."""
-    typed = {"assignee_id": _text(form, "assignee_id"), "reason": _text(form, "reason")}
+    typed = {"assignee_id": text(form, "assignee_id"), "reason": text(form, "reason")}
 
     def act(session: Session, ticket: Ticket) -> None:
         chosen = typed["assignee_id"]
@@ -377,7 +332,7 @@ def assign(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> R
 @router.post("/tickets/{ticket_id}/coding")
 def code(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Response:
     """Code a complaint under JR/T 0169-2018: channel, business type and cause (needed before closing)."""
-    typed = {name: _text(form, name) for name in ("channel_code", "business_type_code", "cause_code")}
+    typed = {name: text(form, name) for name in ("channel_code", "business_type_code", "cause_code")}
 
     def act(session: Session, ticket: Ticket) -> None:
         service.code_complaint(session, actor=actor, ticket=ticket, **typed)
@@ -388,7 +343,7 @@ def code(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Res
 @router.post("/tickets/{ticket_id}/extension")
 def extend(request: Request, ticket_id: Id, actor: Approver, form: Submitted) -> Response:
     """Extend a complaint's statutory deadline (15 → 30 → 60 days) with the reason the approver gives."""
-    typed = {"reason": _text(form, "reason")}
+    typed = {"reason": text(form, "reason")}
 
     def act(session: Session, ticket: Ticket) -> None:
         service.extend_deadline(session, actor=actor, ticket=ticket, reason=typed["reason"])
