@@ -7,7 +7,7 @@ the rights desk may still act on them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -28,6 +28,7 @@ from fincare.customers.models import (
     CustomerViewCount,
     RiskTolerance,
     ServiceLine,
+    customer_reference,
     new_uid,
 )
 from fincare.platform import audit_trail, clock, keys
@@ -278,6 +279,34 @@ def _require_processable(customer: Customer) -> None:
 
 
 # -- reading ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CustomerSummary:
+    """A customer as other domains show them: reference, masks and status, never a clear value."""
+
+    id: int
+    name: str
+    phone: str | None
+    status: str
+
+    @property
+    def reference(self) -> str:
+        return customer_reference(self.id)
+
+
+def summarize(customer: Customer) -> CustomerSummary:
+    return CustomerSummary(customer.id, customer.name_mask, customer.phone_mask, customer.status)
+
+
+def summaries(session: Session, customer_ids: Iterable[int]) -> dict[int, CustomerSummary]:
+    """The masks of these customers, read without the encrypted columns; not an audited view."""
+    wanted = sorted(set(customer_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(select(Customer.id, Customer.name_mask, Customer.phone_mask, Customer.status)
+                           .where(Customer.id.in_(wanted))).all()
+    return {r.id: CustomerSummary(r.id, r.name_mask, r.phone_mask, r.status) for r in rows}
 
 
 def get_customer(session: Session, customer_id: int) -> Customer | None:

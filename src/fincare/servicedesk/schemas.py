@@ -7,10 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import AwareDatetime, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fincare.customers.models import Customer, customer_reference
+from fincare.customers import service as customers
 from fincare.platform.schemas import MAX_ID, RequestBody, ResponseBody
 from fincare.servicedesk import service
 from fincare.servicedesk.models import Ticket, TicketEvent, TicketMessage
@@ -101,24 +100,8 @@ class CustomerRef(ResponseBody):
     phone: str | None
 
     @classmethod
-    def of(cls, summary: service.CustomerSummary) -> CustomerRef:
-        return cls(id=summary.id, reference=customer_reference(summary.id), name=summary.name, phone=summary.phone)
-
-    @classmethod
-    def load_many(cls, session: Session, customer_ids: set[int]) -> dict[int, CustomerRef]:
-        rows = session.execute(select(Customer.id, Customer.name_mask, Customer.phone_mask)
-                               .where(Customer.id.in_(customer_ids))).all() if customer_ids else []
-        return {row.id: cls(id=row.id, reference=customer_reference(row.id), name=row.name_mask, phone=row.phone_mask)
-                for row in rows}
-
-    @classmethod
-    def load(cls, session: Session, customer_id: int) -> CustomerRef | None:
-        """The masks only: the encrypted fields are not even read."""
-        row = session.execute(select(Customer.id, Customer.name_mask, Customer.phone_mask)
-                              .where(Customer.id == customer_id)).one_or_none()
-        if row is None:
-            return None
-        return cls(id=row.id, reference=customer_reference(row.id), name=row.name_mask, phone=row.phone_mask)
+    def of(cls, summary: customers.CustomerSummary) -> CustomerRef:
+        return cls(id=summary.id, reference=summary.reference, name=summary.name, phone=summary.phone)
 
 
 class TicketRead(ResponseBody):
@@ -164,12 +147,13 @@ class TicketRead(ResponseBody):
     def many(cls, session: Session, tickets: Sequence[Ticket]) -> list[TicketRead]:
         """A page of tickets with their clocks and masked customers, in two queries for the page."""
         clocks = service.clocks_by_ticket(session, [t.id for t in tickets])
-        customers = CustomerRef.load_many(session, {t.customer_id for t in tickets})
+        masked = customers.summaries(session, (t.customer_id for t in tickets))
         reads = []
         for ticket in tickets:
             read = cls.model_validate(ticket)
             read.sla = [ClockRead.of(c) for c in clocks.get(ticket.id, [])]
-            read.customer = customers.get(ticket.customer_id)
+            summary = masked.get(ticket.customer_id)
+            read.customer = CustomerRef.of(summary) if summary else None
             reads.append(read)
         return reads
 
@@ -179,7 +163,8 @@ class TicketRead(ResponseBody):
         read = cls.model_validate(ticket)
         if session is not None:
             read.sla = [ClockRead.of(c) for c in service.clocks(session, ticket)]
-            read.customer = CustomerRef.load(session, ticket.customer_id)
+            summary = customers.summaries(session, [ticket.customer_id]).get(ticket.customer_id)
+            read.customer = CustomerRef.of(summary) if summary else None
         return read
 
 

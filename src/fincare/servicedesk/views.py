@@ -104,7 +104,7 @@ def queue_page(request: Request, actor: Reader) -> Response:
     with unit_of_work(read_only=True) as session:
         mine = service.my_queue(session, actor=actor)
         unassigned = service.unassigned_queue(session, actor=actor)
-        masked = workspace.masked_customers(session, [t.customer_id for t in (*mine, *unassigned)])
+        masked = customers.summaries(session, [t.customer_id for t in (*mine, *unassigned)])
         return render(request, "servicedesk/queue.html", {
             **_common(now), "mine": mine, "unassigned": unassigned, "customers": masked,
             "may_take": {t.id for t in unassigned if service.may_work(actor, t.kind)},
@@ -152,7 +152,7 @@ def _raw_intake(typed: dict[str, str]) -> dict[str, Any]:
     return raw
 
 
-def _lookup(actor: Principal, typed: dict[str, str]) -> list[workspace.MaskedCustomer]:
+def _lookup(actor: Principal, typed: dict[str, str]) -> list[customers.CustomerSummary]:
     """Exact lookup by mobile phone or ID number (audited, in its own transaction); masks only."""
     if not actor.can(P.CUSTOMER_READ):
         raise Forbidden("your role may not look up customers", field="lookup_value")
@@ -164,7 +164,7 @@ def _lookup(actor: Principal, typed: dict[str, str]) -> list[workspace.MaskedCus
         with unit_of_work() as session:
             found = customers.search(session, actor=actor, field_name=typed["lookup_field"],
                                      value=typed["lookup_value"])
-            matches = [workspace.MaskedCustomer.of(c) for c in found]
+            matches = [customers.summarize(c) for c in found]
     except Invalid as exc:  # a malformed number: shown next to the value typed
         raise Invalid(exc.message, field="lookup_value") from None
     if not matches:
@@ -173,11 +173,11 @@ def _lookup(actor: Principal, typed: dict[str, str]) -> list[workspace.MaskedCus
 
 
 def _new_form(request: Request, actor: Principal, typed: dict[str, str], *, error: FormError | None = None,
-              choices: list[workspace.MaskedCustomer] | None = None) -> Response:
+              choices: list[customers.CustomerSummary] | None = None) -> Response:
     chosen = None
     if _id(typed["customer_id"]) is not None and not choices:
         with unit_of_work(read_only=True) as session:
-            chosen = workspace.masked_customers(session, [int(typed["customer_id"])]).get(int(typed["customer_id"]))
+            chosen = customers.summaries(session, [int(typed["customer_id"])]).get(int(typed["customer_id"]))
     return render(request, "servicedesk/new.html", {
         "values": typed, "chosen": chosen, "choices": choices or [], "error": error,
         "lookup_fields": LOOKUP_FIELDS, "kinds": list(TicketKind), "channels": list(Channel),
@@ -251,7 +251,7 @@ def _ticket_page(request: Request, session: Session, ticket: Ticket, actor: Prin
         forms |= {"coding"} if ticket.kind == TicketKind.COMPLAINT else set()
     response = render(request, "servicedesk/ticket.html", {
         **_common(now), "ticket": ticket, "clocks": clocks, "entries": entries,
-        "customer": workspace.masked_customers(session, [ticket.customer_id]).get(ticket.customer_id),
+        "customer": customers.summaries(session, [ticket.customer_id]).get(ticket.customer_id),
         "names": workspace.staff_names(session, named), "may": may,
         "transitions": transitions, "forms": forms,
         "colleagues": workspace.colleagues(session, ticket.kind) if may["assign"] else [],

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fincare.customers.models import Customer, customer_reference
 from fincare.platform import clock
 from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.accounts.service import principal_of
@@ -94,32 +93,6 @@ def timeline(session: Session, ticket_id: int) -> list[TimelineEntry]:
         entries.append(TimelineEntry(message.created_at, kind, message.author_id, {}, message))
     entries.sort(key=lambda e: e.at)  # stable: events keep their recorded order at equal times
     return entries
-
-
-@dataclass(frozen=True)
-class MaskedCustomer:
-    """A ticket's customer as staff see it on the desk: reference and masks, never a clear value."""
-
-    id: int
-    reference: str
-    name: str
-    phone: str | None
-    status: str
-
-    @classmethod
-    def of(cls, customer: Customer) -> MaskedCustomer:
-        return cls(customer.id, customer_reference(customer.id), customer.name_mask, customer.phone_mask,
-                   customer.status)
-
-
-def masked_customers(session: Session, customer_ids: Iterable[int]) -> dict[int, MaskedCustomer]:
-    """The masks of these customers (the encrypted columns are not even read); not an audited view."""
-    wanted = sorted(set(customer_ids))
-    if not wanted:
-        return {}
-    rows = session.execute(select(Customer.id, Customer.name_mask, Customer.phone_mask, Customer.status)
-                           .where(Customer.id.in_(wanted))).all()
-    return {r.id: MaskedCustomer(r.id, customer_reference(r.id), r.name_mask, r.phone_mask, r.status) for r in rows}
 
 
 def staff_names(session: Session, account_ids: Iterable[int | None]) -> dict[int, str]:

@@ -5,7 +5,7 @@ Callers use this package as one module: ``from fincare.servicedesk import servic
 """
 
 from fincare.servicedesk.service.coding import CODE_VERSION, add_code, code_complaint, is_coded, list_codes
-from fincare.servicedesk.service.intake import CustomerSummary, Intake, Opened, open_ticket, parse_intake
+from fincare.servicedesk.service.intake import Intake, Opened, open_ticket, parse_intake
 from fincare.servicedesk.service.queries import (
     clocks,
     clocks_by_ticket,
@@ -46,7 +46,6 @@ __all__ = [
     "REPLY_TARGETS",
     "SUBJECT",
     "TRANSITIONS",
-    "CustomerSummary",
     "Intake",
     "Opened",
     "access_ticket",

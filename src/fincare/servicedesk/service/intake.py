@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fincare.customers.models import Customer, CustomerStatus
+from fincare.customers import service as customers
+from fincare.customers.models import CustomerStatus
+from fincare.customers.service import CustomerSummary
 from fincare.platform import audit_trail, clock, jobs
 from fincare.platform.config import get_settings
 from fincare.platform.db import allocate_ids
@@ -47,15 +48,6 @@ EARLIEST_RECEIVED = datetime(2000, 1, 1, tzinfo=UTC)  # historical imports, yes;
 def _local_year(moment: datetime) -> int:
     """The year on the institution's calendar: a ticket at 05:00 on New Year's Day in Beijing is next year's."""
     return moment.astimezone(ZoneInfo(get_settings().timezone)).year
-
-
-@dataclass(frozen=True)
-class CustomerSummary:
-    """What the desk shows of a customer: the reference and masks, never a clear value."""
-
-    id: int
-    name: str
-    phone: str | None
 
 
 @dataclass(frozen=True)
@@ -103,16 +95,13 @@ def parse_intake(session: Session, *, actor: Principal, raw: dict[str, Any]) -> 
         if received_at < now - CLOCK_SKEW and not actor.can(Permission.TICKET_BACKDATE):
             raise Forbidden("your role may not record a ticket received earlier", field="received_at")
     customer_id = raw.get("customer_id")
-    found = session.execute(select(Customer.status, Customer.name_mask, Customer.phone_mask)
-                            .where(Customer.id == customer_id)).one_or_none() \
+    customer = customers.summaries(session, [customer_id]).get(customer_id) \
         if isinstance(customer_id, int) and not isinstance(customer_id, bool) else None
-    if found is None:
+    if customer is None:
         raise Invalid("no such customer", field="customer_id")
-    if found.status != CustomerStatus.ACTIVE:
-        raise Invalid(f"the customer's data is {found.status}; it may not be processed", field="customer_id")
-    assert isinstance(customer_id, int)
-    return Intake(kind, channel, CustomerSummary(customer_id, found.name_mask, found.phone_mask), subject,
-                  description, priority, risk_grade, received_at)
+    if customer.status != CustomerStatus.ACTIVE:
+        raise Invalid(f"the customer's data is {customer.status}; it may not be processed", field="customer_id")
+    return Intake(kind, channel, customer, subject, description, priority, risk_grade, received_at)
 
 
 def _default_priority(channel: Channel, risk_grade: RiskGrade | None) -> Priority:
