@@ -32,8 +32,8 @@ from fincare.customers.models import (
 )
 from fincare.platform import clock, web
 from fincare.platform.db import unit_of_work
-from fincare.platform.errors import Conflict, DomainError, Invalid, NotFound
-from fincare.platform.forms import FormError, Submitted, choice, text
+from fincare.platform.errors import Conflict, DomainError, Invalid, NotFound, one_of
+from fincare.platform.forms import FormError, Submitted, text
 from fincare.platform.http import require_page
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
@@ -273,7 +273,7 @@ def record_consent(request: Request, customer_id: Id, actor: Writer, form: Submi
         with unit_of_work() as session:
             customer = service.access_customer(session, customer_id, actor, for_write=True)
             service.record_consent(session, actor=actor, customer=customer,
-                                   purpose=choice(ConsentPurpose, purpose, "purpose"), granted=granted == "true",
+                                   purpose=one_of(ConsentPurpose, purpose, "purpose"), granted=granted == "true",
                                    channel=channel or "branch")
     except (Invalid, Conflict) as exc:
         return _page_with_error(request, customer_id, actor, FormError.of(f"consent-{purpose}", exc))
@@ -287,7 +287,7 @@ def open_rights_request(request: Request, customer_id: Id, actor: Writer, form: 
         with unit_of_work() as session:
             customer = service.access_customer(session, customer_id, actor, for_write=True)
             rights.open_request(session, actor=actor, customer=customer,
-                                kind=choice(RightsRequestKind, kind, "kind"), channel=channel or "branch")
+                                kind=one_of(RightsRequestKind, kind, "kind"), channel=channel or "branch")
     except (Invalid, Conflict) as exc:
         return _page_with_error(request, customer_id, actor, FormError.of("rights-request", exc),
                                 typed={"kind": kind, "channel": channel})

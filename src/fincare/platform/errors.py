@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import TypeVar
+
+E = TypeVar("E", bound=StrEnum)
+
 
 class DomainError(Exception):
     """A rule said no. `field` names the input at fault, when there is one."""
@@ -52,3 +57,11 @@ class Locked(DomainError):
 
     status_code = 423
     code = "locked"
+
+
+def one_of(enum: type[E], value: object, field: str) -> E:
+    """`value` as a member of `enum`, or Invalid naming `field` and the members."""
+    try:
+        return enum(str(value))
+    except ValueError:
+        raise Invalid(f"one of {', '.join(enum)}", field=field) from None

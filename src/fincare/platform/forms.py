@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
 from fincare.platform.errors import DomainError, Invalid
 
-E = TypeVar("E", bound=StrEnum)
 # PostgreSQL cannot store NUL; no console field needs a control character but line breaks and tabs
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -39,13 +37,6 @@ def plain(typed: dict[str, str]) -> None:
         if CONTROL.search(value):
             raise Invalid("control characters are not allowed", field=name)
 
-
-def choice(enum: type[E], value: str, field: str) -> E:
-    """`value` as a member of `enum`, or Invalid naming `field` and the choices."""
-    try:
-        return enum(value)
-    except ValueError:
-        raise Invalid(f"one of {', '.join(enum)}", field=field) from None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from fincare.platform import notify
 from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.permissions import SYSTEM, Role
 from fincare.servicedesk.models import ACTIVE_STATUSES, Ticket, TicketEvent
-from fincare.servicedesk.service import add_event, raise_priority, refresh_due
+from fincare.servicedesk.service import SUBJECT, add_event, raise_priority, refresh_due
+from fincare.sla import service as sla
 from fincare.sla.models import Clock
 
 
@@ -46,7 +47,7 @@ def escalate_breach(session: Session, *, ticket_id: int, clock_id: int) -> None:
               due_at=item.due_at.isoformat(), extensions=None)
     if ticket.status in ACTIVE_STATUSES:  # a target met late at resolution is reported, not reprioritised
         raise_priority(session, actor=SYSTEM, ticket=ticket, reason=f"sla breached: {item.target}")
-    refresh_due(session, ticket)
+    refresh_due(ticket, sla.clocks_of(session, SUBJECT, ticket.id))
     notify.notify_staff(session, recipients=supervisors_for(session, ticket), kind="sla_breached",
                         params={"reference": ticket.reference, "target": item.target},
                         dedupe_key=f"sla-breach-{clock_id}", link=f"/tickets/{ticket.id}")

@@ -24,8 +24,8 @@ from fincare.customers import service as customers
 from fincare.platform import clock, web
 from fincare.platform.config import get_settings
 from fincare.platform.db import unit_of_work
-from fincare.platform.errors import Conflict, Forbidden, Invalid
-from fincare.platform.forms import FormError, Submitted, choice, plain, text
+from fincare.platform.errors import Conflict, Forbidden, Invalid, one_of
+from fincare.platform.forms import FormError, Submitted, plain, text
 from fincare.platform.http import require_page
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
@@ -289,7 +289,7 @@ def reply(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Re
     typed = {"body": text(form, "body"), "visibility": text(form, "visibility")}
 
     def act(session: Session, ticket: Ticket) -> None:
-        visibility = choice(Visibility, typed["visibility"], "visibility")
+        visibility = one_of(Visibility, typed["visibility"], "visibility")
         service.add_message(session, actor=actor, ticket=ticket, body=typed["body"], visibility=visibility)
 
     return _work(request, ticket_id, actor, "reply", typed, act, "#timeline")

@@ -11,10 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fincare.platform import audit_trail, clock
-from fincare.platform.errors import Conflict, Forbidden, Invalid
+from fincare.platform.errors import Conflict, Forbidden, Invalid, one_of
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import CodeDimension, ComplaintCode, Ticket, TicketKind
-from fincare.servicedesk.service.rules import add_event, choice, clean_text
+from fincare.servicedesk.service.rules import add_event, clean_text
 
 CODE_VERSION = "JR/T 0169-2018"  # the table new coding uses
 PREFIX = {CodeDimension.CHANNEL: "A", CodeDimension.BUSINESS_TYPE: "B", CodeDimension.CAUSE: "C"}
@@ -26,7 +26,7 @@ def list_codes(session: Session, *, dimension: str | None = None,
     """The current table, by dimension and code."""
     query = select(ComplaintCode).where(ComplaintCode.version == CODE_VERSION)
     if dimension is not None:
-        query = query.where(ComplaintCode.dimension == choice(CodeDimension, dimension, "dimension"))
+        query = query.where(ComplaintCode.dimension == one_of(CodeDimension, dimension, "dimension"))
     if not include_inactive:
         query = query.where(ComplaintCode.active)
     return session.execute(query.order_by(ComplaintCode.dimension, ComplaintCode.code)).scalars().all()
@@ -37,7 +37,7 @@ def add_code(session: Session, *, actor: Principal, dimension: str, code: str, n
     """An institution's finer code (e.g. C0301 under C03), marked custom; audited."""
     if not actor.can(Permission.COMPLAINT_CODES_MANAGE):
         raise Forbidden("your role may not change the complaint code table")
-    axis = choice(CodeDimension, dimension, "dimension")
+    axis = one_of(CodeDimension, dimension, "dimension")
     code = clean_text(code, "code", 10).upper()
     if not _CODE.match(code) or not code.startswith(PREFIX[axis]):
         raise Invalid(f"a code of this dimension is {PREFIX[axis]} followed by 2 to 8 digits", field="code")

@@ -15,7 +15,7 @@ from fincare.customers.service import CustomerSummary
 from fincare.platform import audit_trail, clock, jobs
 from fincare.platform.config import get_settings
 from fincare.platform.db import allocate_ids
-from fincare.platform.errors import Forbidden, Invalid
+from fincare.platform.errors import Forbidden, Invalid, one_of
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import (
     REFERENCE_PREFIX,
@@ -32,9 +32,9 @@ from fincare.servicedesk.service.rules import (
     MAX_SUBJECT,
     SUBJECT,
     add_event,
-    choice,
     clean_text,
     may_work,
+    next_due,
 )
 from fincare.sla import service as sla
 from fincare.sla.models import Clock
@@ -66,8 +66,8 @@ class Intake:
 
 def parse_intake(session: Session, *, actor: Principal, raw: dict[str, Any]) -> Intake:
     """Validate a new ticket (API body or console form); Invalid / Forbidden name the field at fault."""
-    kind = choice(TicketKind, raw.get("kind"), "kind")
-    channel = choice(Channel, raw.get("channel"), "channel")
+    kind = one_of(TicketKind, raw.get("kind"), "kind")
+    channel = one_of(Channel, raw.get("channel"), "channel")
     if channel == Channel.REGULATOR_TRANSFER and kind != TicketKind.COMPLAINT:
         raise Invalid("only complaints are transferred by the regulator", field="channel")
     subject = clean_text(raw.get("subject"), "subject", MAX_SUBJECT)
@@ -76,10 +76,10 @@ def parse_intake(session: Session, *, actor: Principal, raw: dict[str, Any]) -> 
     if raw.get("risk_grade") is not None:
         if kind != TicketKind.COMPLAINT:
             raise Invalid("only complaints carry a risk grade", field="risk_grade")
-        risk_grade = choice(RiskGrade, raw["risk_grade"], "risk_grade")
+        risk_grade = one_of(RiskGrade, raw["risk_grade"], "risk_grade")
     elif kind == TicketKind.COMPLAINT:
         risk_grade = RiskGrade.LOW
-    priority = choice(Priority, raw["priority"], "priority") if raw.get("priority") else _default_priority(
+    priority = one_of(Priority, raw["priority"], "priority") if raw.get("priority") else _default_priority(
         channel, risk_grade)
     now = clock.now()
     received_at = raw.get("received_at")
@@ -144,7 +144,7 @@ def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Opened
         regulator_transfer=intake.channel == Channel.REGULATOR_TRANSFER, customer_id=intake.customer.id,
         subject=intake.subject, description=intake.description, assignee_id=owner,
         created_by_id=actor.account_id, received_at=intake.received_at, created_at=now, updated_at=now,
-        next_due_at=min((c.due_at for c in clocks), default=None), breached=False,
+        next_due_at=next_due(clocks), breached=False,
         possible_duplicate_of_id=duplicate_of.id if duplicate_of else None,
         repeat_complainant=bool(findings and findings.repeat_complainant),
     )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fincare.platform.errors import one_of
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import (
     ACTIVE_STATUSES,
@@ -17,7 +18,6 @@ from fincare.servicedesk.models import (
 )
 from fincare.servicedesk.service.rules import (
     SUBJECT,
-    choice,
     may_work,
 )
 from fincare.sla import service as sla
@@ -32,9 +32,9 @@ def list_tickets(session: Session, *, actor: Principal, kind: str | None = None,
         return []
     query = select(Ticket).order_by(Ticket.id.desc()).limit(min(max(limit, 1), 200))
     if kind is not None:
-        query = query.where(Ticket.kind == choice(TicketKind, kind, "kind"))
+        query = query.where(Ticket.kind == one_of(TicketKind, kind, "kind"))
     if status is not None:
-        query = query.where(Ticket.status == choice(TicketStatus, status, "status"))
+        query = query.where(Ticket.status == one_of(TicketStatus, status, "status"))
     if breached is not None:
         query = query.where(Ticket.breached.is_(breached))
     if unassigned:
@@ -76,14 +76,8 @@ def list_events(session: Session, ticket_id: int) -> Sequence[TicketEvent]:
 
 
 def clocks_by_ticket(session: Session, ticket_ids: Sequence[int]) -> dict[int, list[Clock]]:
-    """The clocks of many tickets at once, earliest due first for each."""
-    found: dict[int, list[Clock]] = {}
-    if ticket_ids:
-        for item in session.execute(select(Clock).where(Clock.subject_type == SUBJECT,
-                                                        Clock.subject_id.in_(ticket_ids))
-                                    .order_by(Clock.due_at)).scalars():
-            found.setdefault(item.subject_id, []).append(item)
-    return found
+    """The clocks of a page of tickets in one query."""
+    return sla.clocks_of_subjects(session, SUBJECT, ticket_ids)
 
 
 def clocks(session: Session, ticket: Ticket) -> Sequence[Clock]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -12,8 +12,7 @@ from fincare.platform import clock
 from fincare.platform.errors import Invalid
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import ACTIVE_STATUSES, Ticket, TicketEvent, TicketKind
-from fincare.sla import service as sla
-from fincare.sla.models import ClockState
+from fincare.sla.models import Clock, ClockState
 
 SUBJECT = "ticket"  # the subject type of a ticket's clocks
 MAX_SUBJECT = 200
@@ -21,14 +20,7 @@ MAX_DESCRIPTION = 20_000
 MAX_BODY = 20_000
 MAX_REASON = 1000
 
-E = TypeVar("E", bound=StrEnum)
 
-
-def choice(enum: type[E], value: object, field: str) -> E:
-    try:
-        return enum(str(value))
-    except ValueError:
-        raise Invalid(f"one of {', '.join(enum)}", field=field) from None
 
 
 def clean_text(value: object, field: str, max_len: int, *, required: bool = True) -> str:
@@ -54,9 +46,12 @@ def add_event(session: Session, ticket: Ticket, kind: str, actor: Principal | No
     return event
 
 
-def refresh_due(session: Session, ticket: Ticket) -> None:
-    """Recompute the earliest unmet, unpaused due time (the queue's sort key) and the breach flag."""
-    clocks = sla.clocks_of(session, SUBJECT, ticket.id)
-    open_dues = [c.due_at for c in clocks if c.met_at is None and c.state != ClockState.PAUSED]
-    ticket.next_due_at = min(open_dues) if open_dues and ticket.status in ACTIVE_STATUSES else None
+def next_due(clocks: Sequence[Clock]) -> datetime | None:
+    """The earliest due time of a clock still counting: the queue's sort key."""
+    return min((c.due_at for c in clocks if c.met_at is None and c.state != ClockState.PAUSED), default=None)
+
+
+def refresh_due(ticket: Ticket, clocks: Sequence[Clock]) -> None:
+    """Keep the ticket's queue key and breach flag in step with `clocks` (all of its clocks, as changed)."""
+    ticket.next_due_at = next_due(clocks) if ticket.status in ACTIVE_STATUSES else None
     ticket.breached = any(c.breached_at is not None for c in clocks)

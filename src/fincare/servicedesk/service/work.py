@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from fincare.platform import audit_trail, clock, jobs
 from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.accounts.service import principal_of
-from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound, one_of
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import (
     PRIORITY_ORDER,
@@ -33,7 +33,6 @@ from fincare.servicedesk.service.rules import (
     MAX_REASON,
     SUBJECT,
     add_event,
-    choice,
     clean_text,
     may_work,
     refresh_due,
@@ -55,10 +54,6 @@ REPLY_TARGETS = frozenset({Target.FIRST_RESPONSE, Target.FEEDBACK})
 
 
 # -- access ----------------------------------------------------------------------------------------
-
-
-def get_ticket(session: Session, ticket_id: int) -> Ticket | None:
-    return session.get(Ticket, ticket_id)
 
 
 def access_ticket(session: Session, ticket_id: int, actor: Principal, *, for_write: bool = False) -> Ticket:
@@ -95,16 +90,17 @@ def add_message(session: Session, *, actor: Principal, ticket: Ticket, body: str
     session.flush()
     public = visibility == Visibility.PUBLIC
     add_event(session, ticket, "replied" if public else "noted", actor, at=now, message_id=message.id)
-    if public:
+    if public:  # a note changes no clock and no status
         if ticket.first_response_at is None:
             ticket.first_response_at = now
-        for item in sla.clocks_of(session, SUBJECT, ticket.id, lock=True):
+        clocks = sla.clocks_of(session, SUBJECT, ticket.id, lock=True)
+        for item in clocks:
             if item.target in REPLY_TARGETS:
                 sla.meet(session, item=item, at=now)
         if ticket.status in (TicketStatus.NEW, TicketStatus.REOPENED):
             _set_status(session, ticket, TicketStatus.OPEN, actor, now)
+        refresh_due(ticket, clocks)
     ticket.updated_at = now
-    refresh_due(session, ticket)
     audit_trail.record(session, actor=actor, action="ticket.replied" if public else "ticket.noted", subject=ticket,
                        after={"message_id": message.id, "visibility": visibility, "length": len(body)})
     return message
@@ -131,7 +127,7 @@ def transition(session: Session, *, actor: Principal, ticket: Ticket, to: str, r
     Waiting for the customer pauses the business clocks (never the statutory one); resolving meets
     every clock and queues `servicedesk.ticket_resolved` once per resolution.
     """
-    target = choice(TicketStatus, to, "to")
+    target = one_of(TicketStatus, to, "to")
     current = TicketStatus(ticket.status)
     if target == TicketStatus.NEW or target not in TRANSITIONS[current]:
         raise Conflict(f"a {current} ticket cannot become {target}", field="to")
@@ -160,7 +156,7 @@ def transition(session: Session, *, actor: Principal, ticket: Ticket, to: str, r
         ticket.resolved_at = ticket.closed_at = None
     changed = _set_status(session, ticket, target, actor, now, reason)
     ticket.updated_at = now
-    refresh_due(session, ticket)
+    refresh_due(ticket, clocks)
     audit_trail.record(session, actor=actor, action="ticket.status_changed", subject=ticket,
                        before={"status": current}, after={"status": target}, reason=reason)
     if target == TicketStatus.RESOLVED:  # once per resolution: a reopened ticket resolved again counts anew
@@ -231,7 +227,7 @@ def extend_deadline(session: Session, *, actor: Principal, ticket: Ticket, reaso
     approver = actor if actor.can(Permission.EXTENSION_APPROVE) else None
     item = sla.extend_statutory(session, item=statutory, actor=actor, approver=approver, reason=reason)
     add_event(session, ticket, "deadline_extended", actor, days=item.budget_seconds // 86400,
-           due_at=item.due_at.isoformat(), reason=reason.strip())
+              due_at=item.due_at.isoformat(), reason=reason.strip())
     ticket.updated_at = clock.now()
-    refresh_due(session, ticket)
+    refresh_due(ticket, clocks)
     return item
