@@ -366,3 +366,11 @@ def test_a_retried_extension_extends_once(client: TestClient, specialist_chen: S
     again = client.post(url, json={"reason": "需调取监控录像"}, headers=headers)
     assert first.json()["due_at"] == again.json()["due_at"] and again.json()["extensions"] == 1
     assert len(queued("sla.statutory_extended")) == 1
+
+
+def test_a_resolved_ticket_is_not_handed_over(client: TestClient, agent_li: Staff, supervisor_wang: Staff) -> None:
+    ticket = open_via_api(client, agent_li)
+    client.post(f"/api/v1/tickets/{ticket['id']}/transitions", json={"to": "resolved"}, headers=agent_li.headers)
+    moved = client.post(f"/api/v1/tickets/{ticket['id']}/assignment",
+                        json={"assignee_id": supervisor_wang.id, "reason": "复核"}, headers=supervisor_wang.headers)
+    assert moved.status_code == 409 and moved.json()["error"]["field"] == "assignee_id"

@@ -558,3 +558,15 @@ def test_every_plain_error_message_the_desk_shows_is_translated() -> None:
     assert "no such ticket" in messages
     zh = json.loads((Path(i18n.__file__).parent / "locale" / "zh-CN.json").read_text("utf-8"))
     assert sorted(m for m in messages if m not in zh) == []
+
+
+def test_waiting_for_the_customer_is_offered_only_once_they_were_answered(client: TestClient,
+                                                                          agent_li: Staff) -> None:
+    li = principal(agent_li)
+    ticket = open_ticket(li)
+    sign_in(client, "agent_li")
+    assert 'data-testid="to-pending_customer"' not in client.get(f"/tickets/{ticket.id}").text
+    with unit_of_work() as session:
+        service.add_message(session, actor=li, ticket=service.access_ticket(session, ticket.id, li, for_write=True),
+                            body="请问是哪一张卡？", visibility=Visibility.PUBLIC)
+    assert 'data-testid="to-pending_customer"' in client.get(f"/tickets/{ticket.id}").text

@@ -33,7 +33,6 @@ from fincare.platform.schemas import MAX_ID
 from fincare.platform.web import NavItem, add_nav, render
 from fincare.servicedesk import service, workspace
 from fincare.servicedesk.models import (
-    ACTIVE_STATUSES,
     Channel,
     Priority,
     RiskGrade,
@@ -42,7 +41,6 @@ from fincare.servicedesk.models import (
     TicketStatus,
     Visibility,
 )
-from fincare.sla.models import Target
 
 router = APIRouter(include_in_schema=False)
 web.add_templates("servicedesk", Path(__file__).parent / "templates" / "servicedesk")
@@ -107,7 +105,7 @@ def queue_page(request: Request, actor: Reader) -> Response:
         masked = customers.summaries(session, [t.customer_id for t in (*mine, *unassigned)])
         return render(request, "servicedesk/queue.html", {
             **_common(now), "mine": mine, "unassigned": unassigned, "customers": masked,
-            "may_take": {t.id for t in unassigned if service.may_work(actor, t.kind)},
+            "may_take": {t.id for t in unassigned if service.may_take(actor, t)},
         })
 
 
@@ -231,32 +229,23 @@ def _ticket_page(request: Request, session: Session, ticket: Ticket, actor: Prin
     named: list[int | None] = [ticket.assignee_id, ticket.created_by_id, *(e.actor_id for e in entries)]
     named += [v for e in entries if e.kind == "assigned" for v in (e.detail.get("before"), e.detail.get("after"))
               if isinstance(v, int)]
-    works = service.may_work(actor, ticket.kind)
-    allowed = service.TRANSITIONS[TicketStatus(ticket.status)]
-    clocks = workspace.clock_statuses(session, ticket, now=now)
-    own = ticket.assignee_id is not None and ticket.assignee_id == actor.account_id
-    may = {
-        "work": works,
-        "take": works and ticket.assignee_id is None and ticket.status in ACTIVE_STATUSES,
-        "assign": works and ticket.status in ACTIVE_STATUSES and (actor.can(P.TICKET_ASSIGN) or own),
-        "extend": actor.can(P.EXTENSION_APPROVE) and any(
-            c.target == Target.STATUTORY and c.met_at is None for c in clocks),
-    }
-    transitions = [str(s) for s in STATUS_ORDER if s in allowed] if works else []
+    raw_clocks = service.clocks(session, ticket)
+    clocks = workspace.clock_statuses(session, raw_clocks, now=now)
+    may = service.offered(actor, ticket, raw_clocks)
+    transitions = [str(s) for s in STATUS_ORDER if s in may.statuses]
     # the forms on the page; a refusal of any other (a stale page, a role without the form) shows on top
-    forms = {"take", *(["extension"] if may["extend"] else [])}
-    if works:
-        forms |= {f"status-{t}" for t in transitions} | ({"assign"} if may["assign"] else set())
-        forms |= {"reply"} if ticket.status != TicketStatus.CLOSED else set()
-        forms |= {"coding"} if ticket.kind == TicketKind.COMPLAINT else set()
+    forms = {"take", *(["extension"] if may.extend else []), *(f"status-{t}" for t in transitions)}
+    forms |= {"assign"} if may.hand_over else set()
+    forms |= {"reply"} if may.work and ticket.status != TicketStatus.CLOSED else set()
+    forms |= {"coding"} if may.code else set()
     response = render(request, "servicedesk/ticket.html", {
         **_common(now), "ticket": ticket, "clocks": clocks, "entries": entries,
         "customer": customers.summaries(session, [ticket.customer_id]).get(ticket.customer_id),
         "names": workspace.staff_names(session, named), "may": may,
         "transitions": transitions, "forms": forms,
-        "colleagues": workspace.colleagues(session, ticket.kind) if may["assign"] else [],
+        "colleagues": workspace.colleagues(session, ticket.kind) if may.hand_over else [],
         "visibilities": list(Visibility), "error": error, "typed": typed or {},
-        "codes": service.list_codes(session) if works and ticket.kind == TicketKind.COMPLAINT else [],
+        "codes": service.list_codes(session) if may.code else [],
     }, status_code=error.status_code if error else 200)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -18,9 +18,9 @@ from fincare.platform import clock
 from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.accounts.service import principal_of
 from fincare.servicedesk import service
-from fincare.servicedesk.models import Ticket, TicketMessage, Visibility
+from fincare.servicedesk.models import TicketMessage, Visibility
 from fincare.sla import service as sla
-from fincare.sla.models import ClockState
+from fincare.sla.models import Clock, ClockState
 
 # What a clock shows, as of now: a running clock past its due time reads "breached" before the
 # sweep marks it, so the page never shows a missed target as still running.
@@ -43,11 +43,11 @@ class ClockStatus:
     extensions: int
 
 
-def clock_statuses(session: Session, ticket: Ticket, *, now: datetime | None = None) -> list[ClockStatus]:
-    """The ticket's clocks, earliest due first, with their state and the share of their budget used."""
+def clock_statuses(session: Session, clocks: Sequence[Clock], *, now: datetime | None = None) -> list[ClockStatus]:
+    """A ticket's clocks (earliest due first) with their state and the share of their budget used."""
     now = now or clock.now()
     found = []
-    for item in service.clocks(session, ticket):
+    for item in clocks:
         end = item.met_at or item.paused_at or now
         counted = sla.calendar_of(session, item.calendar).between(item.started_at, end)
         counted -= timedelta(seconds=item.paused_seconds)  # earlier pauses do not count

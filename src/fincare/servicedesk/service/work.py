@@ -7,6 +7,7 @@ ticket's clocks (`sla`) in step with its status.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from fincare.platform.accounts.service import principal_of
 from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound, one_of
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import (
+    ACTIVE_STATUSES,
     PRIORITY_ORDER,
     Priority,
     Ticket,
@@ -38,7 +40,7 @@ from fincare.servicedesk.service.rules import (
     refresh_due,
 )
 from fincare.sla import service as sla
-from fincare.sla.models import Clock, Target
+from fincare.sla.models import Clock, ClockState, Target
 
 # Where each status may go. Reopening needs a reason; waiting for the customer needs a reply first.
 TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
@@ -121,6 +123,12 @@ def _set_status(session: Session, ticket: Ticket, to: TicketStatus, actor: Princ
     return add_event(session, ticket, "status_changed", actor, at=at, before=before, after=to, reason=reason)
 
 
+def next_statuses(ticket: Ticket) -> frozenset[TicketStatus]:
+    """Where the ticket may go now (waiting for the customer only once they were answered)."""
+    allowed = TRANSITIONS[TicketStatus(ticket.status)]
+    return allowed - {TicketStatus.PENDING_CUSTOMER} if ticket.first_response_at is None else allowed
+
+
 def transition(session: Session, *, actor: Principal, ticket: Ticket, to: str, reason: str | None = None) -> Ticket:
     """Move a ticket to status `to`, pausing, resuming or meeting its clocks accordingly.
 
@@ -169,6 +177,18 @@ def transition(session: Session, *, actor: Principal, ticket: Ticket, to: str, r
 # -- assignment and priority -----------------------------------------------------------------------
 
 
+def may_take(actor: Principal, ticket: Ticket) -> bool:
+    """An active ticket nobody owns, of a kind the actor works."""
+    return may_work(actor, ticket.kind) and ticket.assignee_id is None and ticket.status in ACTIVE_STATUSES
+
+
+def may_hand_over(actor: Principal, ticket: Ticket) -> bool:
+    """One's own active ticket, or (supervisors) anyone's."""
+    own = ticket.assignee_id is not None and ticket.assignee_id == actor.account_id
+    return (may_work(actor, ticket.kind) and ticket.status in ACTIVE_STATUSES
+            and (own or actor.can(Permission.TICKET_ASSIGN)))
+
+
 def assign(session: Session, *, actor: Principal, ticket: Ticket, assignee_id: int | None,
            reason: str | None = None) -> Ticket:
     """Hand a ticket to a qualified colleague (or take an unassigned one).
@@ -176,9 +196,10 @@ def assign(session: Session, *, actor: Principal, ticket: Ticket, assignee_id: i
     Supervisors may reassign any ticket; anyone may take an unassigned ticket of a kind they work
     or hand over their own. The hand-over is explicit and audited (首问负责制).
     """
-    own = ticket.assignee_id is not None and ticket.assignee_id == actor.account_id
-    taking = ticket.assignee_id is None and assignee_id == actor.account_id
-    if not (actor.can(Permission.TICKET_ASSIGN) or own or taking):
+    if ticket.status not in ACTIVE_STATUSES:
+        raise Conflict("a resolved or closed ticket is not handed over", field="assignee_id")
+    taking = assignee_id is not None and assignee_id == actor.account_id and may_take(actor, ticket)
+    if not (taking or may_hand_over(actor, ticket)):
         raise Forbidden("only a supervisor may reassign a colleague's ticket", field="assignee_id")
     reason = clean_text(reason, "reason", MAX_REASON, required=not taking) or None
     if assignee_id is not None:
@@ -216,6 +237,14 @@ def raise_priority(session: Session, *, actor: Principal, ticket: Ticket, reason
 # -- the statutory deadline ------------------------------------------------------------------------
 
 
+def may_extend(actor: Principal, clocks: Sequence[Clock]) -> bool:
+    """An approver, and a statutory deadline still ahead (a passed one is never extended)."""
+    now = clock.now()
+    return actor.can(Permission.EXTENSION_APPROVE) and any(
+        c.target == Target.STATUTORY and c.met_at is None and c.state != ClockState.BREACHED and c.due_at > now
+        for c in clocks)
+
+
 def extend_deadline(session: Session, *, actor: Principal, ticket: Ticket, reason: str) -> Clock:
     """Extend a complaint's statutory deadline (15 → 30 → 60 days); the actor must be able to approve."""
     if ticket.kind != TicketKind.COMPLAINT:
@@ -231,3 +260,25 @@ def extend_deadline(session: Session, *, actor: Principal, ticket: Ticket, reaso
     ticket.updated_at = clock.now()
     refresh_due(ticket, clocks)
     return item
+
+
+# -- what a page offers ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Offered:
+    """What the actor may do to a ticket now: the console shows exactly these; the writes enforce them."""
+
+    work: bool
+    take: bool
+    hand_over: bool
+    extend: bool
+    code: bool
+    statuses: frozenset[TicketStatus]
+
+
+def offered(actor: Principal, ticket: Ticket, clocks: Sequence[Clock]) -> Offered:
+    works = may_work(actor, ticket.kind)
+    return Offered(work=works, take=may_take(actor, ticket), hand_over=may_hand_over(actor, ticket),
+                   extend=may_extend(actor, clocks), code=works and ticket.kind == TicketKind.COMPLAINT,
+                   statuses=next_statuses(ticket) if works else frozenset())
