@@ -150,3 +150,39 @@ def test_the_supervisor_of_the_assignee_s_department_is_the_one_told(db: Engine,
     assert len(inbox_of(desk_supervisor)) == 1 and inbox_of(elsewhere) == []
     with unit_of_work(read_only=True) as session:
         assert session.execute(select(func.count()).select_from(Notification)).scalar_one() == 2  # + the warning
+
+
+def test_the_supervisor_reads_the_breach_in_their_inbox_and_nobody_else_s(client, agent_li: Staff,  # type: ignore[no-untyped-def]
+                                                                          supervisor_wang: Staff) -> None:
+    with clock.frozen(START) as frozen:
+        open_consultations(1, agent_li)
+        frozen.advance(timedelta(minutes=6))
+        drain(Worker(name="w1"))
+    (ticket,) = tickets()
+    mine = client.get("/api/v1/notifications?unread=true", headers=supervisor_wang.headers).json()
+    assert [(n["kind"], n["params"]["reference"], n["link"]) for n in mine] == [
+        ("sla_breached", ticket.reference, f"/tickets/{ticket.id}")]
+    assert [n["kind"] for n in client.get("/api/v1/notifications", headers=agent_li.headers).json()] == [
+        "sla_warned"]  # the agent's own warning, never the supervisor's breach
+    assert client.get("/api/v1/notifications").status_code == 401
+    assert client.post("/api/v1/notifications/read", json={"ids": [mine[0]["id"]]},
+                       headers=agent_li.headers).json() == {"marked": 0}  # not theirs to mark
+    assert client.post("/api/v1/notifications/read", json={}, headers=supervisor_wang.headers).json() == {
+        "marked": 1}
+    assert client.get("/api/v1/notifications?unread=true", headers=supervisor_wang.headers).json() == []
+
+
+def test_the_inbox_page_shows_the_breach_in_chinese(client, agent_li: Staff,  # type: ignore[no-untyped-def]
+                                                   supervisor_wang: Staff) -> None:
+    from tests.servicedesk.test_views import post_form, sign_in
+
+    with clock.frozen(START) as frozen:
+        open_consultations(1, agent_li)
+        frozen.advance(timedelta(minutes=6))
+        drain(Worker(name="w1"))
+    (ticket,) = tickets()
+    sign_in(client, "supervisor_wang", english=False)
+    page = client.get("/notifications").text
+    assert f"工单 {ticket.reference} 已超出服务时限" in page and "1 条未读" in page
+    assert post_form(client, "/notifications/read", {}, page="/notifications").status_code == 303
+    assert "0 条未读" in client.get("/notifications").text

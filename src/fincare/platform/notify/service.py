@@ -1,4 +1,4 @@
-"""Staff notifications: the console inbox that escalations and reminders write to.
+"""Write to and read the staff inbox.
 
 A notification is written by a job (never inline in a request), so it goes through the outbox and
 survives a crash; `dedupe_key` makes the write idempotent per recipient. The title is a message id
@@ -9,35 +9,17 @@ separate port (follow-ups and surveys).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
 from fincare.platform import clock
 from fincare.platform.accounts.models import AccountRole, StaffAccount
-from fincare.platform.db import Base
+from fincare.platform.notify.models import Notification
 from fincare.platform.permissions import Role
-
-
-class Notification(Base):
-    __tablename__ = "notification"
-    __table_args__ = (
-        UniqueConstraint("recipient_id", "dedupe_key"),
-        Index("ix_notification_inbox", "recipient_id", "read_at", "id"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    recipient_id: Mapped[int] = mapped_column(ForeignKey("staff_account.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(40))  # e.g. "sla_breached": the message id of the title
-    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    link: Mapped[str | None] = mapped_column(String(200))  # a console path, never personal data
-    dedupe_key: Mapped[str] = mapped_column(String(120))
-    created_at: Mapped[datetime]
-    read_at: Mapped[datetime | None]
 
 
 def notify_staff(session: Session, *, recipients: Iterable[int], kind: str, params: dict[str, Any],
