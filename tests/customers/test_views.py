@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
 from sqlalchemy import Engine, select
 
 from fincare.customers import rights, service
@@ -17,33 +16,14 @@ from fincare.platform import clock
 from fincare.platform.audit_trail.models import AuditEntry
 from fincare.platform.db import unit_of_work
 from fincare.platform.permissions import SYSTEM, Role
+from tests.console import csrf, post_form, sign_in
 from tests.factories import customers as make
-from tests.factories.accounts import Staff, make_staff, totp_code
-from tests.platform.test_accounts import CSRF, login
+from tests.factories.accounts import Staff, make_staff
 
 
 @pytest.fixture
 def compliance_qian(db: Engine) -> Staff:
     return make_staff("compliance_qian", Role.COMPLIANCE_OFFICER, department="compliance", totp=True)
-
-
-def sign_in(client: TestClient, username: str, *, two_factor: bool = False) -> None:
-    """Sign in, with the one-time code when the role needs it, and read the console in English."""
-    assert login(client, username).status_code == 303
-    if two_factor:
-        page = client.get("/login/2fa")
-        done = client.post("/login/2fa", data={"code": totp_code(username), "csrf_token": csrf(page)},
-                           follow_redirects=False)
-        assert done.headers["location"] == "/"
-    client.get("/?lang=en")
-
-
-def csrf(page: Response) -> str:
-    return CSRF.search(page.text).group(1)  # type: ignore[union-attr]
-
-
-def post_form(client: TestClient, path: str, data: dict[str, str | list[str]], *, page: str = "/") -> Response:
-    return client.post(path, data={**data, "csrf_token": csrf(client.get(page))}, follow_redirects=False)
 
 
 def audit_entries(action: str, subject_id: int | None = None) -> list[AuditEntry]:

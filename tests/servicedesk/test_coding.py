@@ -106,7 +106,8 @@ def test_compliance_adds_a_finer_code_that_can_then_be_used(client: TestClient, 
 
 
 def test_the_console_codes_a_complaint_and_then_closes_it(client: TestClient, specialist_chen: Staff) -> None:
-    from tests.servicedesk.test_views import post_form, reload, sign_in
+    from tests.console import post_form, sign_in
+    from tests.servicedesk.test_views import reload
 
     ticket = resolved_complaint(client, specialist_chen)
     path = f"/tickets/{ticket['id']}"

@@ -174,7 +174,7 @@ def test_the_supervisor_reads_the_breach_in_their_inbox_and_nobody_else_s(client
 
 def test_the_inbox_page_shows_the_breach_in_chinese(client, agent_li: Staff,  # type: ignore[no-untyped-def]
                                                    supervisor_wang: Staff) -> None:
-    from tests.servicedesk.test_views import post_form, sign_in
+    from tests.console import post_form, sign_in
 
     with clock.frozen(START) as frozen:
         open_consultations(1, agent_li)

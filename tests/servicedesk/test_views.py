@@ -35,10 +35,10 @@ from fincare.servicedesk.models import (
 )
 from fincare.servicedesk.workspace import CLOCK_STATES
 from fincare.sla.models import Clock, Target
+from tests.console import csrf, post_form, sign_in
 from tests.factories import customers as make
-from tests.factories.accounts import Staff, make_staff, totp_code
+from tests.factories.accounts import Staff, make_staff
 from tests.factories.tickets import open_ticket
-from tests.platform.test_accounts import CSRF, login
 
 SERVICEDESK = Path(service.__file__).resolve().parent.parent
 MONDAY = datetime(2026, 10, 12, 9, 30, tzinfo=UTC)  # the frozen clock: 17:30 in Shanghai
@@ -47,25 +47,6 @@ MONDAY = datetime(2026, 10, 12, 9, 30, tzinfo=UTC)  # the frozen clock: 17:30 in
 @pytest.fixture
 def followup_sun(db: Engine) -> Staff:
     return make_staff("followup_sun", Role.FOLLOWUP_AGENT)
-
-
-def sign_in(client: TestClient, username: str, *, two_factor: bool = False, english: bool = True) -> None:
-    assert login(client, username).status_code == 303
-    if two_factor:
-        page = client.get("/login/2fa")
-        done = client.post("/login/2fa", data={"code": totp_code(username), "csrf_token": csrf(page)},
-                           follow_redirects=False)
-        assert done.headers["location"] == "/"
-    if english:
-        client.get("/?lang=en")
-
-
-def csrf(page: Response) -> str:
-    return CSRF.search(page.text).group(1)  # type: ignore[union-attr]
-
-
-def post_form(client: TestClient, path: str, data: dict[str, str], *, page: str = "/tickets") -> Response:
-    return client.post(path, data={**data, "csrf_token": csrf(client.get(page))}, follow_redirects=False)
 
 
 def principal(staff: Staff) -> Principal:
