@@ -36,3 +36,15 @@ def open_ticket(actor: Principal, *, customer_id: int | None = None, received_at
     with unit_of_work() as session:
         intake = service.parse_intake(session, actor=actor, raw=raw)
         return service.open_ticket(session, actor=actor, intake=intake).ticket
+
+
+def decide_via_api(client: TestClient, staff: Staff, ticket_id: int, outcome: str = "partly_upheld",
+                   **overrides: Any) -> dict[str, Any]:
+    """Send a complaint's decision with the standard reply (routes included): it resolves the complaint."""
+    template = client.get(f"/api/v1/tickets/{ticket_id}/decision-template", params={"outcome": outcome},
+                          headers=staff.headers)
+    assert template.status_code == 200, template.text
+    body = {"outcome": outcome, "reply": template.json()["reply"], **overrides}
+    response = client.post(f"/api/v1/tickets/{ticket_id}/decisions", json=body, headers=staff.headers)
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]

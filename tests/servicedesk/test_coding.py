@@ -13,7 +13,7 @@ from fincare.platform.audit_trail.models import AuditEntry
 from fincare.platform.db import unit_of_work
 from fincare.platform.permissions import Role
 from tests.factories.accounts import Staff, make_staff
-from tests.factories.tickets import open_via_api
+from tests.factories.tickets import decide_via_api, open_via_api
 
 CODES = {"channel_code": "A05", "business_type_code": "B03", "cause_code": "C01"}
 
@@ -25,7 +25,7 @@ def specialist_chen(db: Engine) -> Staff:
 
 def resolved_complaint(client: TestClient, staff: Staff) -> dict[str, Any]:
     ticket = open_via_api(client, staff, kind="complaint", channel="app")
-    client.post(f"/api/v1/tickets/{ticket['id']}/transitions", json={"to": "resolved"}, headers=staff.headers)
+    decide_via_api(client, staff, ticket["id"])
     return ticket
 
 

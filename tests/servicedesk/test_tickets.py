@@ -14,11 +14,11 @@ from fincare.platform.audit_trail.models import AuditEntry
 from fincare.platform.db import unit_of_work
 from fincare.platform.jobs.models import Job
 from fincare.platform.permissions import Role
-from fincare.servicedesk.models import Ticket, TicketEvent, TicketMessage
+from fincare.servicedesk.models import RegulatorReport, Ticket, TicketEvent, TicketMessage
 from fincare.sla.models import Clock
 from tests.factories.accounts import Staff, make_staff
 from tests.factories.customers import make_customer
-from tests.factories.tickets import open_via_api, ticket_body
+from tests.factories.tickets import decide_via_api, open_via_api, ticket_body
 
 
 @pytest.fixture
@@ -79,17 +79,23 @@ def test_a_complaint_runs_its_business_clock_and_the_15_day_statutory_clock(
     clocks = sla_of(ticket)
     assert set(clocks) == {"feedback", "statutory"}
     assert at(clocks["statutory"]["due_at"]) == datetime(2026, 10, 27, 9, 30, tzinfo=UTC)
-    assert queued("servicedesk.regulator_report_due") == []
+    assert count(RegulatorReport) == 0
 
 
-def test_high_risk_and_regulator_transferred_complaints_are_queued_for_the_regulator_report(
-        client: TestClient, agent_li: Staff) -> None:
+def test_high_risk_and_regulator_transferred_complaints_get_a_regulator_report_with_its_deadline(
+        client: TestClient, agent_li: Staff, supervisor_wang: Staff,
+        frozen_clock) -> None:  # type: ignore[no-untyped-def]
     high = open_via_api(client, agent_li, kind="complaint", risk_grade="high")
     transferred = open_via_api(client, agent_li, kind="complaint", channel="regulator_transfer")
     assert high["priority"] == "high" and set(sla_of(high)) == {"feedback", "resolution", "statutory"}
     assert transferred["regulator_transfer"] is True
-    assert sorted(p["ticket_id"] for p in queued("servicedesk.regulator_report_due")) == [high["id"],
-                                                                                          transferred["id"]]
+    reports = client.get("/api/v1/regulator-reports", headers=supervisor_wang.headers).json()
+    by_ticket = {r["ticket_id"]: r for r in reports}
+    assert set(by_ticket) == {high["id"], transferred["id"]}
+    assert by_ticket[high["id"]]["reasons"] == ["high_risk"] and by_ticket[high["id"]]["status"] == "due"
+    assert at(by_ticket[high["id"]]["due_at"]) == at(high["received_at"]) + timedelta(hours=24)
+    # a transferred complaint is reported back by its statutory deadline
+    assert by_ticket[transferred["id"]]["due_at"] == sla_of(transferred)["statutory"]["due_at"]
 
 
 def test_a_retry_with_the_same_idempotency_key_creates_nothing_new(client: TestClient, agent_li: Staff) -> None:
@@ -221,17 +227,21 @@ def test_a_statutory_deadline_that_has_passed_cannot_be_extended_even_before_the
 
 def test_resolving_meets_every_clock_and_announces_the_resolution_once(
         client: TestClient, specialist_chen: Staff) -> None:
-    ticket = open_via_api(client, specialist_chen, kind="complaint", risk_grade="high")
+    ticket = open_via_api(client, specialist_chen, kind="complaint", risk_grade="medium")
     url = f"/api/v1/tickets/{ticket['id']}/transitions"
-    resolved = client.post(url, json={"to": "resolved"}, headers=specialist_chen.headers).json()
+    undecided = client.post(url, json={"to": "resolved"}, headers=specialist_chen.headers)
+    assert undecided.status_code == 409 and undecided.json()["error"]["field"] == "decision"
+    decide_via_api(client, specialist_chen, ticket["id"])  # sending the decision resolves the complaint
+    resolved = client.get(f"/api/v1/tickets/{ticket['id']}", headers=specialist_chen.headers).json()
+    assert resolved["status"] == "resolved"
     assert {c["state"] for c in resolved["sla"]} == {"met"} and resolved["next_due_at"] is None
     assert len(queued("servicedesk.ticket_resolved")) == 1
     assert client.post(url, json={"to": "reopened"}, headers=specialist_chen.headers).json()["error"]["field"] \
         == "reason"
     reopened = client.post(url, json={"to": "reopened", "reason": "客户不认可处理结果"},
                            headers=specialist_chen.headers)
-    assert reopened.json()["status"] == "reopened"
-    client.post(url, json={"to": "resolved"}, headers=specialist_chen.headers)
+    assert reopened.json()["status"] == "reopened" and reopened.json()["decision_id"] is None
+    decide_via_api(client, specialist_chen, ticket["id"], outcome="upheld")
     assert len(queued("servicedesk.ticket_resolved")) == 2  # a second resolution is news again
     client.post(f"/api/v1/tickets/{ticket['id']}/coding", headers=specialist_chen.headers,
                 json={"channel_code": "A04", "business_type_code": "B07", "cause_code": "C04"})
@@ -288,9 +298,8 @@ def test_only_complaint_handlers_work_complaints(client: TestClient, agent_li: S
     ticket = open_via_api(client, agent_li, kind="complaint")
     url = f"/api/v1/tickets/{ticket['id']}"
     assert client.post(f"{url}/replies", json={"body": "x", **PUBLIC}, headers=agent_li.headers).status_code == 403
-    taken = client.post(f"{url}/assignment", json={"assignee_id": specialist_chen.id}, headers=specialist_chen.headers)
-    assert taken.status_code == 200 and taken.json()["assignee_id"] == specialist_chen.id
-    assert taken.json()["status"] == "open"
+    # the agent who took the call may not handle a complaint: it is routed to the specialist on duty
+    assert (ticket["assignee_id"], ticket["status"]) == (specialist_chen.id, "open")
     mine = client.get("/api/v1/tickets?assignee=me", headers=specialist_chen.headers).json()
     assert [t["id"] for t in mine] == [ticket["id"]]
 

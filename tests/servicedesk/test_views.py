@@ -38,6 +38,7 @@ from fincare.sla.models import Clock, Target
 from tests.console import csrf, post_form, sign_in
 from tests.factories import customers as make
 from tests.factories.accounts import Staff, make_staff
+from tests.factories.roster import away
 from tests.factories.tickets import open_ticket
 
 SERVICEDESK = Path(service.__file__).resolve().parent.parent
@@ -125,7 +126,9 @@ def test_the_queue_lists_my_active_tickets_most_urgent_first(client: TestClient,
     second = open_ticket(li, subject="积分咨询")  # due 09:37
     done = open_ticket(li, subject="已解决的咨询")
     transition(done, li, TicketStatus.RESOLVED)
-    someone_elses = open_ticket(principal(make_staff("agent_zhou", Role.AGENT)), subject="别人的咨询")
+    zhou = make_staff("agent_zhou", Role.AGENT)
+    someone_elses = open_ticket(principal(zhou), subject="别人的咨询")
+    away(agent_li, zhou)  # nobody on duty: routing leaves it waiting
     nobodys = open_ticket(SYSTEM, subject="无人领取的咨询")  # the system owns nothing: unassigned
     complaint = open_ticket(SYSTEM, kind="complaint", subject="无人领取的投诉")  # agents do not work complaints
 
@@ -172,6 +175,7 @@ def test_the_console_speaks_chinese_by_default(client: TestClient, agent_li: Sta
 
 
 def test_an_agent_takes_an_unassigned_ticket_from_the_queue(client: TestClient, agent_li: Staff) -> None:
+    away(agent_li)
     ticket = open_ticket(SYSTEM)
     sign_in(client, "agent_li")
     taken = post_form(client, f"/tickets/{ticket.id}/take", {})

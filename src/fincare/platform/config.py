@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     master_key_file: Path | None = None
     timezone: str = "Asia/Shanghai"
     smtp_url: str | None = None
+    # a high-risk complaint's reply waits for a second person's approval before it is sent
+    high_risk_decision_approval: bool = True
     language: str = "zh-CN"
     # Behind a TLS-terminating proxy the app sees http; trust X-Forwarded-Proto from these hosts.
     forwarded_allow_ips: str = "127.0.0.1"

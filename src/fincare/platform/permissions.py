@@ -50,6 +50,8 @@ class Permission(StrEnum):
     TICKET_ASSIGN = "ticket.assign"
     COMPLAINT_HANDLE = "complaint.handle"
     EXTENSION_APPROVE = "complaint.approve_extension"
+    DECISION_APPROVE = "complaint.approve_decision"  # the optional second pair of eyes on high-risk replies
+    COMPLAINT_REVIEW = "complaint.review"  # 核查 by the superior level
     COMPLAINT_CODES_MANAGE = "complaint.manage_codes"
     SLA_POLICY_MANAGE = "sla.manage_policies"
     # follow-ups
@@ -67,6 +69,7 @@ class Permission(StrEnum):
     INSIGHT_READ = "insight.read"
     # workforce
     WORKFORCE_MANAGE = "workforce.manage"
+    ROSTER_MANAGE = "roster.manage"  # skills, shifts and availability that routing reads
     # scorecard
     KPI_READ = "kpi.read"
     MEASURES_MANAGE = "measures.manage"
@@ -84,7 +87,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPERVISOR: frozenset(
         _BASE | _DESK | {P.COMPLAINT_HANDLE, P.TICKET_BACKDATE, P.TICKET_ASSIGN, P.EXTENSION_APPROVE,
                          P.CUSTOMER_REVEAL, P.FOLLOWUP_WORK, P.SURVEY_MANAGE, P.STAFF_READ, P.KPI_READ,
-                         P.REPORTS_EXPORT, P.REGULATOR_REPORT, P.RISK_MANAGE}
+                         P.REPORTS_EXPORT, P.REGULATOR_REPORT, P.RISK_MANAGE, P.ROSTER_MANAGE,
+                         P.DECISION_APPROVE, P.COMPLAINT_REVIEW}
     ),
     Role.SECURITY_OFFICER: frozenset(
         _BASE | {P.INCIDENT_MANAGE, P.SECURITY_AUDIT_MANAGE, P.AUDIT_READ, P.CUSTOMER_READ, P.STAFF_READ,
@@ -93,12 +97,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.COMPLIANCE_OFFICER: frozenset(
         _BASE | {P.CUSTOMER_READ, P.CUSTOMER_REVEAL, P.CUSTOMER_EXPORT, P.CUSTOMER_ERASE, P.TICKET_READ,
                  P.COMPLAINT_HANDLE, P.REGULATOR_REPORT, P.AUDIT_READ, P.KPI_READ, P.REPORTS_EXPORT,
-                 P.EXTENSION_APPROVE, P.COMPLAINT_CODES_MANAGE}
+                 P.EXTENSION_APPROVE, P.COMPLAINT_CODES_MANAGE, P.DECISION_APPROVE, P.COMPLAINT_REVIEW}
     ),
     Role.MARKETING: frozenset(
         _BASE | {P.KNOWLEDGE_MANAGE, P.EDUCATION_MANAGE, P.LOYALTY_MANAGE, P.INSIGHT_READ, P.KPI_READ}
     ),
-    Role.HR: frozenset(_BASE | {P.WORKFORCE_MANAGE, P.STAFF_READ, P.KPI_READ}),
+    Role.HR: frozenset(_BASE | {P.WORKFORCE_MANAGE, P.ROSTER_MANAGE, P.STAFF_READ, P.KPI_READ}),
     Role.EXECUTIVE: frozenset(_BASE | {P.KPI_READ, P.REPORTS_EXPORT, P.MEASURES_MANAGE, P.STAFF_READ}),
     Role.AUDITOR: frozenset(_BASE | {P.AUDIT_READ, P.KPI_READ, P.STAFF_READ}),
     # Admins run the system; they do not read customers' personal data or the complaint files.

@@ -75,6 +75,10 @@ class Ticket(Base):
               postgresql_where=text("status IN ('new', 'open', 'pending_customer', 'reopened')"),
               sqlite_where=text("status IN ('new', 'open', 'pending_customer', 'reopened')")),
         Index("ix_ticket_kind_status", "kind", "status", "id"),
+        # the supervisor board: every active ticket by time-to-breach
+        Index("ix_ticket_due", "next_due_at",
+              postgresql_where=text("status IN ('new', 'open', 'pending_customer', 'reopened')"),
+              sqlite_where=text("status IN ('new', 'open', 'pending_customer', 'reopened')")),
         Index("ix_ticket_received", "received_at"),
     )
 
@@ -100,6 +104,10 @@ class Ticket(Base):
     # customer who keeps complaining
     possible_duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
     repeat_complainant: Mapped[bool] = mapped_column(default=False)
+    # linked by a handler: this complaint is handled as part of another, whose clocks continue
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
+    product: Mapped[str | None] = mapped_column(String(20))  # the product skill it needs (workforce.Skill)
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("complaint_decision.id", use_alter=True))
     # JR/T 0169-2018 coding (complaints): required before a complaint may close
     code_version: Mapped[str | None] = mapped_column(String(30))
     channel_code: Mapped[str | None] = mapped_column(String(12))
@@ -159,3 +167,118 @@ class ComplaintCode(Base):
     parent_code: Mapped[str | None] = mapped_column(String(12))
     custom: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
+
+
+class TicketRecusal(Base):
+    """A staff member or unit a complaint names as its subject: never routed or assigned it (回避)."""
+
+    __tablename__ = "ticket_recusal"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("staff_account.id"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+
+
+class Outcome(StrEnum):
+    UPHELD = "upheld"
+    PARTLY_UPHELD = "partly_upheld"
+    NOT_UPHELD = "not_upheld"
+
+
+class DecisionStatus(StrEnum):
+    PENDING_APPROVAL = "pending_approval"
+    REJECTED = "rejected"  # sent back by the approver; the handler writes a new one
+    SENT = "sent"
+
+
+class ComplaintDecision(Base):
+    """The institution's answer to a complaint: outcome, remedy and the reply the complainant receives."""
+
+    __tablename__ = "complaint_decision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    remedy: Mapped[str | None] = mapped_column(Text)
+    reply: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(20))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_account.id"))
+    decided_at: Mapped[datetime]
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_account.id"))
+    approved_at: Mapped[datetime | None]
+    approval_note: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_message.id"))
+    sent_at: Mapped[datetime | None]
+
+
+class ReportStatus(StrEnum):
+    DUE = "due"
+    SUBMITTED = "submitted"
+
+
+class RegulatorReport(Base):
+    """A complaint the regulator must hear about: high-risk, or transferred by the regulator itself."""
+
+    __tablename__ = "regulator_report"
+    __table_args__ = (Index("ix_regulator_report_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), unique=True)
+    reasons: Mapped[list[str]] = mapped_column(default=list)  # high_risk, regulator_transfer
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(12))
+    submitted_at: Mapped[datetime | None]
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_account.id"))
+    regulator_reference: Mapped[str | None] = mapped_column(String(60))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class ReviewStatus(StrEnum):
+    OPEN = "open"
+    CONFIRMED = "confirmed"  # the decision stands
+    OVERTURNED = "overturned"  # the complaint is reopened
+
+
+class ComplaintReview(Base):
+    """核查: the superior level looks again at a decision the complainant disputes."""
+
+    __tablename__ = "complaint_review"
+    __table_args__ = (Index("ix_complaint_review_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("complaint_decision.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_at: Mapped[datetime]
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_account.id"))
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("staff_account.id"))
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(12))
+    finding: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None]
+
+
+class RequestStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ExtensionRequest(Base):
+    """A handler asks a supervisor-level role to extend a complaint's statutory deadline."""
+
+    __tablename__ = "extension_request"
+    __table_args__ = (Index("ix_extension_request_status", "status", "requested_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_account.id"))
+    requested_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(12))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_account.id"))
+    decided_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)

@@ -27,6 +27,13 @@ class TicketIn(RequestBody):
     priority: str | None = Field(default=None, max_length=12, description="low | normal | high | urgent")
     received_at: AwareDatetime | None = Field(
         default=None, description="when it reached the institution, if earlier (needs ticket.backdate)")
+    product: str | None = Field(default=None, max_length=20,
+                                description="the product skill it needs: deposits | loans | cards | payments | "
+                                            "wealth | insurance")
+    named_staff_ids: list[int] | None = Field(default=None, max_length=20,
+                                              description="complaints: staff members it is about (never assigned it)")
+    named_department_ids: list[int] | None = Field(default=None, max_length=20,
+                                                   description="complaints: units it is about (their staff recuse)")
 
     def raw(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
@@ -74,6 +81,147 @@ class CodeRead(ResponseBody):
 
 class ExtensionIn(RequestBody):
     reason: str = Field(max_length=service.MAX_REASON)
+
+
+class LinkIn(RequestBody):
+    duplicate_of: int = Field(ge=1, le=MAX_ID, description="the earlier complaint of the same customer")
+    reason: str = Field(max_length=service.MAX_REASON)
+
+
+class DecisionIn(RequestBody):
+    outcome: str = Field(max_length=16, description="upheld | partly_upheld | not_upheld")
+    reply: str = Field(max_length=service.MAX_BODY,
+                       description="to the complainant; must name the review, mediation, arbitration and "
+                                   "litigation routes (see the decision template)")
+    remedy: str | None = Field(default=None, max_length=service.MAX_REASON)
+    language: str | None = Field(default=None, max_length=8, description="zh-CN | en (default: yours)")
+
+
+class DecisionRead(ResponseBody):
+    id: int
+    ticket_id: int
+    outcome: str
+    remedy: str | None
+    reply: str
+    language: str
+    status: str
+    decided_by_id: int | None
+    decided_at: datetime
+    approved_by_id: int | None
+    approved_at: datetime | None
+    approval_note: str | None
+    sent_at: datetime | None
+
+
+class TemplateRead(ResponseBody):
+    language: str
+    reply: str
+
+
+class ApprovalIn(RequestBody):
+    approve: bool
+    note: str | None = Field(default=None, max_length=service.MAX_REASON, description="required to refuse")
+
+
+class ReviewIn(RequestBody):
+    reason: str = Field(max_length=service.MAX_REASON, description="why the complainant disputes the decision")
+    reviewer_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+
+
+class ReviewerIn(RequestBody):
+    reviewer_id: int = Field(ge=1, le=MAX_ID)
+
+
+class ConclusionIn(RequestBody):
+    outcome: str = Field(max_length=12, description="confirmed | overturned (reopens the complaint)")
+    finding: str = Field(max_length=service.MAX_REASON)
+
+
+class ReviewRead(ResponseBody):
+    id: int
+    ticket_id: int
+    decision_id: int
+    reason: str
+    requested_at: datetime
+    requested_by_id: int | None
+    reviewer_id: int | None
+    due_at: datetime
+    status: str
+    finding: str | None
+    decided_at: datetime | None
+
+
+class ExtensionRequestRead(ResponseBody):
+    id: int
+    ticket_id: int
+    reason: str
+    requested_by_id: int | None
+    requested_at: datetime
+    status: str
+    decided_by_id: int | None
+    decided_at: datetime | None
+    note: str | None
+
+
+class SubmissionIn(RequestBody):
+    regulator_reference: str | None = Field(default=None, max_length=60)
+    note: str | None = Field(default=None, max_length=service.MAX_REASON)
+
+
+class ReportRead(ResponseBody):
+    id: int
+    ticket_id: int
+    ticket_reference: str
+    reasons: list[str]
+    due_at: datetime
+    status: str
+    submitted_at: datetime | None
+    regulator_reference: str | None
+
+    @classmethod
+    def of(cls, row: service.ReportRow) -> ReportRead:
+        r = row.report
+        return cls(id=r.id, ticket_id=r.ticket_id, ticket_reference=row.ticket.reference, reasons=r.reasons,
+                   due_at=r.due_at, status=r.status, submitted_at=r.submitted_at,
+                   regulator_reference=r.regulator_reference)
+
+
+class BoardTicket(ResponseBody):
+    id: int
+    reference: str
+    kind: str
+    priority: str
+    assignee_id: int | None
+    next_due_at: datetime | None
+    breached: bool
+
+
+class AgentLoadRead(ResponseBody):
+    account_id: int
+    display_name: str
+    open: int
+    breached: int
+    on_duty: bool
+
+
+class BoardRead(ResponseBody):
+    breached: list[BoardTicket]
+    at_risk: list[BoardTicket]
+    loads: list[AgentLoadRead]
+    extension_requests: list[ExtensionRequestRead]
+    decisions_awaiting_approval: list[DecisionRead]
+    regulator_reports_due: list[ReportRead]
+    reviews_due: list[ReviewRead]
+
+    @classmethod
+    def of(cls, board: service.Board) -> BoardRead:
+        return cls(breached=[BoardTicket.model_validate(t) for t in board.breached],
+                   at_risk=[BoardTicket.model_validate(t) for t in board.at_risk],
+                   loads=[AgentLoadRead.model_validate(a) for a in board.loads],
+                   extension_requests=[ExtensionRequestRead.model_validate(r) for r, _ in board.extensions],
+                   decisions_awaiting_approval=[DecisionRead.model_validate(d) for d, _ in board.approvals],
+                   regulator_reports_due=[ReportRead.of(r) for r in board.reports_due],
+                   reviews_due=[ReviewRead.model_validate(r) for r, _ in board.reviews_due])
 
 
 class ClockRead(ResponseBody):
@@ -131,6 +279,9 @@ class TicketRead(ResponseBody):
     channel_code: str | None = None
     business_type_code: str | None = None
     cause_code: str | None = None
+    product: str | None = None
+    duplicate_of_id: int | None = None
+    decision_id: int | None = None
     created_at: datetime
     updated_at: datetime
     sla: list[ClockRead] = Field(default_factory=list)

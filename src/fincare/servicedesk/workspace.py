@@ -48,6 +48,8 @@ def clock_statuses(session: Session, clocks: Sequence[Clock], *, now: datetime |
     now = now or clock.now()
     found = []
     for item in clocks:
+        if item.state == ClockState.CANCELLED:  # a linked duplicate: the other ticket's clocks count
+            continue
         end = item.met_at or item.paused_at or now
         counted = sla.calendar_of(session, item.calendar).between(item.started_at, end)
         counted -= timedelta(seconds=item.paused_seconds)  # earlier pauses do not count

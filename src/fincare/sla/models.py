@@ -29,6 +29,7 @@ class ClockState(StrEnum):
     PAUSED = "paused"
     MET = "met"
     BREACHED = "breached"  # still to be met: it can become met late, but stays recorded as breached
+    CANCELLED = "cancelled"  # its subject is handled as part of another (a linked duplicate); counts nowhere
 
 
 class SlaPolicy(Base):

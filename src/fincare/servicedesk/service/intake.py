@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from fincare.customers import service as customers
 from fincare.customers.models import CustomerStatus
 from fincare.customers.service import CustomerSummary
-from fincare.platform import audit_trail, clock, jobs
+from fincare.platform import audit_trail, clock
 from fincare.platform.config import get_settings
 from fincare.platform.db import allocate_ids
 from fincare.platform.errors import Forbidden, Invalid, one_of
@@ -26,7 +26,8 @@ from fincare.servicedesk.models import (
     TicketKind,
     TicketStatus,
 )
-from fincare.servicedesk.service import duplicates
+from fincare.servicedesk.service import duplicates, regulator, routing
+from fincare.servicedesk.service.routing import Named
 from fincare.servicedesk.service.rules import (
     MAX_DESCRIPTION,
     MAX_SUBJECT,
@@ -38,6 +39,7 @@ from fincare.servicedesk.service.rules import (
 )
 from fincare.sla import service as sla
 from fincare.sla.models import Clock
+from fincare.workforce.models import Skill
 
 # A clock on a server a little ahead must not make "now" from a client look like the future.
 CLOCK_SKEW = timedelta(minutes=2)
@@ -62,6 +64,8 @@ class Intake:
     priority: Priority
     risk_grade: RiskGrade | None
     received_at: datetime
+    product: Skill | None = None
+    named: Named = field(default_factory=Named)
 
 
 def parse_intake(session: Session, *, actor: Principal, raw: dict[str, Any]) -> Intake:
@@ -101,7 +105,13 @@ def parse_intake(session: Session, *, actor: Principal, raw: dict[str, Any]) -> 
         raise Invalid("no such customer", field="customer_id")
     if customer.status != CustomerStatus.ACTIVE:
         raise Invalid(f"the customer's data is {customer.status}; it may not be processed", field="customer_id")
-    return Intake(kind, channel, customer, subject, description, priority, risk_grade, received_at)
+    product = one_of(Skill, raw["product"], "product") if raw.get("product") is not None else None
+    named = routing.Named()
+    if raw.get("named_staff_ids") or raw.get("named_department_ids"):
+        if kind != TicketKind.COMPLAINT:
+            raise Invalid("only a complaint names the staff or units it is about", field="named_staff_ids")
+        named = routing.parse_named(session, raw.get("named_staff_ids"), raw.get("named_department_ids"))
+    return Intake(kind, channel, customer, subject, description, priority, risk_grade, received_at, product, named)
 
 
 def _default_priority(channel: Channel, risk_grade: RiskGrade | None) -> Priority:
@@ -122,13 +132,15 @@ class Opened:
 def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Opened:
     """Record a new ticket and start its clocks from `received_at`.
 
-    First-contact responsibility: whoever takes it in owns it if qualified to work it; otherwise it
-    waits unassigned in its kind's queue. A high-risk or regulator-transferred complaint queues
-    `servicedesk.regulator_report_due`.
+    First-contact responsibility: whoever takes it in owns it if qualified to work it (and not named
+    in it); otherwise it is routed to a qualified colleague on duty, or waits in its kind's queue.
+    A high-risk or regulator-transferred complaint gets its regulator report record.
     """
     now = clock.now()
     ticket_id = allocate_ids(session, "ticket", 1)[0]
-    owner = actor.account_id if actor.account_id is not None and may_work(actor, intake.kind) else None
+    first_contact = actor.account_id is not None and may_work(actor, intake.kind) and not intake.named.excludes(
+        actor.account_id, actor.department_id)
+    owner = actor.account_id if first_contact else None
     # the clocks first, so the ticket row is written once, with its queue sort key already known
     clocks = sla.start_clocks(session, subject_type=SUBJECT, subject_id=ticket_id, kind=intake.kind,
                               received_at=intake.received_at, priority=intake.priority,
@@ -142,7 +154,7 @@ def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Opened
         kind=intake.kind, channel=intake.channel, status=TicketStatus.OPEN if owner else TicketStatus.NEW,
         priority=intake.priority, risk_grade=intake.risk_grade,
         regulator_transfer=intake.channel == Channel.REGULATOR_TRANSFER, customer_id=intake.customer.id,
-        subject=intake.subject, description=intake.description, assignee_id=owner,
+        subject=intake.subject, description=intake.description, assignee_id=owner, product=intake.product,
         created_by_id=actor.account_id, received_at=intake.received_at, created_at=now, updated_at=now,
         next_due_at=next_due(clocks), breached=False,
         possible_duplicate_of_id=duplicate_of.id if duplicate_of else None,
@@ -151,6 +163,8 @@ def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Opened
     session.add(ticket)
     add_event(session, ticket, "created", actor, at=now, channel=intake.channel, assignee_id=owner,
               received_at=intake.received_at.isoformat())
+    if intake.named.staff_ids or intake.named.department_ids:
+        routing.record_named(session, ticket, intake.named)
     audit_trail.record(session, actor=actor, action="ticket.opened", subject=ticket,
                        after={"reference": ticket.reference, "kind": ticket.kind, "channel": ticket.channel,
                               "customer_id": ticket.customer_id, "priority": ticket.priority,
@@ -161,6 +175,7 @@ def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Opened
         add_event(session, ticket, "possible_duplicate", actor, at=now, of=duplicate_of.id,
                   reference=duplicate_of.reference)
     if intake.kind == TicketKind.COMPLAINT and (intake.risk_grade == RiskGrade.HIGH or ticket.regulator_transfer):
-        jobs.enqueue(session, "servicedesk.regulator_report_due", dedupe_key=f"regulator-report-{ticket.id}",
-                     ticket_id=ticket.id)
+        regulator.open_report(session, ticket, clocks)
+    if owner is None:
+        routing.route(session, ticket)
     return Opened(ticket, clocks, intake.customer)

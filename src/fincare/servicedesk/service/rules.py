@@ -46,9 +46,12 @@ def add_event(session: Session, ticket: Ticket, kind: str, actor: Principal | No
     return event
 
 
+_NOT_COUNTING = (ClockState.PAUSED, ClockState.CANCELLED)
+
+
 def next_due(clocks: Sequence[Clock]) -> datetime | None:
     """The earliest due time of a clock still counting: the queue's sort key."""
-    return min((c.due_at for c in clocks if c.met_at is None and c.state != ClockState.PAUSED), default=None)
+    return min((c.due_at for c in clocks if c.met_at is None and c.state not in _NOT_COUNTING), default=None)
 
 
 def refresh_due(ticket: Ticket, clocks: Sequence[Clock]) -> None:

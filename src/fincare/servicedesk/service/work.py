@@ -29,7 +29,9 @@ from fincare.servicedesk.models import (
     TicketStatus,
     Visibility,
 )
+from fincare.servicedesk.service import routing
 from fincare.servicedesk.service.coding import is_coded
+from fincare.servicedesk.service.deadline import may_extend
 from fincare.servicedesk.service.rules import (
     MAX_BODY,
     MAX_REASON,
@@ -40,7 +42,7 @@ from fincare.servicedesk.service.rules import (
     refresh_due,
 )
 from fincare.sla import service as sla
-from fincare.sla.models import Clock, ClockState, Target
+from fincare.sla.models import Clock, Target
 
 # Where each status may go. Reopening needs a reason; waiting for the customer needs a reply first.
 TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
@@ -139,6 +141,10 @@ def transition(session: Session, *, actor: Principal, ticket: Ticket, to: str, r
     current = TicketStatus(ticket.status)
     if target == TicketStatus.NEW or target not in TRANSITIONS[current]:
         raise Conflict(f"a {current} ticket cannot become {target}", field="to")
+    if ticket.duplicate_of_id is not None:
+        raise Conflict("this complaint is handled as part of the one it is linked to", field="ticket_id")
+    if target == TicketStatus.RESOLVED and ticket.kind == TicketKind.COMPLAINT and ticket.decision_id is None:
+        raise Conflict("send the complaint's decision and reply to resolve it", field="decision")
     if target == TicketStatus.CLOSED and ticket.kind == TicketKind.COMPLAINT and not is_coded(ticket):
         raise Conflict("code the complaint (channel, business type and cause, JR/T 0169-2018) before closing it",
                        field="codes")
@@ -162,6 +168,7 @@ def transition(session: Session, *, actor: Principal, ticket: Ticket, to: str, r
         ticket.closed_at = now
     elif target == TicketStatus.REOPENED:
         ticket.resolved_at = ticket.closed_at = None
+        ticket.decision_id = None  # a reopened complaint is decided anew
     changed = _set_status(session, ticket, target, actor, now, reason)
     ticket.updated_at = now
     refresh_due(ticket, clocks)
@@ -208,6 +215,8 @@ def assign(session: Session, *, actor: Principal, ticket: Ticket, assignee_id: i
             raise Invalid("no such active staff member", field="assignee_id")
         if not may_work(principal_of(account), ticket.kind):
             raise Invalid("this staff member is not qualified for this kind of ticket", field="assignee_id")
+        if routing.is_recused(session, ticket.id, account):
+            raise Invalid("the complaint names this staff member or their unit (回避)", field="assignee_id")
     if assignee_id == ticket.assignee_id:
         return ticket
     before = ticket.assignee_id
@@ -232,34 +241,6 @@ def raise_priority(session: Session, *, actor: Principal, ticket: Ticket, reason
     audit_trail.record(session, actor=actor, action="ticket.priority_raised", subject=ticket,
                        before={"priority": before}, after={"priority": ticket.priority}, reason=reason)
     return True
-
-
-# -- the statutory deadline ------------------------------------------------------------------------
-
-
-def may_extend(actor: Principal, clocks: Sequence[Clock]) -> bool:
-    """An approver, and a statutory deadline still ahead (a passed one is never extended)."""
-    now = clock.now()
-    return actor.can(Permission.EXTENSION_APPROVE) and any(
-        c.target == Target.STATUTORY and c.met_at is None and c.state != ClockState.BREACHED and c.due_at > now
-        for c in clocks)
-
-
-def extend_deadline(session: Session, *, actor: Principal, ticket: Ticket, reason: str) -> Clock:
-    """Extend a complaint's statutory deadline (15 → 30 → 60 days); the actor must be able to approve."""
-    if ticket.kind != TicketKind.COMPLAINT:
-        raise Invalid("only complaints have a statutory deadline", field="ticket_id")
-    clocks = sla.clocks_of(session, SUBJECT, ticket.id, lock=True)
-    statutory = next((c for c in clocks if c.target == Target.STATUTORY), None)
-    if statutory is None:
-        raise Conflict("this complaint has no statutory clock", field="ticket_id")
-    approver = actor if actor.can(Permission.EXTENSION_APPROVE) else None
-    item = sla.extend_statutory(session, item=statutory, actor=actor, approver=approver, reason=reason)
-    add_event(session, ticket, "deadline_extended", actor, days=item.budget_seconds // 86400,
-              due_at=item.due_at.isoformat(), reason=reason.strip())
-    ticket.updated_at = clock.now()
-    refresh_due(ticket, clocks)
-    return item
 
 
 # -- what a page offers ----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from fincare.sla.service.clocks import (
     STATUTORY_EXTENSIONS,
     WARN_AT,
     ClockSpec,
+    cancel,
     clock_specs,
     clocks_of,
     clocks_of_subjects,
@@ -37,7 +38,8 @@ from fincare.sla.service.sweep import SweepResult, sweep
 
 __all__ = [
     "DEFAULTS", "REFERENCE_TTL_SECONDS", "STATUTORY_DAYS", "STATUTORY_EXTENSIONS", "WARN_AT", "ClockSpec",
-    "DefaultPolicy", "PolicyTarget", "SweepResult", "calendar_of", "clock_specs", "clocks_of", "clocks_of_subjects",
+    "DefaultPolicy", "PolicyTarget", "SweepResult", "calendar_of", "cancel", "clock_specs", "clocks_of",
+    "clocks_of_subjects",
     "ensure_default_policies", "extend_statutory", "get_policy", "list_calendar_overrides", "list_policies",
     "meet", "pause", "reference_cache", "remove_calendar_override", "resume", "revise_policy",
     "select_policies", "set_calendar_override", "start_clock", "start_clocks", "sweep",

@@ -171,6 +171,18 @@ def meet(session: Session, *, item: Clock, at: datetime | None = None) -> None:
     _event(session, item, "met", at, late=at > item.due_at)
 
 
+def cancel(session: Session, *, item: Clock, at: datetime | None = None, reason: str) -> None:
+    """Stop a clock whose subject is now handled as part of another; a met or breached clock keeps its record."""
+    if item.state not in (ClockState.RUNNING, ClockState.PAUSED):
+        return
+    at = at or clock.now()
+    _breach_if_overdue(session, item, at)
+    if item.state == ClockState.BREACHED:
+        return
+    item.state, item.paused_at = ClockState.CANCELLED, None
+    _event(session, item, "cancelled", at, reason=reason)
+
+
 def extend_statutory(session: Session, *, item: Clock, actor: Principal, approver: Principal | None,
                      reason: str, subject: tuple[str, int] | None = None) -> Clock:
     """Extend the statutory deadline to 30, then 60 days from receipt.
