@@ -28,6 +28,7 @@ os.environ["FINCARE_MASTER_KEY"] = base64.b64encode(bytes(range(1, 33))).decode(
 os.environ["FINCARE_LOG_JSON"] = "true"
 os.environ.pop("FINCARE_DATABASE_URL", None)
 
+from fincare.followups import service as followups_service
 from fincare.platform import clock, keys
 from fincare.platform.accounts import service as accounts
 from fincare.platform.config import reset_settings
@@ -118,6 +119,7 @@ def _truncate(engine: Engine) -> None:
                            {"h": "0" * 64})
     with Session(engine) as session:  # reference data the migrations seed
         sla_service.ensure_default_policies(session)
+        followups_service.ensure_default_surveys(session)
         session.commit()
 
 

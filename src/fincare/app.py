@@ -27,6 +27,9 @@ PUBLIC_ROUTES: frozenset[str] = frozenset({
     "/login/2fa",         # second factor of a half-open session (checked inside)
     "/logout",
     "/static",
+    "/s/{token}",         # survey pages: the signed, single-use link is the key
+    "/s/{token}/opt-out",
+    "/api/v1/surveys/{token}",
 })
 
 

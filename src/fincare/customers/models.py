@@ -96,6 +96,7 @@ class Customer(Base):
     segment: Mapped[str | None] = mapped_column(String(60), index=True)
     tags: Mapped[list[str]] = mapped_column(default=list)
     external_id: Mapped[str | None] = mapped_column(String(80), unique=True)
+    language: Mapped[str] = mapped_column(String(8), default="zh-CN", server_default="zh-CN")
     relationship_ended_on: Mapped[date | None]  # starts the retention period after which data may go
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

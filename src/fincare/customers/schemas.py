@@ -29,6 +29,7 @@ class CustomerIn(RequestBody):
     segment: str | None = Field(default=None, max_length=60)
     tags: list[str] | None = Field(default=None, max_length=service.MAX_TAGS)
     external_id: str | None = Field(default=None, max_length=80)
+    language: str | None = Field(default=None, max_length=8, description="zh-CN | en: messages and surveys")
 
     def raw(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
@@ -49,6 +50,7 @@ class CustomerPatch(RequestBody):
     segment: str | None = Field(default=None, max_length=60)
     tags: list[str] | None = Field(default=None, max_length=service.MAX_TAGS)
     external_id: str | None = Field(default=None, max_length=80)
+    language: str | None = Field(default=None, max_length=8, description="zh-CN | en: messages and surveys")
 
     def raw(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
@@ -84,6 +86,7 @@ class CustomerRead(ResponseBody):
     segment: str | None
     tags: list[str]
     external_id: str | None
+    language: str = "zh-CN"
     consents: list[ConsentRead] | None = None
     created_at: datetime
     updated_at: datetime
@@ -103,7 +106,8 @@ class CustomerRead(ResponseBody):
                    risk_expires_on=customer.risk_expires_on,
                    risk_assessment_valid=service.risk_assessment_valid(customer),
                    service_lines=list(customer.service_lines), branch=customer.branch, segment=customer.segment,
-                   tags=list(customer.tags), external_id=customer.external_id, consents=consents,
+                   tags=list(customer.tags), external_id=customer.external_id, language=customer.language,
+                   consents=consents,
                    created_at=customer.created_at, updated_at=customer.updated_at)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -34,11 +34,12 @@ from fincare.customers.models import (
 from fincare.platform import audit_trail, clock, keys
 from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound
 from fincare.platform.masking import mask_address, mask_card, mask_email, mask_id_number, mask_name, mask_phone
-from fincare.platform.permissions import Permission, Principal
+from fincare.platform.permissions import SYSTEM, Permission, Principal
 
 RISK_ASSESSMENT_VALIDITY = timedelta(days=365 * 2)  # an investor assessment is redone every two years
 MAX_CARDS = 20
 MAX_TAGS = 30
+LANGUAGES = ("zh-CN", "en")
 
 # JR/T 0171-2020 sensitivity of each personal field (C3 highest). Authentication data (PINs,
 # passwords, CVV) is C3 and is never stored here; the identifiers below are C2; an organisation's
@@ -69,6 +70,7 @@ class CustomerData:
     segment: str | None = None
     tags: list[str] | None = None
     external_id: str | None = None
+    language: str | None = None  # zh-CN or en: the language of messages and surveys to the customer
     resident: identity.ResidentId | None = None  # birth date and gender derived from id_number
     given: set[str] = field(default_factory=set)  # fields present in the input, even if null
 
@@ -95,7 +97,7 @@ def _str_list(value: Any, field_name: str, limit: int) -> list[str]:
 
 
 ALLOWED = ("kind", "name", "id_number", "credit_code", "phone", "email", "address", "cards", "risk_tolerance",
-           "risk_assessed_on", "service_lines", "branch", "segment", "tags", "external_id")
+           "risk_assessed_on", "service_lines", "branch", "segment", "tags", "external_id", "language")
 
 
 def parse_customer(raw: dict[str, Any], *, partial: bool = False) -> CustomerData:
@@ -151,6 +153,9 @@ def parse_customer(raw: dict[str, Any], *, partial: bool = False) -> CustomerDat
     if "tags" in raw:
         data.tags = sorted(set(_str_list(raw.get("tags"), "tags", MAX_TAGS)))
     data.external_id = _text(raw.get("external_id"), "external_id", 80)
+    data.language = _text(raw.get("language"), "language", 8)
+    if data.language is not None and data.language not in LANGUAGES:
+        raise Invalid(f"one of {', '.join(LANGUAGES)}", field="language")
     return data
 
 
@@ -209,6 +214,8 @@ def _apply(session: Session, customer: Customer, data: CustomerData, *, creating
     for attr in ("branch", "segment", "external_id"):
         if creating or attr in data.given:
             setattr(customer, attr, getattr(data, attr))
+    if creating or "language" in data.given:
+        customer.language = data.language or LANGUAGES[0]
     customer.updated_at = clock.now()
 
 
@@ -309,6 +316,21 @@ def summaries(session: Session, customer_ids: Iterable[int]) -> dict[int, Custom
     return {r.id: CustomerSummary(r.id, r.name_mask, r.phone_mask, r.status) for r in rows}
 
 
+def active_ids(session: Session, *, segment: str | None = None, tag: str | None = None, after_id: int = 0,
+               limit: int = 1000) -> list[int]:
+    """Ids of active customers of `segment` and/or carrying `tag`, in id order after `after_id` (paging)."""
+    query = select(Customer.id).where(Customer.status == CustomerStatus.ACTIVE, Customer.id > after_id)
+    if segment is not None:
+        query = query.where(Customer.segment == segment)
+    if tag is not None:
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.where(Customer.tags.op("@>")(func.jsonb_build_array(tag)))
+        else:
+            query = query.where(text("EXISTS (SELECT 1 FROM json_each(customer.tags) WHERE value = :tag)")
+                                .bindparams(tag=tag))
+    return list(session.execute(query.order_by(Customer.id).limit(limit)).scalars())
+
+
 def get_customer(session: Session, customer_id: int) -> Customer | None:
     return session.get(Customer, customer_id)
 
@@ -352,6 +374,28 @@ def views_by_staff(session: Session, *, day: date) -> dict[int, int]:
     rows = session.execute(select(CustomerViewCount.account_id, CustomerViewCount.views)
                            .where(CustomerViewCount.day == day)).all()
     return {int(account_id): int(views) for account_id, views in rows}
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Where to send a customer a message, in clear: for addressing it only, never for display."""
+
+    email: str | None
+    phone: str | None
+    language: str
+
+
+def contact_of(session: Session, customer_id: int, *, purpose: str) -> Contact | None:
+    """Decrypt an active customer's email and phone to address a message (the use is audited)."""
+    customer = session.get(Customer, customer_id)
+    if customer is None or customer.status != CustomerStatus.ACTIVE:
+        return None
+    clear = {column: None if getattr(customer, f"{column}_enc") is None else keys.decrypt(
+        session, getattr(customer, f"{column}_enc"), table="customer", column=f"{column}_enc", uid=customer.uid)
+        for column in ("email", "phone")}
+    audit_trail.record(session, actor=SYSTEM, action="customer.contact_used", subject=customer, kind="read",
+                       after={"purpose": purpose})
+    return Contact(clear["email"], clear["phone"], customer.language)
 
 
 def reveal(session: Session, *, actor: Principal, customer: Customer, field_name: str, reason: str) -> Any:

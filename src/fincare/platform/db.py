@@ -61,6 +61,7 @@ class Base(DeclarativeBase):
         datetime: UTCDateTime(),
         dict[str, Any]: JSONDoc,
         list[str]: JSONDoc,
+        list[dict[str, Any]]: JSONDoc,
         StrEnum: String(32),
     }
 

@@ -17,6 +17,7 @@ class Target(StrEnum):
     FEEDBACK = "feedback"
     RESOLUTION = "resolution"
     STATUTORY = "statutory"  # the regulator's decision deadline for complaints, in calendar days
+    FOLLOW_UP = "follow_up"  # a follow-up call after a complaint is resolved
 
 
 class CalendarKind(StrEnum):

@@ -45,6 +45,8 @@ DEFAULTS = (
     DefaultPolicy("complaint.high", "complaint", Target.FEEDBACK, 24 * 60, CalendarKind.ALWAYS, "high"),
     DefaultPolicy("complaint.high", "complaint", Target.RESOLUTION, 48 * 60, CalendarKind.ALWAYS, "high"),
     DefaultPolicy("feedback", "feedback", Target.RESOLUTION, 48 * 60, CalendarKind.BUSINESS),
+    # 3 business days of 9 hours
+    DefaultPolicy("followup", "followup", Target.FOLLOW_UP, 3 * 9 * 60, CalendarKind.BUSINESS),
 )
 
 

@@ -1,0 +1,135 @@
+"""Survey and follow-up results: CSAT (share of 4–5), NPS (promoters − detractors), follow-up
+satisfaction (satisfied ÷ reached) and response rate, for a period, overall or by agent, team,
+channel, product or month.
+
+These are the figures behind the KPIs `customer_satisfaction_rate` and `followup_satisfaction_rate`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fincare.followups.models import FollowUp, FollowUpStatus, Result, SurveyInvitation, SurveyResponse
+from fincare.platform.accounts.models import StaffAccount
+from fincare.platform.config import get_settings
+from fincare.platform.errors import Invalid, one_of
+from fincare.servicedesk.models import Ticket
+
+
+class Dimension(StrEnum):
+    AGENT = "agent"
+    TEAM = "team"
+    CHANNEL = "channel"
+    PRODUCT = "product"
+    MONTH = "month"
+
+
+@dataclass
+class Figures:
+    """One row of results; a rate is None when it has nothing to be a rate of."""
+
+    key: str
+    invitations: int = 0
+    responses: int = 0
+    csat_answers: int = 0
+    csat_satisfied: int = 0
+    nps_answers: int = 0
+    promoters: int = 0
+    detractors: int = 0
+    reached: int = 0
+    reached_satisfied: int = 0
+
+    @property
+    def response_rate(self) -> float | None:
+        return self.responses / self.invitations if self.invitations else None
+
+    @property
+    def csat(self) -> float | None:
+        return self.csat_satisfied / self.csat_answers if self.csat_answers else None
+
+    @property
+    def nps(self) -> float | None:
+        return 100 * (self.promoters - self.detractors) / self.nps_answers if self.nps_answers else None
+
+    @property
+    def followup_satisfaction(self) -> float | None:
+        return self.reached_satisfied / self.reached if self.reached else None
+
+
+def _month(moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo(get_settings().timezone)).strftime("%Y-%m")
+
+
+def results(session: Session, *, since: datetime, until: datetime, by: str | None = None) -> list[Figures]:
+    """Figures for surveys sent and follow-ups closed in [since, until), grouped `by` a dimension."""
+    if since >= until:
+        raise Invalid("the period must end after it starts", field="until")
+    dimension = one_of(Dimension, by, "by") if by else None
+    departments = dict(session.execute(select(StaffAccount.id, StaffAccount.department_id)).all()) \
+        if dimension == Dimension.TEAM else {}
+
+    def key_of(agent_id: int | None, channel: str | None, product: str | None, at: datetime) -> str:
+        if dimension is None:
+            return "all"
+        value: Any = {Dimension.AGENT: agent_id, Dimension.TEAM: departments.get(agent_id) if agent_id else None,
+                      Dimension.CHANNEL: channel, Dimension.PRODUCT: product, Dimension.MONTH: _month(at)}[dimension]
+        return "none" if value is None else str(value)
+
+    rows: dict[str, Figures] = defaultdict(lambda: Figures(""))
+    invitations = session.execute(
+        select(SurveyInvitation.agent_id, SurveyInvitation.sent_at, Ticket.channel,
+               Ticket.business_type_code, Ticket.product, SurveyResponse.csat, SurveyResponse.nps,
+               SurveyResponse.id)
+        .outerjoin(Ticket, Ticket.id == SurveyInvitation.ticket_id)
+        .outerjoin(SurveyResponse, SurveyResponse.invitation_id == SurveyInvitation.id)
+        .where(SurveyInvitation.sent_at >= since, SurveyInvitation.sent_at < until))
+    for agent_id, sent_at, channel, business_type, product, csat, nps, response_id in invitations:
+        figures = rows[key_of(agent_id, channel, product or business_type, sent_at)]
+        figures.invitations += 1
+        if response_id is not None:
+            figures.responses += 1
+        if csat is not None:
+            figures.csat_answers += 1
+            figures.csat_satisfied += csat >= 4
+        if nps is not None:
+            figures.nps_answers += 1
+            figures.promoters += nps >= 9
+            figures.detractors += nps <= 6
+    calls = session.execute(
+        select(FollowUp.assignee_id, FollowUp.closed_at, FollowUp.outcome, Ticket.channel, Ticket.business_type_code,
+               Ticket.product)
+        .outerjoin(Ticket, Ticket.id == FollowUp.ticket_id)
+        .where(FollowUp.status == FollowUpStatus.CLOSED, FollowUp.closed_at >= since, FollowUp.closed_at < until,
+               FollowUp.outcome.in_((Result.REACHED_SATISFIED, Result.REACHED_DISSATISFIED))))
+    for agent_id, closed_at, outcome, channel, business_type, product in calls:
+        figures = rows[key_of(agent_id, channel, product or business_type, closed_at or since)]
+        figures.reached += 1
+        figures.reached_satisfied += outcome == Result.REACHED_SATISFIED
+    for key, figures in rows.items():
+        figures.key = key
+    return sorted(rows.values(), key=_sort_key(dimension))
+
+
+def _sort_key(dimension: Dimension | None) -> Callable[[Figures], Any]:
+    return lambda f: f.key if dimension == Dimension.MONTH else (-(f.invitations + f.reached), f.key)
+
+
+def customer_satisfaction_rate(session: Session, *, since: datetime, until: datetime) -> float | None:
+    """Share of CSAT answers of 4 or 5 among surveys sent in the period (KPI `customer_satisfaction_rate`)."""
+    found = results(session, since=since, until=until)
+    return found[0].csat if found else None
+
+
+def followup_satisfaction_rate(session: Session, *, since: datetime, until: datetime) -> float | None:
+    """Satisfied ÷ reached among follow-ups closed in the period (KPI `followup_satisfaction_rate`)."""
+    found = results(session, since=since, until=until)
+    return found[0].followup_satisfaction if found else None
