@@ -281,3 +281,32 @@ def test_the_board_lists_what_waits_for_a_supervisor(client: TestClient, chen: S
     assert client.get(f"{API}/board", headers=agent_li.headers).status_code == 403
     assert client.get(f"{API}/board", headers=chen.headers).status_code == 403
     assert count(Ticket) == 2
+
+
+def test_each_extension_is_announced_to_the_complainant_in_their_language(
+        client: TestClient, chen: Staff, supervisor_wang: Staff) -> None:
+    from fincare.platform.outbox import render
+    from fincare.platform.outbox.models import OutboundMessage
+    from fincare.servicedesk import jobs as desk_jobs
+
+    reachable = open_via_api(client, chen, make_customer(email="zhao.lei@example.com", language="en").id,
+                             kind="complaint")
+    silent = open_via_api(client, chen, make_customer(phone=None, email=None).id, kind="complaint")
+    for ticket in (reachable, silent):
+        post(client, supervisor_wang, f"/tickets/{ticket['id']}/extensions", {"reason": "需调取第三方支付记录"})
+    with unit_of_work(read_only=True) as session:
+        payloads = [j.payload for j in session.execute(select(Job).where(Job.event == "sla.statutory_extended")
+                                                       .order_by(Job.id)).scalars()]
+    for payload in payloads * 2:  # delivered twice: one notice each
+        with unit_of_work() as session:
+            desk_jobs.notify_extension(session, **payload)
+    with unit_of_work(read_only=True) as session:
+        messages = list(session.execute(select(OutboundMessage)).scalars())
+    assert [(m.subject_type, m.subject_id, m.language, m.channel) for m in messages] == [
+        ("ticket", reachable["id"], "en", "email")]
+    assert "30 days" in render("servicedesk.statutory_extension", "en",
+                               {"reference": "TS-1", "days": 30, "due_date": "2026-11-11"}).body
+    kinds = [e["kind"] for e in get(client, chen, f"/tickets/{reachable['id']}/events")]
+    assert kinds.count("complainant_notified") == 1
+    silent_kinds = [e["kind"] for e in get(client, chen, f"/tickets/{silent['id']}/events")]
+    assert silent_kinds.count("notice_undeliverable") == 1  # the handler is told to telephone

@@ -31,7 +31,7 @@ from fincare.customers.models import (
     customer_reference,
     new_uid,
 )
-from fincare.platform import audit_trail, clock, keys
+from fincare.platform import audit_trail, clock, keys, outbox
 from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound
 from fincare.platform.masking import mask_address, mask_card, mask_email, mask_id_number, mask_name, mask_phone
 from fincare.platform.permissions import SYSTEM, Permission, Principal
@@ -383,6 +383,16 @@ class Contact:
     email: str | None
     phone: str | None
     language: str
+
+    def reachable(self) -> tuple[outbox.Channel, str] | None:
+        """Where a message can go: e-mail first, else a mobile number the outbox accepts."""
+        for channel, address in ((outbox.Channel.EMAIL, self.email), (outbox.Channel.SMS, self.phone)):
+            if address:
+                try:
+                    return channel, outbox.normalise_address(channel, address)
+                except Invalid:
+                    continue
+        return None
 
 
 def contact_of(session: Session, customer_id: int, *, purpose: str) -> Contact | None:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from fincare.platform.jobs import on, scheduled
-from fincare.servicedesk import escalation
+from fincare.servicedesk import escalation, notices
 from fincare.servicedesk.service import SUBJECT, route_waiting
 
 
@@ -23,6 +23,14 @@ def record_warning(session: Session, *, clock_id: int, subject_type: str, subjec
                    **_: Any) -> None:
     if subject_type == SUBJECT:
         escalation.record_warning(session, ticket_id=subject_id, clock_id=clock_id, extensions=extensions)
+
+
+@on("sla.statutory_extended")
+def notify_extension(session: Session, *, clock_id: int, subject_type: str, subject_id: int, days: int,
+                     due_at: str, **_: Any) -> None:
+    """The complainant is told of every extension of the statutory deadline."""
+    if subject_type == SUBJECT:
+        notices.notify_extension(session, ticket_id=subject_id, clock_id=clock_id, days=days, due_at=due_at)
 
 
 @scheduled(every=timedelta(minutes=1), name="servicedesk.route_waiting")

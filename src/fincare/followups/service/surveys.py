@@ -132,9 +132,10 @@ def invite(session: Session, *, trigger: SurveyTrigger, source_key: str, custome
     if opted_out(session, customer_id) or recently_surveyed(session, customer_id, now):
         return None
     contact = customers.contact_of(session, customer_id, purpose="survey")
-    if contact is None or not (contact.email or contact.phone):
+    reachable = contact.reachable() if contact else None
+    if contact is None or reachable is None:
         return None
-    channel, address = (outbox.Channel.EMAIL, contact.email) if contact.email else (outbox.Channel.SMS, contact.phone)
+    channel, address = reachable
     settings = get_settings()
     invitation = SurveyInvitation(source_key=source_key, template_id=policy.template_id, trigger=trigger,
                                   customer_id=customer_id, ticket_id=ticket_id, follow_up_id=follow_up_id,
@@ -144,7 +145,7 @@ def invite(session: Session, *, trigger: SurveyTrigger, source_key: str, custome
     session.add(invitation)
     session.flush()
     template = session.get(SurveyTemplate, policy.template_id)
-    outbox.send(session, channel=channel, to=address or "", template=INVITATION, language=contact.language,
+    outbox.send(session, channel=channel, to=address, template=INVITATION, language=contact.language,
                 params={"title": _title(template, contact.language), "reference": reference,
                         "link": link_of(invitation), "days": settings.survey_link_days},
                 subject=("ticket", ticket_id) if ticket_id else ("follow_up", follow_up_id) if follow_up_id else None,
