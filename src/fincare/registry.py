@@ -14,11 +14,11 @@ from types import ModuleType
 from fastapi import APIRouter
 
 PLATFORM_PARTS = ("fincare.platform.accounts", "fincare.platform.audit_trail", "fincare.platform.jobs",
-                  "fincare.platform.notify")
+                  "fincare.platform.notify", "fincare.platform.outbox")
 PLATFORM_MODEL_MODULES = ("fincare.platform.idempotency",)
 
 # Rows of ARCHITECTURE.md: a domain imports only the platform and lower rows.
-DOMAINS: tuple[str, ...] = ("customers", "workforce", "sla", "servicedesk")
+DOMAINS: tuple[str, ...] = ("customers", "workforce", "sla", "servicedesk", "followups")
 
 
 def _packages() -> tuple[str, ...]:

@@ -14,6 +14,7 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,15 @@ class Settings(BaseSettings):
     master_key_file: Path | None = None
     timezone: str = "Asia/Shanghai"
     smtp_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"  # where customers reach public pages (survey links)
+    survey_throttle_days: int = Field(default=30, ge=0, le=365)  # at most one survey per customer per this
+    survey_reminder_days: int = Field(default=3, ge=1, le=60)
+    survey_link_days: int = Field(default=14, ge=1, le=365)
+    # outbound messages to customers (platform.outbox)
+    smtp_from: str = "FinCare <noreply@localhost>"
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    sms_adapter: Literal["log"] = "log"
+    outbox_max_attempts: int = Field(default=6, ge=1, le=100)
     # a high-risk complaint's reply waits for a second person's approval before it is sent
     high_risk_decision_approval: bool = True
     language: str = "zh-CN"
