@@ -1,4 +1,5 @@
-"""Console: the agent workspace — my queue, the ticket page (SLA, timeline, reply, status), new tickets.
+"""Console: the agent workspace — my queue, the ticket page (SLA, timeline, reply, status, the complaint
+procedure: decision, extension request, duplicate link, review), new tickets — and the supervisor board.
 
 Thin like `api.py`: forms are decoded here and handed to `service` inside one `unit_of_work()`; the
 rules (who may work a ticket, which status may follow which, what a reply does to the clocks) live
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi import Path as UrlPath
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
@@ -30,11 +31,13 @@ from fincare.platform.http import require_page
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
 from fincare.platform.schemas import MAX_ID
-from fincare.platform.web import NavItem, add_nav, render
+from fincare.platform.web import NavItem, add_nav, language_of, render
 from fincare.servicedesk import service, workspace
 from fincare.servicedesk.models import (
     Channel,
+    Outcome,
     Priority,
+    ReviewStatus,
     RiskGrade,
     Ticket,
     TicketKind,
@@ -46,11 +49,18 @@ router = APIRouter(include_in_schema=False)
 web.add_templates("servicedesk", Path(__file__).parent / "templates" / "servicedesk")
 add_nav(NavItem("My queue", "/tickets", P.TICKET_READ, order=5))
 add_nav(NavItem("New ticket", "/tickets/new", P.TICKET_WRITE, order=6))
+add_nav(NavItem("Supervisor board", "/board", P.TICKET_ASSIGN, order=7))
 
 Id = Annotated[int, UrlPath(ge=1, le=MAX_ID)]
 Reader = Annotated[Principal, require_page(P.TICKET_READ)]
 Writer = Annotated[Principal, require_page(P.TICKET_WRITE)]
 Approver = Annotated[Principal, require_page(P.EXTENSION_APPROVE)]
+Supervisor = Annotated[Principal, require_page(P.TICKET_ASSIGN)]
+DecisionApprover = Annotated[Principal, require_page(P.DECISION_APPROVE)]
+Reviewer = Annotated[Principal, require_page(P.COMPLAINT_REVIEW)]
+Reporter = Annotated[Principal, require_page(P.REGULATOR_REPORT)]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DECISION_FIELDS = ("outcome", "remedy", "reply", "language")
 
 LOOKUP_FIELDS = ("phone", "id_number")  # exact blind-index lookups a caller can read out
 INTAKE_FIELDS = ("lookup_field", "lookup_value", "customer_id", "kind", "channel", "subject", "description",
@@ -58,6 +68,7 @@ INTAKE_FIELDS = ("lookup_field", "lookup_value", "customer_id", "kind", "channel
 # The status buttons, in the order a ticket usually moves.
 STATUS_ORDER = (TicketStatus.OPEN, TicketStatus.PENDING_CUSTOMER, TicketStatus.RESOLVED, TicketStatus.CLOSED,
                 TicketStatus.REOPENED)
+LANGUAGES = ("zh-CN", "en")  # the languages a complaint's reply is written in
 
 
 # -- what every page of the desk shows -------------------------------------------------------------
@@ -226,29 +237,61 @@ def _ticket_page(request: Request, session: Session, ticket: Ticket, actor: Prin
                  error: FormError | None = None, typed: dict[str, str] | None = None) -> Response:
     now = clock.now()
     entries = workspace.timeline(session, ticket.id)
+    complaint = ticket.kind == TicketKind.COMPLAINT
+    decisions = service.decisions_of(session, ticket.id) if complaint else []
+    reviews = service.reviews_of(session, ticket.id) if complaint else []
     named: list[int | None] = [ticket.assignee_id, ticket.created_by_id, *(e.actor_id for e in entries)]
-    named += [v for e in entries if e.kind == "assigned" for v in (e.detail.get("before"), e.detail.get("after"))
-              if isinstance(v, int)]
+    named += [v for e in entries if e.kind in ("assigned", "reviewer_assigned")
+              for v in (e.detail.get("before"), e.detail.get("after")) if isinstance(v, int)]
+    named += [a for d in decisions for a in (d.decided_by_id, d.approved_by_id)]
+    named += [r.reviewer_id for r in reviews]
     raw_clocks = service.clocks(session, ticket)
     clocks = workspace.clock_statuses(session, raw_clocks, now=now)
     may = service.offered(actor, ticket, raw_clocks)
-    transitions = [str(s) for s in STATUS_ORDER if s in may.statuses]
+    procedure = workspace.complaint_forms(actor, ticket, works=may.work, decisions=decisions, reviews=reviews,
+                                          clocks=clocks, entries=entries)
+    # a complaint is resolved by sending its decision, never by the plain status button
+    transitions = [str(s) for s in STATUS_ORDER if s in may.statuses
+                   and not (complaint and s == TicketStatus.RESOLVED)]
     # the forms on the page; a refusal of any other (a stale page, a role without the form) shows on top
     forms = {"take", *(["extension"] if may.extend else []), *(f"status-{t}" for t in transitions)}
     forms |= {"assign"} if may.hand_over else set()
     forms |= {"reply"} if may.work and ticket.status != TicketStatus.CLOSED else set()
     forms |= {"coding"} if may.code else set()
+    forms |= {name for name, shown in (("decision", procedure.decide), ("extension-request",
+              procedure.request_extension), ("duplicate", procedure.link_duplicate),
+              ("review", procedure.request_review), ("approval", procedure.approve is not None),
+              ("conclusion", procedure.conclude is not None)) if shown}
+    typed = typed or {}
+    drafted = typed if error and error.form == "decision" else _decision_template(
+        ticket, typed if error is None else {}, language_of(request)) if procedure.decide else {}
     response = render(request, "servicedesk/ticket.html", {
         **_common(now), "ticket": ticket, "clocks": clocks, "entries": entries,
         "customer": customers.summaries(session, [ticket.customer_id]).get(ticket.customer_id),
         "names": workspace.staff_names(session, named), "may": may,
-        "transitions": transitions, "forms": forms,
+        "transitions": transitions, "forms": forms, "procedure": procedure,
+        "decisions": decisions, "reviews": reviews, "outcomes": list(Outcome), "reply_languages": LANGUAGES,
+        "review_outcomes": [s for s in ReviewStatus if s != ReviewStatus.OPEN],
         "colleagues": workspace.colleagues(session, ticket.kind) if may.hand_over else [],
-        "visibilities": list(Visibility), "error": error, "typed": typed or {},
+        "visibilities": list(Visibility), "error": error, "typed": typed, "drafted": drafted,
         "codes": service.list_codes(session) if may.code else [],
     }, status_code=error.status_code if error else 200)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _decision_template(ticket: Ticket, chosen: dict[str, str], language: str) -> dict[str, str]:
+    """The decision form's values: the outcome, remedy and language chosen (by default the first outcome
+    in the console's language) and the standard reply for them, routes included, for the handler to edit."""
+    values = {"outcome": chosen.get("outcome") or Outcome.UPHELD, "remedy": chosen.get("remedy", ""),
+              "language": chosen.get("language") or language}
+    try:
+        reply = service.reply_template(ticket, outcome=values["outcome"], remedy=values["remedy"],
+                                       language=values["language"])
+    except Invalid:  # a crafted choice: the defaults instead
+        values = {"outcome": Outcome.UPHELD, "remedy": "", "language": language}
+        reply = service.reply_template(ticket, outcome=Outcome.UPHELD, remedy=None, language=language)
+    return {**values, "reply": reply}
 
 
 @router.get("/tickets/{ticket_id}")
@@ -258,13 +301,14 @@ def ticket_page(request: Request, ticket_id: Id, actor: Reader) -> Response:
 
 
 def _work(request: Request, ticket_id: int, actor: Principal, form_name: str, typed: dict[str, str],
-          act: Callable[[Session, Ticket], object], anchor: str = "") -> Response:
-    """Load the ticket for writing, act on it in one transaction and go back to its page; or show
-    the page again with the refusal next to the form (a ticket the actor cannot see stays a 404)."""
+          act: Callable[[Session, Ticket], object], anchor: str = "", *, for_write: bool = True) -> Response:
+    """Load the ticket (for writing, unless the service authorises the act itself), act on it in one
+    transaction and go back to its page; or show the page again with the refusal next to the form (a
+    ticket the actor cannot see stays a 404)."""
     try:
         plain(typed)
         with unit_of_work() as session:
-            act(session, service.access_ticket(session, ticket_id, actor, for_write=True))
+            act(session, service.access_ticket(session, ticket_id, actor, for_write=for_write))
     except (Invalid, Forbidden, Conflict) as exc:
         with unit_of_work(read_only=True) as session:
             ticket = service.access_ticket(session, ticket_id, actor)
@@ -338,3 +382,210 @@ def extend(request: Request, ticket_id: Id, actor: Approver, form: Submitted) ->
         service.extend_deadline(session, actor=actor, ticket=ticket, reason=typed["reason"])
 
     return _work(request, ticket_id, actor, "extension", typed, act, "#sla")
+
+
+# -- the complaint procedure on the ticket page ----------------------------------------------------
+
+
+@router.post("/tickets/{ticket_id}/decision")
+def decide(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Response:
+    """Send the decision and its reply (resolving the complaint; a high-risk one waits for approval), or
+    (button "template") show the standard reply for the outcome, remedy and language chosen."""
+    typed = {name: text(form, name) for name in DECISION_FIELDS}
+    if text(form, "action") == "template":  # nothing is written: the page again, the reply drafted anew
+        with unit_of_work(read_only=True) as session:
+            ticket = service.access_ticket(session, ticket_id, actor)
+            return _ticket_page(request, session, ticket, actor, typed=typed)
+
+    def act(session: Session, ticket: Ticket) -> None:
+        service.decide(session, actor=actor, ticket=ticket, outcome=typed["outcome"], reply=typed["reply"],
+                       remedy=typed["remedy"] or None, language=typed["language"] or None)
+
+    return _work(request, ticket_id, actor, "decision", typed, act, "#decision")
+
+
+@router.post("/tickets/{ticket_id}/decisions/{decision_id}/approval")
+def approve_on_ticket(request: Request, ticket_id: Id, decision_id: Id, actor: DecisionApprover,
+                      form: Submitted) -> Response:
+    """Release the waiting reply (it is sent, the complaint resolved) or send it back with a note."""
+    typed = {"approve": text(form, "approve"), "note": text(form, "note")}
+
+    def act(session: Session, ticket: Ticket) -> None:
+        service.approve_decision(session, actor=actor, decision_id=decision_id, approve=_yes(typed["approve"]),
+                                 note=typed["note"] or None)
+
+    return _work(request, ticket_id, actor, "approval", typed, act, "#decision", for_write=False)
+
+
+@router.post("/tickets/{ticket_id}/extension-request")
+def request_extension(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Response:
+    """A handler asks a supervisor for more time; it is decided on the supervisor board."""
+    typed = {"reason": text(form, "reason")}
+
+    def act(session: Session, ticket: Ticket) -> None:
+        service.request_extension(session, actor=actor, ticket=ticket, reason=typed["reason"])
+
+    return _work(request, ticket_id, actor, "extension-request", typed, act, "#sla")
+
+
+@router.post("/tickets/{ticket_id}/duplicate")
+def link_duplicate(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Response:
+    """Handle this complaint as part of the customer's earlier one (it closes; that one's clocks run on)."""
+    typed = {"duplicate_of": text(form, "duplicate_of"), "reason": text(form, "reason")}
+
+    def act(session: Session, ticket: Ticket) -> None:
+        primary = _id(typed["duplicate_of"])
+        if primary is None:
+            raise Invalid("choose the earlier complaint", field="duplicate_of")
+        service.link_duplicate(session, actor=actor, ticket=ticket, primary_id=primary, reason=typed["reason"])
+
+    return _work(request, ticket_id, actor, "duplicate", typed, act)
+
+
+@router.post("/tickets/{ticket_id}/review")
+def request_review(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Response:
+    """Record the complainant's request for review (核查) of the decision sent to them."""
+    typed = {"reason": text(form, "reason")}
+
+    def act(session: Session, ticket: Ticket) -> None:
+        service.request_review(session, actor=actor, ticket=ticket, reason=typed["reason"])
+
+    return _work(request, ticket_id, actor, "review", typed, act, "#review")
+
+
+@router.post("/tickets/{ticket_id}/reviews/{review_id}/conclusion")
+def conclude_review(request: Request, ticket_id: Id, review_id: Id, actor: Reviewer, form: Submitted) -> Response:
+    """The reviewer confirms the decision, or overturns it (the complaint reopens for a new decision)."""
+    typed = {"outcome": text(form, "outcome"), "finding": text(form, "finding")}
+
+    def act(session: Session, ticket: Ticket) -> None:
+        service.conclude_review(session, actor=actor, review_id=review_id, outcome=typed["outcome"],
+                                finding=typed["finding"])
+
+    return _work(request, ticket_id, actor, "conclusion", typed, act, "#review", for_write=False)
+
+
+def _yes(value: str) -> bool:
+    """The approve / refuse button pressed."""
+    if value not in ("yes", "no"):
+        raise Invalid("approve or refuse", field="approve")
+    return value == "yes"
+
+
+# -- the supervisor board --------------------------------------------------------------------------
+
+
+def _board_page(request: Request, actor: Principal, *, error: FormError | None = None,
+                typed: dict[str, str] | None = None) -> Response:
+    with unit_of_work(read_only=True) as session:
+        board = service.board(session)
+        tickets = [*board.breached, *board.at_risk]
+        named = [t.assignee_id for t in tickets] + [r.requested_by_id for r, _ in board.extensions]
+        named += [d.decided_by_id for d, _ in board.approvals] + [r.reviewer_id for r, _ in board.reviews_due]
+        forms = {f"reassign-{t.id}" for t in tickets}
+        forms |= {f"extension-{r.id}" for r, _ in board.extensions} if actor.can(P.EXTENSION_APPROVE) else set()
+        forms |= {f"approval-{d.id}" for d, t in board.approvals
+                  if actor.can(P.DECISION_APPROVE) and d.decided_by_id != actor.account_id}
+        forms |= {f"report-{row.report.id}" for row in board.reports_due} if actor.can(P.REGULATOR_REPORT) else set()
+        response = render(request, "servicedesk/board.html", {
+            **_common(board.now), "board": board, "choices": workspace.reassign_choices(session, tickets),
+            "names": workspace.staff_names(session, named), "forms": forms, "error": error, "typed": typed or {},
+        }, status_code=error.status_code if error else 200)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _on_board(request: Request, actor: Principal, form_name: str, typed: dict[str, str],
+              act: Callable[[Session], object]) -> Response:
+    """Act in one transaction and go back to the board; or show it again with the refusal by the form."""
+    try:
+        plain(typed)
+        with unit_of_work() as session:
+            act(session)
+    except (Invalid, Forbidden, Conflict) as exc:
+        return _board_page(request, actor, error=FormError.of(form_name, exc), typed=typed)
+    return RedirectResponse("/board", status_code=303)
+
+
+@router.get("/board")
+def board_page(request: Request, actor: Supervisor) -> Response:
+    """Breaches and tickets about to breach, each agent's load, and what waits for a supervisor."""
+    return _board_page(request, actor)
+
+
+@router.post("/board/tickets/{ticket_id}/assign")
+def reassign(request: Request, ticket_id: Id, actor: Supervisor, form: Submitted) -> Response:
+    """Hand a breached or at-risk ticket to a qualified colleague, with a reason."""
+    typed = {"assignee_id": text(form, "assignee_id"), "reason": text(form, "reason")}
+
+    def act(session: Session) -> None:
+        ticket = service.access_ticket(session, ticket_id, actor, for_write=True)
+        if _id(typed["assignee_id"]) is None:
+            raise Invalid("choose a colleague", field="assignee_id")
+        service.assign(session, actor=actor, ticket=ticket, assignee_id=int(typed["assignee_id"]),
+                       reason=typed["reason"])
+
+    return _on_board(request, actor, f"reassign-{ticket_id}", typed, act)
+
+
+@router.post("/board/extension-requests/{request_id}")
+def decide_extension(request: Request, request_id: Id, actor: Supervisor, _approver: Approver,
+                     form: Submitted) -> Response:
+    """Grant a handler's request for more time (the deadline moves on) or refuse it with a note."""
+    typed = {"approve": text(form, "approve"), "note": text(form, "note")}
+
+    def act(session: Session) -> None:
+        service.decide_extension(session, actor=actor, request_id=request_id, approve=_yes(typed["approve"]),
+                                 note=typed["note"] or None)
+
+    return _on_board(request, actor, f"extension-{request_id}", typed, act)
+
+
+@router.post("/board/decisions/{decision_id}/approval")
+def approve_on_board(request: Request, decision_id: Id, actor: Supervisor, _approver: DecisionApprover,
+                     form: Submitted) -> Response:
+    """Release a high-risk complaint's waiting reply, or send it back with a note."""
+    typed = {"approve": text(form, "approve"), "note": text(form, "note")}
+
+    def act(session: Session) -> None:
+        service.approve_decision(session, actor=actor, decision_id=decision_id, approve=_yes(typed["approve"]),
+                                 note=typed["note"] or None)
+
+    return _on_board(request, actor, f"approval-{decision_id}", typed, act)
+
+
+@router.post("/board/regulator-reports/{report_id}")
+def submit_report(request: Request, report_id: Id, actor: Supervisor, _reporter: Reporter,
+                  form: Submitted) -> Response:
+    """Record that the report went to the regulator, with the regulator's reference."""
+    typed = {"regulator_reference": text(form, "regulator_reference"), "note": text(form, "note")}
+
+    def act(session: Session) -> None:
+        service.submit_report(session, actor=actor, report_id=report_id,
+                              regulator_reference=typed["regulator_reference"] or None, note=typed["note"] or None)
+
+    return _on_board(request, actor, f"report-{report_id}", typed, act)
+
+
+def _export(status: str | None, render_rows: Callable[[list[service.ReportRow]], str | bytes], media_type: str,
+            filename: str) -> Response:
+    with unit_of_work(read_only=True) as session:
+        rows = service.list_reports(session, status=status or None, limit=100_000)
+        return Response(render_rows(rows), media_type=media_type,
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                                 "Cache-Control": "no-store"})
+
+
+ReportStatusQuery = Annotated[str | None, Query(max_length=12)]
+
+
+@router.get("/board/regulator-reports.csv")
+def export_reports_csv(actor: Reporter, status: ReportStatusQuery = None) -> Response:
+    """The regulator reports as CSV (tickets by reference and codes; no personal data)."""
+    return _export(status, service.to_csv, "text/csv; charset=utf-8", "regulator-reports.csv")
+
+
+@router.get("/board/regulator-reports.xlsx")
+def export_reports_xlsx(actor: Reporter, status: ReportStatusQuery = None) -> Response:
+    """The regulator reports as an XLSX workbook."""
+    return _export(status, service.to_xlsx, XLSX, "regulator-reports.xlsx")

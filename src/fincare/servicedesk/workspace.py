@@ -1,4 +1,5 @@
-"""What the agent workspace reads: clocks as of now, the merged timeline, masked customers, staff names.
+"""What the agent workspace reads: clocks as of now, the merged timeline, masked customers, staff names,
+the complaint procedure's forms a page offers, and the supervisor board's reassignment lists.
 
 Read-only: nothing here writes, records an audit entry or changes a clock. The rules stay in
 `service` (and `sla`); this module only puts what they stored into the shape a page shows.
@@ -17,10 +18,24 @@ from sqlalchemy.orm import Session
 from fincare.platform import clock
 from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.accounts.service import principal_of
+from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk import service
-from fincare.servicedesk.models import TicketMessage, Visibility
+from fincare.servicedesk.models import (
+    ACTIVE_STATUSES,
+    ComplaintDecision,
+    ComplaintReview,
+    DecisionStatus,
+    ReviewStatus,
+    Ticket,
+    TicketKind,
+    TicketMessage,
+    TicketStatus,
+    Visibility,
+)
+from fincare.servicedesk.service import routing
 from fincare.sla import service as sla
-from fincare.sla.models import Clock, ClockState
+from fincare.sla.models import Clock, ClockState, Target
+from fincare.workforce.models import Skill
 
 # What a clock shows, as of now: a running clock past its due time reads "breached" before the
 # sweep marks it, so the page never shows a missed target as still running.
@@ -110,3 +125,59 @@ def colleagues(session: Session, kind: str) -> Sequence[tuple[int, str]]:
     """Active staff qualified to work tickets of `kind`, by username (the supervisor's assign list)."""
     accounts = session.execute(select(StaffAccount).where(StaffAccount.active).order_by(StaffAccount.username))
     return [(a.id, a.username) for a in accounts.scalars() if service.may_work(principal_of(a), kind)]
+
+
+def reassign_choices(session: Session, tickets: Iterable[Ticket]) -> dict[int, list[tuple[int, str]]]:
+    """For each ticket, the colleagues routing deems qualified for it (its kind's queue, its product
+    skill, none the complaint names), by username, its current owner left out."""
+    qualified: dict[int, list[int]] = {}
+    for ticket in tickets:
+        qualified[ticket.id] = [a for a in routing.qualified(
+            session, kind=TicketKind(ticket.kind), product=Skill(ticket.product) if ticket.product else None,
+            named=service.named_in(session, ticket.id)) if a != ticket.assignee_id]
+    names = staff_names(session, (a for ids in qualified.values() for a in ids))
+    return {t: sorted(((a, names[a]) for a in ids if a in names), key=lambda c: c[1]) for t, ids in qualified.items()}
+
+
+@dataclass(frozen=True)
+class ComplaintForms:
+    """The complaint-procedure forms a ticket page shows the actor; the services enforce the same rules."""
+
+    decide: bool  # record the decision and its reply
+    approve: ComplaintDecision | None  # the waiting decision this actor may release or send back
+    request_extension: bool  # ask a supervisor for more time (for handlers who cannot extend)
+    extension_waiting: bool  # a request is already waiting
+    link_duplicate: bool
+    request_review: bool
+    conclude: ComplaintReview | None  # the open review this actor may conclude
+
+
+def complaint_forms(actor: Principal, ticket: Ticket, *, works: bool, decisions: Sequence[ComplaintDecision],
+                    reviews: Sequence[ComplaintReview], clocks: Sequence[ClockStatus],
+                    entries: Sequence[TimelineEntry]) -> ComplaintForms:
+    complaint = ticket.kind == TicketKind.COMPLAINT and ticket.duplicate_of_id is None
+    active = complaint and ticket.status in ACTIVE_STATUSES
+    pending = next((d for d in decisions if d.status == DecisionStatus.PENDING_APPROVAL), None)
+    open_review = next((r for r in reviews if r.status == ReviewStatus.OPEN), None)
+    statutory_running = any(c.target == Target.STATUTORY and c.state == RUNNING for c in clocks)
+    waiting = extension_waiting(entries)
+    return ComplaintForms(
+        decide=works and active and pending is None,
+        approve=pending if pending is not None and actor.can(Permission.DECISION_APPROVE)
+        and pending.decided_by_id != actor.account_id else None,
+        request_extension=works and active and statutory_running and not waiting
+        and not actor.can(Permission.EXTENSION_APPROVE),
+        extension_waiting=active and waiting,
+        link_duplicate=works and active and ticket.possible_duplicate_of_id is not None,
+        request_review=works and complaint and ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+        and ticket.decision_id is not None and open_review is None,
+        conclude=open_review if open_review is not None and actor.can(Permission.COMPLAINT_REVIEW)
+        and open_review.reviewer_id in (None, actor.account_id) else None,
+    )
+
+
+def extension_waiting(entries: Sequence[TimelineEntry]) -> bool:
+    """Whether the timeline holds an extension request not decided yet."""
+    requested = {e.detail.get("request_id") for e in entries if e.kind == "extension_requested"}
+    decided = {e.detail.get("request_id") for e in entries if e.kind == "extension_decided"}
+    return bool(requested - decided)
