@@ -166,6 +166,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 from fincare.platform.permissions import Role  # noqa: E402
 from tests.factories.accounts import Staff, make_staff  # noqa: E402
+from tests.smtp import smtp  # noqa: E402, F401 - the fixture, for every test module
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ honoured, a signed single-use expiring link, answers validated, detractors recov
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy import Engine, func, select
 
 from fincare.followups import service
 from fincare.followups.models import FollowUp, SurveyInvitation, SurveyResponse
-from fincare.platform import clock
+from fincare.platform import clock, outbox
 from fincare.platform.db import unit_of_work
 from fincare.platform.notify.models import Notification
 from fincare.platform.outbox.models import OutboundMessage
@@ -20,6 +21,7 @@ from fincare.platform.permissions import Role
 from tests.factories.accounts import Staff, make_staff
 from tests.factories.customers import make_customer
 from tests.factories.followups import deliver_resolutions, resolved_complaint
+from tests.smtp import SmtpServer, body_of
 
 API = "/api/v1"
 
@@ -196,3 +198,25 @@ def test_one_reminder_goes_to_an_unanswered_survey_after_three_days(client: Test
                      .scalars()]
     assert templates == ["followups.survey_invitation"] * 2 + ["followups.survey_reminder"]
     assert token != answered
+
+
+def test_the_survey_e_mail_arrives_in_the_customer_s_language_with_a_working_link(
+        client: TestClient, chen: Staff, smtp: SmtpServer) -> None:
+    english = make_customer(email="amy.chen@example.com", language="en").id
+    chinese = make_customer(email="zhang.wei@example.com").id
+    for customer_id in (english, chinese):
+        resolved_complaint(client, chen, customer_id)
+    deliver_resolutions()
+    with unit_of_work() as session:
+        assert outbox.deliver_due(session).sent == 2
+    by_recipient = {str(m["To"]): m for m in smtp.received}
+    assert set(by_recipient) == {"amy.chen@example.com", "zhang.wei@example.com"}
+    assert "how did we do" in str(by_recipient["amy.chen@example.com"]["Subject"])
+    assert "请评价我们的服务" in str(by_recipient["zhang.wei@example.com"]["Subject"])
+    for address, marker in (("amy.chen@example.com", "How satisfied are you"), ("zhang.wei@example.com", "满意度")):
+        link = re.search(r"http\S+/s/(\S+)", body_of(by_recipient[address]))
+        assert link is not None
+        page = client.get(f"/s/{link.group(1)}")
+        assert page.status_code == 200 and marker in page.text
+        assert client.post(f"/s/{link.group(1)}", data={"answers.csat": "5"}).status_code == 200
+    assert count(SurveyResponse) == 2

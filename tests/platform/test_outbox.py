@@ -5,26 +5,19 @@ recipient, subject line or body is ever stored in clear."""
 
 from __future__ import annotations
 
-import asyncio
-import email
-import email.policy
 import itertools
 import logging
-import socket
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 
 from fincare.platform import clock, keys, outbox
 from fincare.platform.audit_trail.models import AuditEntry
-from fincare.platform.config import ConfigurationError, reset_settings
+from fincare.platform.config import ConfigurationError
 from fincare.platform.db import unit_of_work
 from fincare.platform.errors import Conflict, Invalid
 from fincare.platform.jobs.registry import schedules
@@ -32,6 +25,7 @@ from fincare.platform.outbox import Channel, MessageStatus, OutboundMessage
 from fincare.platform.outbox.adapters import SmtpTarget, scrub
 from fincare.platform.permissions import SYSTEM
 from tests.factories.accounts import Staff
+from tests.smtp import SmtpServer, body_of
 
 BANK = "示范银行"
 LINK = "https://survey.bank.example/s/abc123?sig=xyz"
@@ -44,74 +38,6 @@ outbox.register_template("tests.sms_notice", {
     "zh-CN": (None, "【{{ bank }}】您的投诉 {{ reference }} 已延期处理，详情：{{ link }}"),
     "en": (None, "[{{ bank }}] Complaint {{ reference }} extended, see {{ link }}"),
 })
-
-
-# -- a real SMTP server -----------------------------------------------------------------------------
-
-
-class Mailbox:
-    """aiosmtpd handler: keeps what it accepts; can refuse recipients, fail data, or be slow."""
-
-    def __init__(self) -> None:
-        self.received: list[EmailMessage] = []
-        self.refuse: set[str] = set()
-        self.data_reply: str | None = None  # e.g. "451 4.3.0 try again later"
-        self.delay = 0.0
-        self.lock = threading.Lock()
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: N802
-                          rcpt_options: list[str]) -> str:
-        if address in self.refuse:
-            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        if self.data_reply:
-            return self.data_reply
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        with self.lock:
-            self.received.append(message)
-        return "250 Message accepted for delivery"
-
-
-class SmtpServer:
-    def __init__(self) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.mailbox = Mailbox()
-        self._controller: Controller | None = None
-
-    def start(self) -> None:
-        self._controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-    @property
-    def received(self) -> list[EmailMessage]:
-        return self.mailbox.received
-
-
-@pytest.fixture
-def smtp(db: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    monkeypatch.setenv("FINCARE_SMTP_URL", f"smtp://127.0.0.1:{server.port}")
-    monkeypatch.setenv("FINCARE_SMTP_FROM", "示范银行客服 <service@bank.example>")
-    monkeypatch.setenv("FINCARE_SMTP_TIMEOUT_SECONDS", "5")
-    monkeypatch.setenv("FINCARE_OUTBOX_MAX_ATTEMPTS", "4")
-    reset_settings()
-    yield server
-    server.stop()
-    reset_settings()
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -140,12 +66,6 @@ def message(message_id: int) -> OutboundMessage:
         found = session.get(OutboundMessage, message_id)
         assert found is not None
         return found
-
-
-def body_of(received: EmailMessage) -> str:
-    part = received.get_body(("plain",))
-    assert part is not None
-    return str(part.get_content()).replace("\r\n", "\n")  # type: ignore[attr-defined]
 
 
 # -- arrival --------------------------------------------------------------------------------------
