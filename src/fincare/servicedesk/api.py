@@ -50,7 +50,6 @@ Reader = Annotated[Principal, require(P.TICKET_READ)]
 Writer = Annotated[Principal, require(P.TICKET_WRITE)]
 Handler = Annotated[Principal, require(P.COMPLAINT_HANDLE)]
 Reporter = Annotated[Principal, require(P.REGULATOR_REPORT)]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.post("/tickets", status_code=201, response_model=TicketRead)
@@ -297,7 +296,7 @@ def export_regulator_reports(actor: Reporter, format: Annotated[str, Query(patte
     with unit_of_work(read_only=True) as session:
         rows = service.list_reports(session, status=status, limit=100_000)
         if format == "xlsx":
-            return Response(service.to_xlsx(rows), media_type=XLSX,
+            return Response(service.to_xlsx(rows), media_type=service.XLSX_TYPE,
                             headers={"Content-Disposition": 'attachment; filename="regulator-reports.xlsx"'})
         return Response(service.to_csv(rows), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="regulator-reports.csv"'})

@@ -10,13 +10,11 @@ with the message next to the field at fault and what the user typed. Customers a
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
-from zoneinfo import ZoneInfo
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi import Path as UrlPath
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
@@ -27,12 +25,10 @@ from fincare.platform.config import get_settings
 from fincare.platform.db import unit_of_work
 from fincare.platform.errors import Conflict, Forbidden, Invalid, one_of
 from fincare.platform.forms import FormError, Submitted, plain, text
-from fincare.platform.http import require_page
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
-from fincare.platform.schemas import MAX_ID
 from fincare.platform.web import NavItem, add_nav, language_of, render
-from fincare.servicedesk import service, workspace
+from fincare.servicedesk import board_views, service, workspace
 from fincare.servicedesk.models import (
     Channel,
     Outcome,
@@ -44,22 +40,25 @@ from fincare.servicedesk.models import (
     TicketStatus,
     Visibility,
 )
+from fincare.servicedesk.pages import (
+    Approver,
+    DecisionApprover,
+    Id,
+    Reader,
+    Reviewer,
+    Writer,
+    common,
+    parse_id,
+    yes,
+    zone,
+)
 
 router = APIRouter(include_in_schema=False)
+router.include_router(board_views.router)
 web.add_templates("servicedesk", Path(__file__).parent / "templates" / "servicedesk")
 add_nav(NavItem("My queue", "/tickets", P.TICKET_READ, order=5))
 add_nav(NavItem("New ticket", "/tickets/new", P.TICKET_WRITE, order=6))
-add_nav(NavItem("Supervisor board", "/board", P.TICKET_ASSIGN, order=7))
 
-Id = Annotated[int, UrlPath(ge=1, le=MAX_ID)]
-Reader = Annotated[Principal, require_page(P.TICKET_READ)]
-Writer = Annotated[Principal, require_page(P.TICKET_WRITE)]
-Approver = Annotated[Principal, require_page(P.EXTENSION_APPROVE)]
-Supervisor = Annotated[Principal, require_page(P.TICKET_ASSIGN)]
-DecisionApprover = Annotated[Principal, require_page(P.DECISION_APPROVE)]
-Reviewer = Annotated[Principal, require_page(P.COMPLAINT_REVIEW)]
-Reporter = Annotated[Principal, require_page(P.REGULATOR_REPORT)]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DECISION_FIELDS = ("outcome", "remedy", "reply", "language")
 
 LOOKUP_FIELDS = ("phone", "id_number")  # exact blind-index lookups a caller can read out
@@ -69,38 +68,6 @@ INTAKE_FIELDS = ("lookup_field", "lookup_value", "customer_id", "kind", "channel
 STATUS_ORDER = (TicketStatus.OPEN, TicketStatus.PENDING_CUSTOMER, TicketStatus.RESOLVED, TicketStatus.CLOSED,
                 TicketStatus.REOPENED)
 LANGUAGES = ("zh-CN", "en")  # the languages a complaint's reply is written in
-
-
-# -- what every page of the desk shows -------------------------------------------------------------
-
-
-def _zone() -> ZoneInfo:
-    return ZoneInfo(get_settings().timezone)
-
-
-def _local(moment: datetime | None) -> str:
-    """A stored (UTC) time in the institution's time zone, as staff read it."""
-    return moment.astimezone(_zone()).strftime("%Y-%m-%d %H:%M") if moment else "—"
-
-
-def _iso(moment: datetime) -> str:
-    """For the countdown script: milliseconds at most, which every browser parses."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-def _left(due: datetime, now: datetime, days: str) -> str:
-    """Time left until `due` as "[-][N d ]hh:mm:ss" (what the countdown script shows, second by second)."""
-    seconds = int((due - now).total_seconds())
-    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
-    day, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    clock_text = f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
-    return f"{sign}{days.format(n=day)} {clock_text}" if day else f"{sign}{clock_text}"
-
-
-def _common(now: datetime) -> dict[str, Any]:
-    return {"now": now, "now_iso": _iso(now), "local": _local, "iso": _iso,
-            "left": lambda due, days: _left(due, now, days), "timezone": get_settings().timezone}
 
 
 # -- my queue --------------------------------------------------------------------------------------
@@ -115,7 +82,7 @@ def queue_page(request: Request, actor: Reader) -> Response:
         unassigned = service.unassigned_queue(session, actor=actor)
         masked = customers.summaries(session, [t.customer_id for t in (*mine, *unassigned)])
         return render(request, "servicedesk/queue.html", {
-            **_common(now), "mine": mine, "unassigned": unassigned, "customers": masked,
+            **common(now), "mine": mine, "unassigned": unassigned, "customers": masked,
             "may_take": {t.id for t in unassigned if service.may_take(actor, t)},
         })
 
@@ -137,12 +104,7 @@ def _received_at(value: str) -> datetime | None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise Invalid("a date and time like 2026-10-12 09:30", field="received_at") from None
-    return moment.replace(tzinfo=_zone()) if moment.tzinfo is None else moment
-
-
-def _id(text: str) -> int | None:
-    """A database id typed into a form, or None (ASCII digits only: `int("²")` would raise)."""
-    return int(text) if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ID else None
+    return moment.replace(tzinfo=zone()) if moment.tzinfo is None else moment
 
 
 def _raw_intake(typed: dict[str, str]) -> dict[str, Any]:
@@ -151,7 +113,7 @@ def _raw_intake(typed: dict[str, str]) -> dict[str, Any]:
     raw: dict[str, Any] = {
         "kind": typed["kind"], "channel": typed["channel"], "subject": typed["subject"],
         "description": typed["description"],
-        "customer_id": _id(customer_id),
+        "customer_id": parse_id(customer_id),
     }
     for optional in ("risk_grade", "priority"):
         if typed[optional]:
@@ -184,7 +146,7 @@ def _lookup(actor: Principal, typed: dict[str, str]) -> list[customers.CustomerS
 def _new_form(request: Request, actor: Principal, typed: dict[str, str], *, error: FormError | None = None,
               choices: list[customers.CustomerSummary] | None = None) -> Response:
     chosen = None
-    if _id(typed["customer_id"]) is not None and not choices:
+    if parse_id(typed["customer_id"]) is not None and not choices:
         with unit_of_work(read_only=True) as session:
             chosen = customers.summaries(session, [int(typed["customer_id"])]).get(int(typed["customer_id"]))
     return render(request, "servicedesk/new.html", {
@@ -266,7 +228,7 @@ def _ticket_page(request: Request, session: Session, ticket: Ticket, actor: Prin
     drafted = typed if error and error.form == "decision" else _decision_template(
         ticket, typed if error is None else {}, language_of(request)) if procedure.decide else {}
     response = render(request, "servicedesk/ticket.html", {
-        **_common(now), "ticket": ticket, "clocks": clocks, "entries": entries,
+        **common(now), "ticket": ticket, "clocks": clocks, "entries": entries,
         "customer": customers.summaries(session, [ticket.customer_id]).get(ticket.customer_id),
         "names": workspace.staff_names(session, named), "may": may,
         "transitions": transitions, "forms": forms, "procedure": procedure,
@@ -355,7 +317,7 @@ def assign(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> R
 
     def act(session: Session, ticket: Ticket) -> None:
         chosen = typed["assignee_id"]
-        if _id(chosen) is None:
+        if parse_id(chosen) is None:
             raise Invalid("choose a colleague", field="assignee_id")
         service.assign(session, actor=actor, ticket=ticket, assignee_id=int(chosen), reason=typed["reason"])
 
@@ -411,7 +373,7 @@ def approve_on_ticket(request: Request, ticket_id: Id, decision_id: Id, actor: D
     typed = {"approve": text(form, "approve"), "note": text(form, "note")}
 
     def act(session: Session, ticket: Ticket) -> None:
-        service.approve_decision(session, actor=actor, decision_id=decision_id, approve=_yes(typed["approve"]),
+        service.approve_decision(session, actor=actor, decision_id=decision_id, approve=yes(typed["approve"]),
                                  note=typed["note"] or None)
 
     return _work(request, ticket_id, actor, "approval", typed, act, "#decision", for_write=False)
@@ -434,7 +396,7 @@ def link_duplicate(request: Request, ticket_id: Id, actor: Reader, form: Submitt
     typed = {"duplicate_of": text(form, "duplicate_of"), "reason": text(form, "reason")}
 
     def act(session: Session, ticket: Ticket) -> None:
-        primary = _id(typed["duplicate_of"])
+        primary = parse_id(typed["duplicate_of"])
         if primary is None:
             raise Invalid("choose the earlier complaint", field="duplicate_of")
         service.link_duplicate(session, actor=actor, ticket=ticket, primary_id=primary, reason=typed["reason"])
@@ -463,129 +425,3 @@ def conclude_review(request: Request, ticket_id: Id, review_id: Id, actor: Revie
                                 finding=typed["finding"])
 
     return _work(request, ticket_id, actor, "conclusion", typed, act, "#review", for_write=False)
-
-
-def _yes(value: str) -> bool:
-    """The approve / refuse button pressed."""
-    if value not in ("yes", "no"):
-        raise Invalid("approve or refuse", field="approve")
-    return value == "yes"
-
-
-# -- the supervisor board --------------------------------------------------------------------------
-
-
-def _board_page(request: Request, actor: Principal, *, error: FormError | None = None,
-                typed: dict[str, str] | None = None) -> Response:
-    with unit_of_work(read_only=True) as session:
-        board = service.board(session)
-        tickets = [*board.breached, *board.at_risk]
-        named = [t.assignee_id for t in tickets] + [r.requested_by_id for r, _ in board.extensions]
-        named += [d.decided_by_id for d, _ in board.approvals] + [r.reviewer_id for r, _ in board.reviews_due]
-        forms = {f"reassign-{t.id}" for t in tickets}
-        forms |= {f"extension-{r.id}" for r, _ in board.extensions} if actor.can(P.EXTENSION_APPROVE) else set()
-        forms |= {f"approval-{d.id}" for d, t in board.approvals
-                  if actor.can(P.DECISION_APPROVE) and d.decided_by_id != actor.account_id}
-        forms |= {f"report-{row.report.id}" for row in board.reports_due} if actor.can(P.REGULATOR_REPORT) else set()
-        response = render(request, "servicedesk/board.html", {
-            **_common(board.now), "board": board, "choices": workspace.reassign_choices(session, tickets),
-            "names": workspace.staff_names(session, named), "forms": forms, "error": error, "typed": typed or {},
-        }, status_code=error.status_code if error else 200)
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _on_board(request: Request, actor: Principal, form_name: str, typed: dict[str, str],
-              act: Callable[[Session], object]) -> Response:
-    """Act in one transaction and go back to the board; or show it again with the refusal by the form."""
-    try:
-        plain(typed)
-        with unit_of_work() as session:
-            act(session)
-    except (Invalid, Forbidden, Conflict) as exc:
-        return _board_page(request, actor, error=FormError.of(form_name, exc), typed=typed)
-    return RedirectResponse("/board", status_code=303)
-
-
-@router.get("/board")
-def board_page(request: Request, actor: Supervisor) -> Response:
-    """Breaches and tickets about to breach, each agent's load, and what waits for a supervisor."""
-    return _board_page(request, actor)
-
-
-@router.post("/board/tickets/{ticket_id}/assign")
-def reassign(request: Request, ticket_id: Id, actor: Supervisor, form: Submitted) -> Response:
-    """Hand a breached or at-risk ticket to a qualified colleague, with a reason."""
-    typed = {"assignee_id": text(form, "assignee_id"), "reason": text(form, "reason")}
-
-    def act(session: Session) -> None:
-        ticket = service.access_ticket(session, ticket_id, actor, for_write=True)
-        if _id(typed["assignee_id"]) is None:
-            raise Invalid("choose a colleague", field="assignee_id")
-        service.assign(session, actor=actor, ticket=ticket, assignee_id=int(typed["assignee_id"]),
-                       reason=typed["reason"])
-
-    return _on_board(request, actor, f"reassign-{ticket_id}", typed, act)
-
-
-@router.post("/board/extension-requests/{request_id}")
-def decide_extension(request: Request, request_id: Id, actor: Supervisor, _approver: Approver,
-                     form: Submitted) -> Response:
-    """Grant a handler's request for more time (the deadline moves on) or refuse it with a note."""
-    typed = {"approve": text(form, "approve"), "note": text(form, "note")}
-
-    def act(session: Session) -> None:
-        service.decide_extension(session, actor=actor, request_id=request_id, approve=_yes(typed["approve"]),
-                                 note=typed["note"] or None)
-
-    return _on_board(request, actor, f"extension-{request_id}", typed, act)
-
-
-@router.post("/board/decisions/{decision_id}/approval")
-def approve_on_board(request: Request, decision_id: Id, actor: Supervisor, _approver: DecisionApprover,
-                     form: Submitted) -> Response:
-    """Release a high-risk complaint's waiting reply, or send it back with a note."""
-    typed = {"approve": text(form, "approve"), "note": text(form, "note")}
-
-    def act(session: Session) -> None:
-        service.approve_decision(session, actor=actor, decision_id=decision_id, approve=_yes(typed["approve"]),
-                                 note=typed["note"] or None)
-
-    return _on_board(request, actor, f"approval-{decision_id}", typed, act)
-
-
-@router.post("/board/regulator-reports/{report_id}")
-def submit_report(request: Request, report_id: Id, actor: Supervisor, _reporter: Reporter,
-                  form: Submitted) -> Response:
-    """Record that the report went to the regulator, with the regulator's reference."""
-    typed = {"regulator_reference": text(form, "regulator_reference"), "note": text(form, "note")}
-
-    def act(session: Session) -> None:
-        service.submit_report(session, actor=actor, report_id=report_id,
-                              regulator_reference=typed["regulator_reference"] or None, note=typed["note"] or None)
-
-    return _on_board(request, actor, f"report-{report_id}", typed, act)
-
-
-def _export(status: str | None, render_rows: Callable[[list[service.ReportRow]], str | bytes], media_type: str,
-            filename: str) -> Response:
-    with unit_of_work(read_only=True) as session:
-        rows = service.list_reports(session, status=status or None, limit=100_000)
-        return Response(render_rows(rows), media_type=media_type,
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                                 "Cache-Control": "no-store"})
-
-
-ReportStatusQuery = Annotated[str | None, Query(max_length=12)]
-
-
-@router.get("/board/regulator-reports.csv")
-def export_reports_csv(actor: Reporter, status: ReportStatusQuery = None) -> Response:
-    """The regulator reports as CSV (tickets by reference and codes; no personal data)."""
-    return _export(status, service.to_csv, "text/csv; charset=utf-8", "regulator-reports.csv")
-
-
-@router.get("/board/regulator-reports.xlsx")
-def export_reports_xlsx(actor: Reporter, status: ReportStatusQuery = None) -> Response:
-    """The regulator reports as an XLSX workbook."""
-    return _export(status, service.to_xlsx, XLSX, "regulator-reports.xlsx")

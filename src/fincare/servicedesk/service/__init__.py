@@ -26,7 +26,15 @@ from fincare.servicedesk.service.queries import (
     my_queue,
     unassigned_queue,
 )
-from fincare.servicedesk.service.regulator import ReportRow, list_reports, report_row, submit_report, to_csv, to_xlsx
+from fincare.servicedesk.service.regulator import (
+    XLSX_TYPE,
+    ReportRow,
+    list_reports,
+    report_row,
+    submit_report,
+    to_csv,
+    to_xlsx,
+)
 from fincare.servicedesk.service.resolution import (
     approve_decision,
     decide,
@@ -76,6 +84,7 @@ __all__ = [
     "REPLY_TARGETS",
     "SUBJECT",
     "TRANSITIONS",
+    "XLSX_TYPE",
     "Board",
     "Intake",
     "Offered",

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fincare.platform import audit_trail, clock
-from fincare.platform.errors import Conflict, NotFound, one_of
-from fincare.platform.permissions import Principal
+from fincare.platform.errors import Conflict, Forbidden, NotFound, one_of
+from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import RegulatorReport, ReportStatus, RiskGrade, Ticket
 from fincare.servicedesk.service.rules import MAX_REASON, add_event, clean_text
 from fincare.sla.models import Clock, Target
@@ -23,6 +23,7 @@ from fincare.sla.models import Clock, Target
 # A high-risk complaint is reported within a day of receipt; a transferred one by its statutory deadline.
 HIGH_RISK_REPORT_WITHIN = timedelta(hours=24)
 MAX_REFERENCE = 60
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXPORT_COLUMNS = ("report_id", "ticket_reference", "reasons", "received_at", "due_at", "status", "submitted_at",
                   "regulator_reference", "risk_grade", "channel", "channel_code", "business_type_code", "cause_code",
                   "ticket_status")
@@ -73,6 +74,8 @@ def report_row(session: Session, report: RegulatorReport) -> ReportRow:
 def submit_report(session: Session, *, actor: Principal, report_id: int, regulator_reference: str | None,
                   note: str | None) -> RegulatorReport:
     """Record that the report went to the regulator (once; audited)."""
+    if not actor.can(Permission.REGULATOR_REPORT):
+        raise Forbidden("your role may not submit regulator reports", field="report_id")
     report = session.get(RegulatorReport, report_id, with_for_update=True)
     if report is None:
         raise NotFound("no such regulator report", field="report_id")
