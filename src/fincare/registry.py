@@ -18,7 +18,7 @@ PLATFORM_PARTS = ("fincare.platform.accounts", "fincare.platform.audit_trail", "
 PLATFORM_MODEL_MODULES = ("fincare.platform.idempotency",)
 
 # Rows of ARCHITECTURE.md: a domain imports only the platform and lower rows.
-DOMAINS: tuple[str, ...] = ("customers", "workforce", "sla", "servicedesk", "followups")
+DOMAINS: tuple[str, ...] = ("customers", "workforce", "sla", "servicedesk", "followups", "scorecard")
 
 
 def _packages() -> tuple[str, ...]:

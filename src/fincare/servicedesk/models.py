@@ -108,6 +108,10 @@ class Ticket(Base):
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
     product: Mapped[str | None] = mapped_column(String(20))  # the product skill it needs (workforce.Skill)
     decision_id: Mapped[int | None] = mapped_column(ForeignKey("complaint_decision.id", use_alter=True))
+    # imported records: their id in the source (e.g. "cfpb-3571115") and, when the source says so,
+    # whether the institution answered in time (CFPB "Timely response?")
+    external_id: Mapped[str | None] = mapped_column(String(60), unique=True)
+    timely: Mapped[bool | None]
     # JR/T 0169-2018 coding (complaints): required before a complaint may close
     code_version: Mapped[str | None] = mapped_column(String(30))
     channel_code: Mapped[str | None] = mapped_column(String(12))
