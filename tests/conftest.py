@@ -35,6 +35,7 @@ from fincare.platform.config import reset_settings
 from fincare.platform.db import Base, make_engine, set_engine
 from fincare.platform.migrations import upgrade
 from fincare.registry import load_jobs, load_models
+from fincare.scorecard import service as scorecard_service
 from fincare.sla import service as sla_service
 
 load_models()
@@ -120,6 +121,7 @@ def _truncate(engine: Engine) -> None:
     with Session(engine) as session:  # reference data the migrations seed
         sla_service.ensure_default_policies(session)
         followups_service.ensure_default_surveys(session)
+        scorecard_service.ensure_plan(session)
         session.commit()
 
 

@@ -2,9 +2,46 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from fincare.scorecard import reports
+from fastapi import APIRouter, Query
+
+from fincare.platform.db import unit_of_work
+from fincare.platform.http import require
+from fincare.platform.permissions import Permission as P
+from fincare.platform.permissions import Principal
+from fincare.platform.schemas import PathId
+from fincare.scorecard import periods, reports, service
+from fincare.scorecard.schemas import KpiRead, MeasureRead, ProgressIn
 
 router = APIRouter(prefix="/api/v1", tags=["scorecard"])
 router.include_router(reports.api_router)
+Reader = Annotated[Principal, require(P.KPI_READ)]
+
+
+@router.get("/kpis", response_model=list[KpiRead])
+def kpis(actor: Reader, period: Annotated[str, Query(max_length=30, description=periods.HELP)]) -> list[KpiRead]:
+    """Every KPI of CONTRACT for the period; a KPI without data has `actual: null` and the `reason`.
+
+    A closed period's figures are its snapshot; a later correction is a new `revision`.
+    """
+    chosen = periods.parse(period)
+    with unit_of_work() as session:  # a closed period's first reading takes its snapshot
+        return [KpiRead.of(r, actor.language) for r in service.scorecard(session, chosen)]
+
+
+@router.get("/measures", response_model=list[MeasureRead])
+def measures(actor: Reader, department: Annotated[str | None, Query(max_length=40)] = None) -> list[MeasureRead]:
+    """The measures plan, soonest deadline first, overdue ones flagged."""
+    with unit_of_work(read_only=True) as session:
+        return [MeasureRead.of(row) for row in service.list_plan(session, department=department)]
+
+
+@router.post("/measures/{measure_id}/progress", response_model=MeasureRead)
+def progress(measure_id: PathId, body: ProgressIn, actor: Reader) -> MeasureRead:
+    """A progress note (with the new percentage or status) by the owner department or a plan manager."""
+    with unit_of_work() as session:
+        service.record_progress(session, actor=actor, measure_id=measure_id, text=body.text,
+                                progress=body.progress, status=body.status)
+        row = next(r for r in service.list_plan(session) if r.measure.id == measure_id)
+        return MeasureRead.of(row)

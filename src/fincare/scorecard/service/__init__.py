@@ -1,0 +1,33 @@
+"""Scorecard rules by topic: `catalogue` (the KPIs and their targets), `measures` (how each is
+computed, or why it cannot be yet), `kpis` (scorecards, snapshots, revisions, trends), `plan` (the
+measures plan) and `complaints` (the monthly complaint report).
+
+Callers use this package as one module: ``from fincare.scorecard import service``.
+"""
+
+from fincare.scorecard.service.catalogue import BY_KEY, CATALOGUE, Direction, Kpi, Unit
+from fincare.scorecard.service.kpis import KpiResult, compute, revise, revisions, scorecard, snapshot_recent, trend
+from fincare.scorecard.service.measures import Figure
+from fincare.scorecard.service.plan import PlanRow, ensure_plan, list_plan, may_edit, notes_of, record_progress
+
+__all__ = [
+    "BY_KEY",
+    "CATALOGUE",
+    "Direction",
+    "Figure",
+    "Kpi",
+    "KpiResult",
+    "PlanRow",
+    "Unit",
+    "compute",
+    "ensure_plan",
+    "list_plan",
+    "may_edit",
+    "notes_of",
+    "record_progress",
+    "revise",
+    "revisions",
+    "scorecard",
+    "snapshot_recent",
+    "trend",
+]

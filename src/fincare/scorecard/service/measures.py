@@ -1,0 +1,152 @@
+"""How each KPI is measured from FinCare's own records for a period — or, where the capability that
+would feed it is not built yet, a null naming that capability (never a made-up number).
+
+Durations are the clock's elapsed time minus the time it spent paused waiting for the customer;
+p90 is the 90th percentile (linear interpolation) of the clocks met in the period's tickets.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from fincare.customers.models import Customer
+from fincare.followups import service as followups
+from fincare.scorecard.periods import Period
+from fincare.servicedesk.models import Ticket, TicketKind
+from fincare.sla.models import Clock, ClockState, Target
+
+
+@dataclass(frozen=True)
+class Figure:
+    actual: float | None
+    basis: int  # how many records it rests on
+    reason: str | None = None  # why `actual` is null
+
+
+Measure = Callable[[Session, Period], Figure]
+
+
+def _seconds(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
+    """Seconds from `start` to `end`, in the database's own arithmetic."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", end - start)
+    return (func.julianday(end) - func.julianday(start)) * 86400
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    rank = share * (len(ordered) - 1)
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _p90_duration(kind: TicketKind, target: Target, per: float, what: str) -> Measure:
+    """p90 of the time to meet `target` on tickets of `kind` received in the period, in units of `per` s."""
+
+    def measure(session: Session, period: Period) -> Figure:
+        elapsed = _seconds(session, Clock.started_at, Clock.met_at) - Clock.paused_seconds
+        query = (select(elapsed).select_from(Ticket)
+                 .join(Clock, and_(Clock.subject_type == "ticket", Clock.subject_id == Ticket.id,
+                                   Clock.target == target))
+                 .where(Ticket.kind == kind, Ticket.received_at >= period.since, Ticket.received_at < period.until,
+                        Clock.met_at.is_not(None)))
+        if session.get_bind().dialect.name == "postgresql":  # the percentile in the database
+            sub = query.subquery()
+            value, count = session.execute(select(func.percentile_cont(0.9).within_group(sub.c[0].asc()),
+                                                  func.count()).select_from(sub)).one()
+            if not count:
+                return Figure(None, 0, f"no {what} in the period")
+            return Figure(max(float(value), 0.0) / per, int(count))
+        values = [max(float(v), 0.0) for v in session.execute(query).scalars()]
+        if not values:
+            return Figure(None, 0, f"no {what} in the period")
+        return Figure(_percentile(values, 0.9) / per, len(values))
+
+    return measure
+
+
+def statutory_deadline_met_rate(session: Session, period: Period) -> Figure:
+    """Complaints received in the period and decided (or overdue): the share decided on time.
+
+    Imported complaints count by their source's "timely" flag; linked duplicates do not count.
+    """
+    received = and_(Ticket.kind == TicketKind.COMPLAINT, Ticket.duplicate_of_id.is_(None),
+                    Ticket.received_at >= period.since, Ticket.received_at < period.until)
+    on_time = and_(Clock.met_at.is_not(None), Clock.breached_at.is_(None), Clock.met_at <= Clock.due_at)
+    late = or_(Clock.breached_at.is_not(None), Clock.state == ClockState.BREACHED,
+               and_(Clock.met_at.is_not(None), Clock.met_at > Clock.due_at))
+    good, bad = session.execute(
+        select(func.count().filter(on_time), func.count().filter(late)).select_from(Ticket)
+        .join(Clock, and_(Clock.subject_type == "ticket", Clock.subject_id == Ticket.id,
+                          Clock.target == Target.STATUTORY))
+        .where(received, Clock.state != ClockState.CANCELLED)).one()
+    imported_good, imported_bad = session.execute(
+        select(func.count().filter(Ticket.timely.is_(True)), func.count().filter(Ticket.timely.is_(False)))
+        .where(received, Ticket.timely.is_not(None))).one()
+    total = good + bad + imported_good + imported_bad
+    if not total:
+        return Figure(None, 0, "no complaint received in the period was decided yet")
+    return Figure((good + imported_good) / total, total)
+
+
+def customer_satisfaction_rate(session: Session, period: Period) -> Figure:
+    figures = followups.results(session, since=period.since, until=period.until)
+    answers = figures[0].csat_answers if figures else 0
+    if not answers:
+        return Figure(None, 0, "no survey answers in the period")
+    return Figure(figures[0].csat, answers)
+
+
+def followup_satisfaction_rate(session: Session, period: Period) -> Figure:
+    figures = followups.results(session, since=period.since, until=period.until)
+    reached = figures[0].reached if figures else 0
+    if not reached:
+        return Figure(None, 0, "no follow-up call reached a customer in the period")
+    return Figure(figures[0].followup_satisfaction, reached)
+
+
+def churn_rate(session: Session, period: Period) -> Figure:
+    """Customers whose relationship ended in the period ÷ customers at its start."""
+    at_start = session.execute(select(func.count()).select_from(Customer).where(
+        Customer.created_at < period.since,
+        or_(Customer.relationship_ended_on.is_(None), Customer.relationship_ended_on >= period.first))).scalar_one()
+    if not at_start:
+        return Figure(None, 0, "no customers at the start of the period")
+    left = session.execute(select(func.count()).select_from(Customer).where(
+        Customer.created_at < period.since, Customer.relationship_ended_on >= period.first,
+        Customer.relationship_ended_on <= period.last)).scalar_one()
+    return Figure(left / at_start, int(at_start))
+
+
+MEASURES: dict[str, Measure] = {
+    "customer_satisfaction_rate": customer_satisfaction_rate,
+    "consultation_first_response_p90_minutes": _p90_duration(TicketKind.CONSULTATION, Target.FIRST_RESPONSE, 60,
+                                                             "answered consultation"),
+    "complaint_feedback_p90_hours": _p90_duration(TicketKind.COMPLAINT, Target.FEEDBACK, 3600,
+                                                  "complaint with feedback"),
+    "feedback_handling_p90_hours": _p90_duration(TicketKind.FEEDBACK, Target.RESOLUTION, 3600, "handled feedback"),
+    "complaint_statutory_deadline_met_rate": statutory_deadline_met_rate,
+    "followup_satisfaction_rate": followup_satisfaction_rate,
+    "customer_churn_rate": churn_rate,
+}
+
+# The capability that will feed each KPI FinCare cannot compute yet (MISSION's domains).
+NOT_YET = {
+    "data_leak_incident_rate": "security incidents (domain `security`, not built yet)",
+    "security_audit_pass_rate": "security audits (domain `security`, not built yet)",
+    "security_incident_response_p90_minutes": "security incidents (domain `security`, not built yet)",
+    "recommendation_conversion_rate": "recommendations (domain `insight`, not built yet)",
+    "training_participation_rate": "training records (domain `workforce`: training not built yet)",
+    "employee_satisfaction_rate": "employee surveys (domain `workforce`: surveys not built yet)",
+    "lectures_per_quarter": "lectures (domain `education`, not built yet)",
+    "lecture_attendance": "lectures (domain `education`, not built yet)",
+    "forums_per_quarter": "forums (domain `education`, not built yet)",
+    "knowledge_posts_per_month": "knowledge posts (domain `knowledge`, not built yet)",
+    "knowledge_post_views": "knowledge posts (domain `knowledge`, not built yet)",
+}

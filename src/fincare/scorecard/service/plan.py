@@ -1,0 +1,109 @@
+"""The measures plan: list it (overdue ones flagged), record progress, change status — by admins and
+the measure's owner department."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fincare.platform import audit_trail, clock
+from fincare.platform.accounts.models import Department
+from fincare.platform.errors import Forbidden, Invalid, NotFound, one_of
+from fincare.platform.permissions import Permission, Principal, Role
+from fincare.scorecard.models import Cadence, Measure, MeasureNote, MeasureStatus
+from fincare.scorecard.plan import PLAN
+
+MAX_NOTE = 2000
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    measure: Measure
+    overdue: bool
+
+
+def is_overdue(measure: Measure, today: date) -> bool:
+    """Past its deadline and not done (a recurring measure is judged on its cadence elsewhere)."""
+    return measure.due_on < today and measure.status not in (MeasureStatus.DONE, MeasureStatus.CANCELLED)
+
+
+def list_plan(session: Session, *, department: str | None = None) -> list[PlanRow]:
+    """The plan, soonest deadline first, overdue ones flagged."""
+    today = clock.now().date()
+    query = select(Measure).order_by(Measure.due_on, Measure.id)
+    if department is not None:
+        query = query.where(Measure.owner_department == department)
+    return [PlanRow(m, is_overdue(m, today)) for m in session.execute(query).scalars()]
+
+
+def notes_of(session: Session, measure_id: int) -> Sequence[MeasureNote]:
+    return session.execute(select(MeasureNote).where(MeasureNote.measure_id == measure_id)
+                           .order_by(MeasureNote.at, MeasureNote.id)).scalars().all()
+
+
+def _department_code(session: Session, actor: Principal) -> str | None:
+    if actor.department_id is None:
+        return None
+    department = session.get(Department, actor.department_id)
+    return department.code if department else None
+
+
+def may_edit(session: Session, actor: Principal, measure: Measure) -> bool:
+    """Admins and executives (measures.manage), or a member of the owner department."""
+    return actor.can(Permission.MEASURES_MANAGE) or (
+        actor.can(Permission.KPI_READ) and _department_code(session, actor) == measure.owner_department
+        and Role.AUDITOR not in actor.roles)
+
+
+def record_progress(session: Session, *, actor: Principal, measure_id: int, text: str,
+                    progress: int | None = None, status: str | None = None) -> MeasureNote:
+    """A progress note, optionally with the new percentage and status (audited)."""
+    measure = session.get(Measure, measure_id, with_for_update=True)
+    if measure is None:
+        raise NotFound("no such measure", field="measure_id")
+    if not may_edit(session, actor, measure):
+        raise Forbidden("only the owner department or a plan manager updates this measure", field="measure_id")
+    text = (text or "").strip()
+    if not text:
+        raise Invalid("required", field="text")
+    if len(text) > MAX_NOTE:
+        raise Invalid(f"at most {MAX_NOTE} characters", field="text")
+    if progress is not None and not 0 <= progress <= 100:
+        raise Invalid("a percentage from 0 to 100", field="progress")
+    chosen = one_of(MeasureStatus, status, "status") if status else None
+    before = {"progress": measure.progress, "status": measure.status}
+    now = clock.now()
+    if progress is not None:
+        measure.progress = progress
+    if chosen is not None:
+        measure.status = chosen
+    elif progress is not None and measure.status == MeasureStatus.PLANNED and progress > 0:
+        measure.status = MeasureStatus.IN_PROGRESS
+    measure.updated_at = now
+    note = MeasureNote(measure_id=measure.id, at=now, author_id=actor.account_id, text=text, progress=progress,
+                       status=chosen)
+    session.add(note)
+    session.flush()
+    audit_trail.record(session, actor=actor, action="measure.progress", subject=measure, before=before,
+                       after={"progress": measure.progress, "status": measure.status})
+    return note
+
+
+def ensure_plan(session: Session, *, starts_on: date | None = None) -> None:
+    """Create the measures of the source documents' plan that are missing (idempotent)."""
+    start = starts_on or clock.now().date()
+    existing = set(session.execute(select(Measure.key)).scalars())
+    for planned in PLAN:
+        if planned.key in existing:
+            continue
+        year, month = divmod(start.year * 12 + start.month - 1 + planned.months, 12)
+        due = date(year, month + 1, min(start.day, 28))
+        session.add(Measure(key=planned.key, title_zh=planned.title_zh, title_en=planned.title_en,
+                            owner_department=planned.owner, starts_on=start, due_on=due,
+                            cadence=Cadence(planned.cadence), status=MeasureStatus.PLANNED, progress=0,
+                            kpi_keys=list(planned.kpis), updated_at=clock.now()))
+    session.flush()
