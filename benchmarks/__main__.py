@@ -14,7 +14,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCENARIOS = ("audit_trail", "job_outbox", "customer_import", "ticket_intake", "servicedesk_scale")
+SCENARIOS = ("audit_trail", "job_outbox", "customer_import", "ticket_intake", "servicedesk_scale", "scorecard")
 
 
 def machine() -> dict[str, object]:

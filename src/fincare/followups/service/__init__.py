@@ -8,9 +8,8 @@ Callers use this package as one module: ``from fincare.followups import service`
 from fincare.followups.service.results import (
     Dimension,
     Figures,
-    customer_satisfaction_rate,
-    followup_satisfaction_rate,
     results,
+    totals,
 )
 from fincare.followups.service.rules import add_rule, deactivate_rule, generate, list_rules, period_of
 from fincare.followups.service.surveys import (
@@ -51,10 +50,8 @@ __all__ = [
     "add_rule",
     "add_template",
     "attempts_of",
-    "customer_satisfaction_rate",
     "deactivate_rule",
     "ensure_default_surveys",
-    "followup_satisfaction_rate",
     "for_resolution",
     "generate",
     "invite",
@@ -75,4 +72,5 @@ __all__ = [
     "set_policy",
     "submit",
     "token_of",
+    "totals",
 ]

@@ -8,21 +8,21 @@ These are the figures behind the KPIs `customer_satisfaction_rate` and `followup
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fincare.followups.models import FollowUp, FollowUpStatus, Result, SurveyInvitation, SurveyResponse
-from fincare.platform.accounts.models import StaffAccount
+from fincare.platform.accounts.models import Department, StaffAccount
 from fincare.platform.config import get_settings
 from fincare.platform.errors import Invalid, one_of
-from fincare.servicedesk.models import Ticket
+from fincare.servicedesk.models import ComplaintCode, Ticket
 
 
 class Dimension(StrEnum):
@@ -123,13 +123,74 @@ def _sort_key(dimension: Dimension | None) -> Callable[[Figures], Any]:
     return lambda f: f.key if dimension == Dimension.MONTH else (-(f.invitations + f.reached), f.key)
 
 
-def customer_satisfaction_rate(session: Session, *, since: datetime, until: datetime) -> float | None:
-    """Share of CSAT answers of 4 or 5 among surveys sent in the period (KPI `customer_satisfaction_rate`)."""
-    found = results(session, since=since, until=until)
-    return found[0].csat if found else None
+def totals(session: Session, *, since: datetime, until: datetime) -> Figures:
+    """The period's figures overall, aggregated in the database (what the KPIs read: fast at scale)."""
+    answered = SurveyResponse.id.is_not(None)
+    row = session.execute(
+        select(func.count(), func.count().filter(answered), func.count(SurveyResponse.csat),
+               func.count().filter(SurveyResponse.csat >= 4), func.count(SurveyResponse.nps),
+               func.count().filter(SurveyResponse.nps >= 9), func.count().filter(SurveyResponse.nps <= 6))
+        .select_from(SurveyInvitation)
+        .outerjoin(SurveyResponse, SurveyResponse.invitation_id == SurveyInvitation.id)
+        .where(SurveyInvitation.sent_at >= since, SurveyInvitation.sent_at < until)).one()
+    reached, satisfied = session.execute(
+        select(func.count(), func.count().filter(FollowUp.outcome == Result.REACHED_SATISFIED))
+        .where(FollowUp.status == FollowUpStatus.CLOSED, FollowUp.closed_at >= since, FollowUp.closed_at < until,
+               FollowUp.outcome.in_((Result.REACHED_SATISFIED, Result.REACHED_DISSATISFIED)))).one()
+    return Figures("all", invitations=row[0], responses=row[1], csat_answers=row[2], csat_satisfied=row[3],
+                   nps_answers=row[4], promoters=row[5], detractors=row[6], reached=reached,
+                   reached_satisfied=satisfied)
 
 
-def followup_satisfaction_rate(session: Session, *, since: datetime, until: datetime) -> float | None:
-    """Satisfied ÷ reached among follow-ups closed in the period (KPI `followup_satisfaction_rate`)."""
-    found = results(session, since=since, until=until)
-    return found[0].followup_satisfaction if found else None
+# -- what the results page reads beside the figures ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A survey's free-text answer beside its ticket (no personal data: the customer is not named)."""
+
+    invitation_id: int
+    submitted_at: datetime
+    ticket_id: int | None
+    reference: str | None  # the ticket's reference, e.g. TS-2026-000123
+    csat: int | None
+    nps: int | None
+    text: str
+
+
+def recent_comments(session: Session, *, since: datetime, until: datetime, limit: int = 50) -> list[Comment]:
+    """Free-text answers submitted in [since, until), newest first, at most `limit` (1–200)."""
+    if since >= until:
+        raise Invalid("the period must end after it starts", field="until")
+    rows = session.execute(
+        select(SurveyInvitation.id, SurveyResponse.submitted_at, Ticket.id, Ticket.reference, SurveyResponse.csat,
+               SurveyResponse.nps, SurveyResponse.comment)
+        .join(SurveyInvitation, SurveyInvitation.id == SurveyResponse.invitation_id)
+        .outerjoin(Ticket, Ticket.id == SurveyInvitation.ticket_id)
+        .where(SurveyResponse.submitted_at >= since, SurveyResponse.submitted_at < until,
+               SurveyResponse.comment.is_not(None))
+        .order_by(SurveyResponse.submitted_at.desc(), SurveyResponse.id.desc())
+        .limit(min(max(limit, 1), 200)))
+    return [Comment(invitation_id, submitted_at, ticket_id, reference, csat, nps, comment)
+            for invitation_id, submitted_at, ticket_id, reference, csat, nps, comment in rows if comment]
+
+
+def key_labels(session: Session, *, by: str, keys: Collection[str], language: str) -> dict[str, str]:
+    """Names for the keys `results(by=…)` returns, where the key is an id or a code: agents by username,
+    teams by department name, products coded by business type by that code's name (in `language`).
+    Channels, product skills and months are left to the page's own labels."""
+    dimension = one_of(Dimension, by, "by")
+    ids = [int(k) for k in keys if k.isascii() and k.isdigit()]
+    if dimension == Dimension.AGENT and ids:
+        accounts = session.execute(select(StaffAccount.id, StaffAccount.username).where(StaffAccount.id.in_(ids)))
+        return {str(r.id): r.username for r in accounts}
+    if dimension == Dimension.TEAM and ids:
+        departments = session.execute(select(Department.id, Department.name_zh, Department.name_en)
+                                    .where(Department.id.in_(ids)))
+        return {str(r.id): r.name_zh if language == "zh-CN" else r.name_en for r in departments}
+    if dimension == Dimension.PRODUCT and keys:
+        codes = session.execute(select(ComplaintCode.code, ComplaintCode.name_zh, ComplaintCode.name_en)
+                              .where(ComplaintCode.dimension == "business_type",
+                                     ComplaintCode.code.in_(list(keys))))
+        return {r.code: r.name_zh if language == "zh-CN" else r.name_en for r in codes}
+    return {}

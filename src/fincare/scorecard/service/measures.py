@@ -96,19 +96,17 @@ def statutory_deadline_met_rate(session: Session, period: Period) -> Figure:
 
 
 def customer_satisfaction_rate(session: Session, period: Period) -> Figure:
-    figures = followups.results(session, since=period.since, until=period.until)
-    answers = figures[0].csat_answers if figures else 0
-    if not answers:
+    figures = followups.totals(session, since=period.since, until=period.until)
+    if not figures.csat_answers:
         return Figure(None, 0, "no survey answers in the period")
-    return Figure(figures[0].csat, answers)
+    return Figure(figures.csat, figures.csat_answers)
 
 
 def followup_satisfaction_rate(session: Session, period: Period) -> Figure:
-    figures = followups.results(session, since=period.since, until=period.until)
-    reached = figures[0].reached if figures else 0
-    if not reached:
+    figures = followups.totals(session, since=period.since, until=period.until)
+    if not figures.reached:
         return Figure(None, 0, "no follow-up call reached a customer in the period")
-    return Figure(figures[0].followup_satisfaction, reached)
+    return Figure(figures.followup_satisfaction, figures.reached)
 
 
 def churn_rate(session: Session, period: Period) -> Figure:
