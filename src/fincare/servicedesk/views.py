@@ -52,6 +52,7 @@ from fincare.servicedesk.pages import (
     yes,
     zone,
 )
+from fincare.servicedesk.service.resolution import Language
 
 router = APIRouter(include_in_schema=False)
 router.include_router(board_views.router)
@@ -67,7 +68,6 @@ INTAKE_FIELDS = ("lookup_field", "lookup_value", "customer_id", "kind", "channel
 # The status buttons, in the order a ticket usually moves.
 STATUS_ORDER = (TicketStatus.OPEN, TicketStatus.PENDING_CUSTOMER, TicketStatus.RESOLVED, TicketStatus.CLOSED,
                 TicketStatus.REOPENED)
-LANGUAGES = ("zh-CN", "en")  # the languages a complaint's reply is written in
 
 
 # -- my queue --------------------------------------------------------------------------------------
@@ -232,7 +232,7 @@ def _ticket_page(request: Request, session: Session, ticket: Ticket, actor: Prin
         "customer": customers.summaries(session, [ticket.customer_id]).get(ticket.customer_id),
         "names": workspace.staff_names(session, named), "may": may,
         "transitions": transitions, "forms": forms, "procedure": procedure,
-        "decisions": decisions, "reviews": reviews, "outcomes": list(Outcome), "reply_languages": LANGUAGES,
+        "decisions": decisions, "reviews": reviews, "outcomes": list(Outcome), "reply_languages": list(Language),
         "review_outcomes": [s for s in ReviewStatus if s != ReviewStatus.OPEN],
         "colleagues": workspace.colleagues(session, ticket.kind) if may.hand_over else [],
         "visibilities": list(Visibility), "error": error, "typed": typed, "drafted": drafted,

@@ -7,6 +7,8 @@ A complaint is resolved only by sending its decision. With `FINCARE_HIGH_RISK_DE
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,12 +31,13 @@ from fincare.servicedesk.service.rules import MAX_BODY, MAX_REASON, add_event, c
 from fincare.servicedesk.service.work import add_message, transition
 
 
-class Language:
+class Language(StrEnum):
+    """The languages a reply is written in."""
+
     ZH = "zh-CN"
     EN = "en"
 
 
-LANGUAGES = (Language.ZH, Language.EN)
 
 # Words a reply must contain, per language: each route once at least (any of its spellings).
 ROUTES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -67,19 +70,19 @@ TEMPLATES = {
 def missing_routes(reply: str, language: str) -> list[str]:
     """The routes the reply fails to mention (empty when it mentions all four)."""
     text = reply.casefold()
-    return [route for route, words in ROUTES[language].items() if not any(w.casefold() in text for w in words)]
+    return [route for route, words in ROUTES[Language(language)].items()
+            if not any(w.casefold() in text for w in words)]
 
 
 def reply_template(ticket: Ticket, *, outcome: str, remedy: str | None, language: str) -> str:
     """A complete reply in `language`, routes included, for the handler to edit."""
     chosen = one_of(Outcome, outcome, "outcome")
-    if language not in LANGUAGES:
-        raise Invalid(f"one of {', '.join(LANGUAGES)}", field="language")
+    written = one_of(Language, language, "language")
     remedy_text = ""
     if remedy and remedy.strip():
-        remedy_text = f"我行将为您：{remedy.strip()}。" if language == Language.ZH else f" We will: {remedy.strip()}."
-    return TEMPLATES[language].format(reference=ticket.reference, outcome=OUTCOME_WORDS[language][chosen],
-                                      remedy=remedy_text)
+        remedy_text = f"我行将为您：{remedy.strip()}。" if written == Language.ZH else f" We will: {remedy.strip()}."
+    return TEMPLATES[written].format(reference=ticket.reference, outcome=OUTCOME_WORDS[written][chosen],
+                                     remedy=remedy_text)
 
 
 def needs_approval(ticket: Ticket) -> bool:
@@ -106,9 +109,7 @@ def decide(session: Session, *, actor: Principal, ticket: Ticket, outcome: str, 
     if pending_decision(session, ticket.id) is not None:
         raise Conflict("a decision on this complaint is waiting for approval", field="ticket_id")
     chosen = one_of(Outcome, outcome, "outcome")
-    language = language or actor.language
-    if language not in LANGUAGES:
-        raise Invalid(f"one of {', '.join(LANGUAGES)}", field="language")
+    language = one_of(Language, language or actor.language, "language")
     reply = clean_text(reply, "reply", MAX_BODY)
     missing = missing_routes(reply, language)
     if missing:
