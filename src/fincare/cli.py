@@ -7,6 +7,7 @@ non-zero with a one-line reason on stderr.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import sys
@@ -27,10 +28,12 @@ users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 import_app = typer.Typer(help="Bulk import from CSV.", no_args_is_help=True)
 keys_app = typer.Typer(help="Encryption keys of personal data.", no_args_is_help=True)
+report_app = typer.Typer(help="Reports for a period: `report complaints` (and `report kpi`).", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(import_app, name="import")
 app.add_typer(keys_app, name="keys")
+app.add_typer(report_app, name="report")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 err = Console(stderr=True)
@@ -105,7 +108,7 @@ def demo(
     months: Annotated[int, typer.Option(min=1, max=36, help="Months of history.")] = 12,
     host: str = "127.0.0.1",
     port: int = 8000,
-    seed: int = 7,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed makes the same institution.")] = 7,
     as_json: JsonFlag = False,
 ) -> None:
     """Create (or reuse) a demo institution on SQLite and serve it with an in-process worker."""
@@ -122,7 +125,22 @@ def demo(
     settings = get_settings()
     settings.master_key_bytes()  # create the demo key file now, with its warning
     upgrade(settings.database_url)
-    logins = ensure_demo(customers=customers, months=months, seed=seed)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    # on stderr: with --json, stdout carries only the JSON document
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=as_json) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(what: str, done: int, total: int) -> None:
+            step = "customers" if what == "customers" else "history"
+            if step not in tasks:
+                tasks[step] = bar.add_task("demo customers" if step == "customers" else "demo history (months)",
+                                           total=total)
+            bar.update(tasks[step], completed=done, total=total,
+                       description="demo customers" if step == "customers" else f"demo history {what}")
+
+        logins = ensure_demo(customers=customers, months=months, seed=seed, progress=progress)
     url = f"http://{host}:{port}"
     doc = {"url": url, "logins": [vars(login) for login in logins]}
 
@@ -289,6 +307,160 @@ def import_customers(
         err.print(f"{len(totals.errors)} bad rows, first at line {totals.errors[0].line} "
                   f"({totals.errors[0].column}: {totals.errors[0].reason}); nothing imported", highlight=False)
         raise typer.Exit(1)
+
+
+@import_app.command("tickets")
+def import_tickets(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV file.")],
+    format: Annotated[str, typer.Option(
+        "--format", help="fincare (FinCare's own columns) or cfpb (the US CFPB complaint export).")] = "fincare",
+    skip_bad_rows: Annotated[bool, typer.Option(
+        "--skip-bad-rows/--all-or-nothing",
+        help="Import the good rows and report the bad ones, or (default) import nothing if any row is bad.")] = False,
+    errors: Annotated[Path | None, typer.Option(help="Where to write the error report (default FILE.errors.csv).")]
+    = None,
+    batch: Annotated[int, typer.Option(min=1, max=20_000)] = 2000,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import historical tickets (layouts in `fincare.servicedesk.importer`); re-running skips what exists."""
+    _setup(log_json=False)
+    from contextlib import nullcontext
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from fincare.customers.importer import open_csv, write_errors
+    from fincare.platform.db import unit_of_work
+    from fincare.platform.permissions import SYSTEM
+    from fincare.registry import load_models
+    from fincare.servicedesk import importer
+
+    load_models()
+    if format not in {f.value for f in importer.Format}:
+        fail(f"--format is one of {', '.join(f.value for f in importer.Format)}")
+    # the operator at the console acts as the system, under the file's name in the audit trail
+    actor = dataclasses.replace(SYSTEM, username=f"import:{file.name}")
+    report = errors or file.with_name(file.name + ".errors.csv")
+    size = max(file.stat().st_size, 1)
+    totals = importer.ImportTotals()
+
+    class Aborted(Exception):
+        """All-or-nothing import with bad rows: roll everything back."""
+
+    try:
+        with open_csv(file) as stream, Progress(
+            TextColumn("[bold]importing"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+            TimeRemainingColumn(), console=err, disable=as_json,
+        ) as progress:
+            task = progress.add_task("import", total=size)
+            source = importer.read_rows(stream, importer.Format(format))
+
+            def after_batch() -> None:
+                progress.update(task, completed=stream.buffer.tell())
+
+            if skip_bad_rows:  # each batch commits on its own
+                totals = importer.run_import(source, actor=actor, batch_size=batch, transaction=unit_of_work,
+                                             after_batch=after_batch)
+            else:
+                with unit_of_work() as session:
+                    totals = importer.run_import(source, actor=actor, batch_size=batch,
+                                                 transaction=lambda: nullcontext(session), after_batch=after_batch)
+                    if totals.errors:
+                        raise Aborted
+    except Aborted:
+        pass
+    except DomainError as exc:
+        fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        fail(f"the file is not a readable UTF-8 CSV: {exc}")
+    if totals.errors:
+        write_errors(report, totals.errors)
+    written = not totals.errors or skip_bad_rows
+    doc = {"rows": totals.rows, "created": totals.created if written else 0,
+           "skipped": totals.skipped if written else 0,
+           "customers_created": totals.customers_created if written else 0, "errors": len(totals.errors),
+           "error_report": str(report) if totals.errors else None, "imported": written, "format": format}
+    emit(as_json, doc, lambda: Console().print(
+        f"{doc['rows']} rows: {doc['created']} tickets created, {doc['skipped']} already imported, "
+        f"{doc['errors']} rejected" + (f" (see {report})" if totals.errors else "")
+        + ("" if written else " — nothing was imported (all-or-nothing; use --skip-bad-rows)")))
+    if not written:
+        err.print(f"{len(totals.errors)} bad rows, first at line {totals.errors[0].line} "
+                  f"({totals.errors[0].column}: {totals.errors[0].reason}); nothing imported", highlight=False)
+        raise typer.Exit(1)
+
+
+# -- reports: one command per report, each `--period P --format …` -----------------------------------
+
+PeriodOption = Annotated[str, typer.Option(help="2026-10, 2026-Q3, 2026-H2, 2026 or 2026-10-01..2026-10-15.")]
+OutputOption = Annotated[Path | None, typer.Option(
+    "--output", dir_okay=False, help="Write the report to this file (xlsx: default complaints-PERIOD.xlsx).")]
+
+
+@report_app.command("complaints")
+def report_complaints(
+    period: PeriodOption,
+    format: Annotated[str, typer.Option("--format", help="table, json, csv or xlsx.")] = "table",
+    output: OutputOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The complaint report: totals and breakdowns by JR/T 0169 code, channel, region, risk grade, deadline."""
+    _setup(log_json=False)
+    from fincare.platform.db import unit_of_work
+    from fincare.registry import load_models
+    from fincare.scorecard import periods
+    from fincare.scorecard.service import complaints
+
+    load_models()
+    if format not in ("table", "json", "csv", "xlsx"):
+        fail("--format is one of table, json, csv, xlsx")
+    try:
+        chosen = periods.parse(period)
+        with unit_of_work(read_only=True) as session:
+            report = complaints.complaint_report(session, chosen)
+    except DomainError as exc:
+        fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
+    doc = report.as_dict()
+    if format == "xlsx" and output is None:
+        output = Path(f"complaints-{chosen.label}.xlsx")
+    if output is not None:
+        content: str | bytes = (complaints.to_xlsx(report) if format == "xlsx" else
+                                json.dumps(doc, ensure_ascii=False, indent=2) + "\n" if format == "json" else
+                                complaints.to_csv(report))  # csv, and table written to a file
+        try:
+            if isinstance(content, bytes):
+                output.write_bytes(content)
+            else:
+                output.write_text(content, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror or exc}")
+        emit(as_json, {**doc, "output": str(output)},
+             lambda: err.print(f"complaint report {chosen.label} written to {output}", highlight=False))
+        return
+    if as_json or format == "json":
+        emit(True, doc, lambda: None)
+    elif format == "csv":
+        sys.stdout.write(complaints.to_csv(report))
+    else:
+        _complaint_table(report)
+
+
+def _complaint_table(report: Any) -> None:
+    from fincare.scorecard.service import complaints
+
+    out = Console()
+    summary = Table(title=f"Complaint report {report.period.label} ({report.period.first} – {report.period.last})")
+    summary.add_column("figure")
+    summary.add_column("count", justify="right")
+    for key, zh, en in complaints.FIGURES:
+        summary.add_row(f"{zh} {en}", str(report.figure(key)))
+    out.print(summary)
+    for key, zh, en in complaints.SECTIONS:
+        table = Table(title=f"{zh} {en}")
+        for column, justify in (("key", "left"), ("name", "left"), ("count", "right")):
+            table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        for line in report.section(key):
+            table.add_row(line.key, f"{line.name_zh} {line.name_en}", str(line.count))
+        out.print(table)
 
 
 @keys_app.command("rotate")

@@ -6,6 +6,9 @@ Callers use this package as one module: ``from fincare.scorecard import service`
 """
 
 from fincare.scorecard.service.catalogue import BY_KEY, CATALOGUE, Direction, Kpi, Unit
+from fincare.scorecard.service.complaints import ComplaintReport, complaint_report
+from fincare.scorecard.service.dashboard import Attainment, Dashboard, Share, Tile, Volume, dashboard
+from fincare.scorecard.service.drilldown import Drilldown, Row, get_kpi, records
 from fincare.scorecard.service.kpis import KpiResult, compute, revise, revisions, scorecard, snapshot_recent, trend
 from fincare.scorecard.service.measures import Figure
 from fincare.scorecard.service.plan import PlanRow, ensure_plan, list_plan, may_edit, notes_of, record_progress
@@ -13,18 +16,30 @@ from fincare.scorecard.service.plan import PlanRow, ensure_plan, list_plan, may_
 __all__ = [
     "BY_KEY",
     "CATALOGUE",
+    "Attainment",
+    "ComplaintReport",
+    "Dashboard",
     "Direction",
+    "Drilldown",
     "Figure",
     "Kpi",
     "KpiResult",
     "PlanRow",
+    "Row",
+    "Share",
+    "Tile",
     "Unit",
+    "Volume",
+    "complaint_report",
     "compute",
+    "dashboard",
     "ensure_plan",
+    "get_kpi",
     "list_plan",
     "may_edit",
     "notes_of",
     "record_progress",
+    "records",
     "revise",
     "revisions",
     "scorecard",
