@@ -463,6 +463,68 @@ def _complaint_table(report: Any) -> None:
         out.print(table)
 
 
+@report_app.command("kpi")
+def report_kpi(
+    period: PeriodOption,
+    format: Annotated[str, typer.Option("--format", help="table, json, csv or xlsx.")] = "table",
+    department: Annotated[str | None, typer.Option(help="Only this owner department's KPIs (a code).")] = None,
+    output: OutputOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The KPI scorecard for a period; XLSX has a sheet per owner department (the quarterly report)."""
+    _setup(log_json=False)
+    from fincare.platform.accounts import service as accounts
+    from fincare.platform.db import unit_of_work
+    from fincare.registry import load_models
+    from fincare.scorecard import periods, service
+    from fincare.scorecard.service import kpi_report
+
+    load_models()
+    if format not in ("table", "json", "csv", "xlsx"):
+        fail("--format is one of table, json, csv, xlsx")
+    try:
+        chosen = periods.parse(period)
+        with unit_of_work() as session:  # a closed period's first reading takes its snapshot
+            results = [r for r in service.scorecard(session, chosen) if department in (None, r.kpi.owner)]
+            names = {d.code: d.name_zh for d in accounts.list_departments(session)}
+    except DomainError as exc:
+        fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
+    if not results:
+        fail(f"department: no KPI is owned by {department!r}")
+    doc = {"period": chosen.label, "kpis": [kpi_report.row_of(r) for r in results]}
+    if format == "xlsx" and output is None:
+        output = Path(f"kpi-{chosen.label}{'-' + department if department else ''}.xlsx")
+    if output is not None:
+        content: str | bytes = (kpi_report.to_xlsx(results, chosen.label, names) if format == "xlsx" else
+                                json.dumps(doc, ensure_ascii=False, indent=2) + "\n" if format == "json" else
+                                kpi_report.to_csv(results))
+        try:
+            if isinstance(content, bytes):
+                output.write_bytes(content)
+            else:
+                output.write_text(content, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror or exc}")
+        emit(as_json, {**doc, "output": str(output)},
+             lambda: err.print(f"KPI report {chosen.label} written to {output}", highlight=False))
+        return
+    if as_json or format == "json":
+        emit(True, doc, lambda: None)
+    elif format == "csv":
+        sys.stdout.write(kpi_report.to_csv(results))
+    else:
+        table = Table(title=f"KPI scorecard {chosen.label} ({chosen.first} – {chosen.last})")
+        for column in ("KPI", "owner", "target", "actual", "met", "note"):
+            table.add_column(column)
+        for r in results:
+            sign = {"ge": "≥", "le": "≤", "lt": "<"}[r.kpi.direction]
+            actual = "—" if r.actual is None else f"{r.actual:.4g}"
+            met = "" if r.met is None else ("met" if r.met else "NOT met")
+            table.add_row(f"{r.kpi.name_zh} {r.kpi.key}", r.kpi.owner, f"{sign} {r.kpi.target:g} {r.kpi.unit}", actual,
+                          met, r.reason or (f"revision {r.revision}" if r.revision and r.revision > 1 else ""))
+        Console().print(table)
+
+
 @keys_app.command("rotate")
 def keys_rotate(batch: Annotated[int, typer.Option(min=1, max=50_000)] = 1000, as_json: JsonFlag = False) -> None:
     """Re-encrypt all personal data under a new data-key version, online; safe to interrupt and re-run."""

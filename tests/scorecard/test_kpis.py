@@ -3,7 +3,9 @@ closed periods snapshotted and corrected by revision; the measures plan."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -143,3 +145,27 @@ def test_the_measures_plan_is_seeded_flagged_when_overdue_and_updated_by_its_own
     frozen_clock.advance(timedelta(days=400))
     later = {m["key"]: m for m in client.get(f"{API}/measures", headers=exec_feng.headers).json()}
     assert later["leak_response"]["overdue"] is False and later["complaint_specialists"]["overdue"] is True
+
+
+def test_the_cli_reports_kpis_as_json_and_xlsx_with_a_sheet_per_department(
+        client: TestClient, agent_li: Staff, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    from tests.platform.test_cli import fincare
+
+    month = periods.current_month(clock.now()).label
+    answer = fincare("report", "kpi", "--period", month, "--format", "json")
+    assert answer.returncode == 0, answer.stderr
+    doc = json.loads(answer.stdout)
+    assert doc["period"] == month and {k["key"] for k in doc["kpis"]} == CONTRACT_KEYS
+    xlsx = tmp_path / "kpi.xlsx"
+    written = fincare("report", "kpi", "--period", "2026-Q3", "--format", "xlsx", "--output", str(xlsx))
+    assert written.returncode == 0, written.stderr
+    book = load_workbook(xlsx)
+    assert book.sheetnames[0] == "汇总 2026-Q3" and {"客服部", "市场部", "人力资源部"} <= set(book.sheetnames)
+    only = fincare("report", "kpi", "--period", month, "--department", "hr", "--format", "json")
+    assert {k["owner"] for k in json.loads(only.stdout)["kpis"]} == {"hr"}
+    bad = fincare("report", "kpi", "--period", "Q3")
+    assert bad.returncode != 0 and "period" in bad.stderr
+    nobody = fincare("report", "kpi", "--period", month, "--department", "kitchen")
+    assert nobody.returncode != 0 and "department" in nobody.stderr

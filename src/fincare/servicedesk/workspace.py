@@ -1,5 +1,6 @@
-"""What the agent workspace reads: clocks as of now, the merged timeline, masked customers, staff names,
-the complaint procedure's forms a page offers, and the supervisor board's reassignment lists.
+"""What the agent workspace reads: clocks as of now, the merged timeline (events, messages, and the
+delivery status of what the outbox sent the customer), masked customers, staff names, the complaint
+procedure's forms a page offers, and the supervisor board's reassignment lists.
 
 Read-only: nothing here writes, records an audit entry or changes a clock. The rules stay in
 `service` (and `sla`); this module only puts what they stored into the shape a page shows.
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fincare.platform import clock
+from fincare.platform import clock, outbox
 from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.accounts.service import principal_of
 from fincare.platform.permissions import Permission, Principal
@@ -36,6 +37,8 @@ from fincare.servicedesk.service import routing
 from fincare.sla import service as sla
 from fincare.sla.models import Clock, ClockState, Target
 from fincare.workforce.models import Skill
+
+OUTBOUND = "outbound"  # the timeline kind of a message the outbox sends the customer (not a ticket event)
 
 # What a clock shows, as of now: a running clock past its due time reads "breached" before the
 # sweep marks it, so the page never shows a missed target as still running.
@@ -84,13 +87,15 @@ def clock_statuses(session: Session, clocks: Sequence[Clock], *, now: datetime |
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    """One line of a ticket's history: an event and, for a reply or a note, its message."""
+    """One line of a ticket's history: an event and, for a reply or a note, its message; or (kind
+    `OUTBOUND`) a message queued in the outbox for the customer, with its delivery status as of now."""
 
     at: datetime
-    kind: str  # the event kind: created, status_changed, replied, noted, assigned, …
+    kind: str  # the event kind: created, status_changed, replied, noted, assigned, …; or OUTBOUND
     actor_id: int | None
     detail: dict[str, Any]
     message: TicketMessage | None = None
+    delivery: outbox.Delivery | None = None
 
     @property
     def internal(self) -> bool:
@@ -98,7 +103,8 @@ class TimelineEntry:
 
 
 def timeline(session: Session, ticket_id: int) -> list[TimelineEntry]:
-    """Events and messages merged, oldest first; a reply or note sits on the event that recorded it."""
+    """Events, messages and outbox deliveries merged, oldest first; a reply or note sits on the event
+    that recorded it; a delivery sits where it was queued and shows its status now."""
     messages = {m.id: m for m in service.list_messages(session, ticket_id)}
     entries = []
     for event in service.list_events(session, ticket_id):
@@ -108,6 +114,8 @@ def timeline(session: Session, ticket_id: int) -> list[TimelineEntry]:
     for message in messages.values():  # a message whose event is missing still belongs on the page
         kind = "replied" if message.visibility == Visibility.PUBLIC else "noted"
         entries.append(TimelineEntry(message.created_at, kind, message.author_id, {}, message))
+    for delivery in outbox.messages_for(session, "ticket", [ticket_id]).get(ticket_id, []):
+        entries.append(TimelineEntry(delivery.created_at, OUTBOUND, None, {}, delivery=delivery))
     entries.sort(key=lambda e: e.at)  # stable: events keep their recorded order at equal times
     return entries
 
