@@ -129,13 +129,7 @@ def opt_out(request: Request, token: Token) -> Response:
 
 def _tickets(session: Session, actor: Principal, follow_ups: list[FollowUp]) -> dict[int, Ticket]:
     """The tickets the follow-ups are about, as far as the actor may read them."""
-    found: dict[int, Ticket] = {}
-    for ticket_id in sorted({f.ticket_id for f in follow_ups if f.ticket_id is not None}):
-        try:
-            found[ticket_id] = desk.access_ticket(session, ticket_id, actor)
-        except NotFound:
-            continue
-    return found
+    return desk.readable_tickets(session, actor, [f.ticket_id for f in follow_ups if f.ticket_id is not None])
 
 
 # -- the follow-up queue ---------------------------------------------------------------------------
@@ -148,8 +142,7 @@ def queue_page(request: Request, actor: Caller) -> Response:
     with unit_of_work(read_only=True) as session:
         mine = list(service.list_follow_ups(session, actor=actor, assignee_id=actor.account_id, limit=QUEUE_LIMIT))
         # routed when an agent comes on duty; until then anyone who works follow-ups may call
-        unassigned = [f for f in service.list_follow_ups(session, actor=actor, limit=QUEUE_LIMIT)
-                      if f.assignee_id is None]
+        unassigned = list(service.list_follow_ups(session, actor=actor, unassigned=True, limit=QUEUE_LIMIT))
         shown = [*mine, *unassigned]
         response = render(request, "followups/queue.html", {
             **pages.common(now), "mine": mine, "unassigned": unassigned,

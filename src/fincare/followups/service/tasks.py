@@ -138,8 +138,8 @@ def access(session: Session, follow_up_id: int, actor: Principal, *, for_write: 
 
 def list_follow_ups(session: Session, *, actor: Principal, status: str | None = "open",
                     due_before: datetime | None = None, assignee_id: int | None = None,
-                    limit: int = 50) -> Sequence[FollowUp]:
-    """Earliest due first."""
+                    unassigned: bool = False, limit: int = 50) -> Sequence[FollowUp]:
+    """Earliest due first; `unassigned` only those nobody owns yet."""
     if not actor.can(Permission.FOLLOWUP_WORK):
         return []
     query = select(FollowUp).order_by(FollowUp.due_at, FollowUp.id).limit(min(max(limit, 1), 200))
@@ -147,7 +147,9 @@ def list_follow_ups(session: Session, *, actor: Principal, status: str | None = 
         query = query.where(FollowUp.status == one_of(FollowUpStatus, status, "status"))
     if due_before is not None:
         query = query.where(FollowUp.due_at < due_before)
-    if assignee_id is not None:
+    if unassigned:
+        query = query.where(FollowUp.assignee_id.is_(None))
+    elif assignee_id is not None:
         query = query.where(FollowUp.assignee_id == assignee_id)
     return session.execute(query).scalars().all()
 

@@ -24,6 +24,7 @@ from fincare.servicedesk.service.queries import (
     list_events,
     list_tickets,
     my_queue,
+    readable_tickets,
     unassigned_queue,
 )
 from fincare.servicedesk.service.regulator import (
@@ -126,6 +127,7 @@ __all__ = [
     "pending_decision",
     "pending_extensions",
     "raise_priority",
+    "readable_tickets",
     "refresh_due",
     "reply_template",
     "report_row",

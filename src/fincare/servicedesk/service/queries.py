@@ -70,6 +70,14 @@ def unassigned_queue(session: Session, *, actor: Principal, limit: int = 50) -> 
     ).scalars().all()
 
 
+def readable_tickets(session: Session, actor: Principal, ticket_ids: Sequence[int]) -> dict[int, Ticket]:
+    """The tickets of `ticket_ids` the actor may read, by id, in one query."""
+    if not actor.can(Permission.TICKET_READ) or not ticket_ids:
+        return {}
+    rows = session.execute(select(Ticket).where(Ticket.id.in_(sorted(set(ticket_ids))))).scalars()
+    return {t.id: t for t in rows}
+
+
 def list_events(session: Session, ticket_id: int) -> Sequence[TicketEvent]:
     return session.execute(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
                            .order_by(TicketEvent.at, TicketEvent.id)).scalars().all()
