@@ -396,6 +396,17 @@ OutputOption = Annotated[Path | None, typer.Option(
     "--output", dir_okay=False, help="Write the report to this file (xlsx: default complaints-PERIOD.xlsx).")]
 
 
+def _write_report(output: Path, content: str | bytes) -> None:
+    """A report to its file (bytes: a workbook; text: UTF-8), or exit with the reason."""
+    try:
+        if isinstance(content, bytes):
+            output.write_bytes(content)
+        else:
+            output.write_text(content, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}")
+
+
 @report_app.command("complaints")
 def report_complaints(
     period: PeriodOption,
@@ -423,16 +434,9 @@ def report_complaints(
     if format == "xlsx" and output is None:
         output = Path(f"complaints-{chosen.label}.xlsx")
     if output is not None:
-        content: str | bytes = (complaints.to_xlsx(report) if format == "xlsx" else
-                                json.dumps(doc, ensure_ascii=False, indent=2) + "\n" if format == "json" else
-                                complaints.to_csv(report))  # csv, and table written to a file
-        try:
-            if isinstance(content, bytes):
-                output.write_bytes(content)
-            else:
-                output.write_text(content, encoding="utf-8")
-        except OSError as exc:
-            fail(f"cannot write {output}: {exc.strerror or exc}")
+        _write_report(output, complaints.to_xlsx(report) if format == "xlsx" else
+                      json.dumps(doc, ensure_ascii=False, indent=2) + "\n" if format == "json" else
+                      complaints.to_csv(report))  # csv, and table written to a file
         emit(as_json, {**doc, "output": str(output)},
              lambda: err.print(f"complaint report {chosen.label} written to {output}", highlight=False))
         return
@@ -495,16 +499,9 @@ def report_kpi(
     if format == "xlsx" and output is None:
         output = Path(f"kpi-{chosen.label}{'-' + department if department else ''}.xlsx")
     if output is not None:
-        content: str | bytes = (kpi_report.to_xlsx(results, chosen.label, names) if format == "xlsx" else
-                                json.dumps(doc, ensure_ascii=False, indent=2) + "\n" if format == "json" else
-                                kpi_report.to_csv(results))
-        try:
-            if isinstance(content, bytes):
-                output.write_bytes(content)
-            else:
-                output.write_text(content, encoding="utf-8")
-        except OSError as exc:
-            fail(f"cannot write {output}: {exc.strerror or exc}")
+        _write_report(output, kpi_report.to_xlsx(results, chosen.label, names) if format == "xlsx" else
+                      json.dumps(doc, ensure_ascii=False, indent=2) + "\n" if format == "json" else
+                      kpi_report.to_csv(results))
         emit(as_json, {**doc, "output": str(output)},
              lambda: err.print(f"KPI report {chosen.label} written to {output}", highlight=False))
         return
