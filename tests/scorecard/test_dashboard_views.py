@@ -164,6 +164,8 @@ def test_chinese_by_default_and_english_on_request(client: TestClient, exec_feng
     assert "管理看板" in page.text and "咨询首次响应时间（P90）" in page.text and "暂无数据" in page.text
     assert "需要安全事件数据" in page.text and 'label="季度"' in page.text
     assert '<option value="2026-Q3" selected>' in page.text
+    # the language switch comes back to the same period
+    assert 'name="back" value="/dashboard?period=2026-Q3"' in page.text
     english = client.get("/dashboard?period=2026-Q3&lang=en")
     assert 'lang="en"' in english.text and "Management dashboard" in english.text
     assert "Consultation first response (p90)" in english.text and "管理看板" not in english.text

@@ -21,7 +21,7 @@ from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.errors import Invalid, NotFound
 from fincare.scorecard.periods import Period
 from fincare.scorecard.service.catalogue import BY_KEY, Kpi
-from fincare.scorecard.service.measures import MEASURES, _seconds
+from fincare.scorecard.service.measures import DURATIONS, MEASURES, seconds_between
 from fincare.servicedesk.models import Ticket, TicketKind
 from fincare.sla.models import Clock, ClockState, Target
 
@@ -30,13 +30,6 @@ LIMIT = 100
 MAX_OFFSET = 1_000_000
 
 # The duration KPIs of `measures`: which tickets, which clock, and the unit (seconds per unit).
-DURATIONS: dict[str, tuple[TicketKind, Target, int]] = {
-    "consultation_first_response_p90_minutes": (TicketKind.CONSULTATION, Target.FIRST_RESPONSE, 60),
-    "complaint_feedback_p90_hours": (TicketKind.COMPLAINT, Target.FEEDBACK, 3600),
-    "feedback_handling_p90_hours": (TicketKind.FEEDBACK, Target.RESOLUTION, 3600),
-}
-
-
 @dataclass(frozen=True)
 class Row:
     """One record behind a KPI; which fields are set depends on the drill-down's `kind`."""
@@ -108,7 +101,7 @@ def _row(kind: str, r: Any, kpi: Kpi) -> Row:
     if kind == "durations":
         seconds = max(float(r["seconds"]), 0.0)
         return Row(r["id"], r["reference"], r["kind"], r["channel"], r["received_at"], r["customer"], r["assignee"],
-                   value=seconds / DURATIONS[kpi.key][2],
+                   value=seconds / DURATIONS[kpi.key].per,
                    on_time=r["met_at"] <= r["due_at"] and r["breached_at"] is None)
     if kind == "statutory":
         status = _statutory_status(r)
@@ -144,8 +137,8 @@ def _with_people(query: Query) -> Query:
 
 def _durations(session: Session, key: str, period: Period) -> tuple[Query, Query]:
     """The tickets whose clock met the target, slowest first (what drives the p90)."""
-    kind, target, _ = DURATIONS[key]
-    elapsed = _seconds(session, Clock.started_at, Clock.met_at) - Clock.paused_seconds
+    kind, target = DURATIONS[key].kind, DURATIONS[key].target
+    elapsed = seconds_between(session, Clock.started_at, Clock.met_at) - Clock.paused_seconds
     joined = and_(Clock.subject_type == "ticket", Clock.subject_id == Ticket.id, Clock.target == target)
     where = (Ticket.kind == kind, Ticket.received_at >= period.since, Ticket.received_at < period.until,
              Clock.met_at.is_not(None))

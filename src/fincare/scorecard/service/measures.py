@@ -32,7 +32,7 @@ class Figure:
 Measure = Callable[[Session, Period], Figure]
 
 
-def _seconds(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
+def seconds_between(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
     """Seconds from `start` to `end`, in the database's own arithmetic."""
     if session.get_bind().dialect.name == "postgresql":
         return func.extract("epoch", end - start)
@@ -46,11 +46,30 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def _p90_duration(kind: TicketKind, target: Target, per: float, what: str) -> Measure:
-    """p90 of the time to meet `target` on tickets of `kind` received in the period, in units of `per` s."""
+@dataclass(frozen=True)
+class Duration:
+    """A response-time KPI: the time tickets of `kind` took to meet `target`, in units of `per` seconds."""
+
+    kind: TicketKind
+    target: Target
+    per: int
+    what: str  # "answered consultation": what the basis counts, for the no-data reason
+
+
+DURATIONS = {
+    "consultation_first_response_p90_minutes": Duration(TicketKind.CONSULTATION, Target.FIRST_RESPONSE, 60,
+                                                        "answered consultation"),
+    "complaint_feedback_p90_hours": Duration(TicketKind.COMPLAINT, Target.FEEDBACK, 3600, "complaint with feedback"),
+    "feedback_handling_p90_hours": Duration(TicketKind.FEEDBACK, Target.RESOLUTION, 3600, "handled feedback"),
+}
+
+
+def _p90_duration(spec: Duration) -> Measure:
+    """p90 of the time to meet the spec's target on the period's tickets of its kind."""
+    kind, target, per, what = spec.kind, spec.target, spec.per, spec.what
 
     def measure(session: Session, period: Period) -> Figure:
-        elapsed = _seconds(session, Clock.started_at, Clock.met_at) - Clock.paused_seconds
+        elapsed = seconds_between(session, Clock.started_at, Clock.met_at) - Clock.paused_seconds
         query = (select(elapsed).select_from(Ticket)
                  .join(Clock, and_(Clock.subject_type == "ticket", Clock.subject_id == Ticket.id,
                                    Clock.target == target))
@@ -124,11 +143,7 @@ def churn_rate(session: Session, period: Period) -> Figure:
 
 MEASURES: dict[str, Measure] = {
     "customer_satisfaction_rate": customer_satisfaction_rate,
-    "consultation_first_response_p90_minutes": _p90_duration(TicketKind.CONSULTATION, Target.FIRST_RESPONSE, 60,
-                                                             "answered consultation"),
-    "complaint_feedback_p90_hours": _p90_duration(TicketKind.COMPLAINT, Target.FEEDBACK, 3600,
-                                                  "complaint with feedback"),
-    "feedback_handling_p90_hours": _p90_duration(TicketKind.FEEDBACK, Target.RESOLUTION, 3600, "handled feedback"),
+    **{key: _p90_duration(spec) for key, spec in DURATIONS.items()},
     "complaint_statutory_deadline_met_rate": statutory_deadline_met_rate,
     "followup_satisfaction_rate": followup_satisfaction_rate,
     "customer_churn_rate": churn_rate,
