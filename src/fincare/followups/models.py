@@ -51,6 +51,7 @@ class FollowUp(Base):
     __table_args__ = (
         Index("ix_follow_up_open_due", "status", "due_at"),
         Index("ix_follow_up_assignee", "assignee_id", "status"),
+        Index("ix_follow_up_closed", "status", "closed_at"),  # results and KPIs by period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -156,6 +157,7 @@ class SurveyInvitation(Base):
     __table_args__ = (
         Index("ix_survey_invitation_customer", "customer_id", "sent_at"),
         Index("ix_survey_invitation_reminder", "status", "reminded_at", "sent_at"),
+        Index("ix_survey_invitation_sent", "sent_at"),  # results and KPIs by period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -183,7 +185,7 @@ class SurveyResponse(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     invitation_id: Mapped[int] = mapped_column(ForeignKey("survey_invitation.id"), unique=True)
-    submitted_at: Mapped[datetime]
+    submitted_at: Mapped[datetime] = mapped_column(index=True)  # the latest comments
     csat: Mapped[int | None]
     nps: Mapped[int | None]
     answers: Mapped[dict[str, Any]] = mapped_column()
