@@ -14,7 +14,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCENARIOS = ("audit_trail", "job_outbox", "customer_import", "ticket_intake", "servicedesk_scale", "scorecard")
+SCENARIOS = ("audit_trail", "job_outbox", "customer_import", "ticket_intake", "servicedesk_scale", "scorecard",
+             "demo_generator")
 
 
 def machine() -> dict[str, object]:

@@ -1,71 +1,115 @@
-"""The synthetic institution behind `fincare demo`: deterministic, reused when it exists.
+"""The synthetic institution behind `fincare demo`: deterministic with a seed, reused when it exists.
 
-Staff of every role in their departments, each signing in with the demo password, and customers
-with valid (synthetic) identifiers. Tickets and the rest are added as their domains are built.
+Staff of every role in their departments (several agents, complaint specialists, follow-up agents
+and supervisors, with product skills and some weekly shifts), each signing in with the demo
+password; customers with valid (synthetic) identifiers, a few private-banking clients, some flagged
+for high-risk sales and 3–6 % who leave during the year; and `months` of history ending today:
+consultations, complaints and feedback with their SLA clocks, complaint coding, decisions and
+regulator reports, follow-up calls and satisfaction surveys (`history`). Everything is written with
+bulk inserts, one `demo.generated` audit entry per batch.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
 
 from fincare.customers import importer
 from fincare.customers import service as customers_service
+from fincare.customers.models import Customer
+from fincare.demo.history import Progress, ensure_history, months_ending
 from fincare.demo.people import synthetic_customer
-from fincare.platform.accounts import service as accounts
+from fincare.demo.staff import DEMO_PASSWORD, STAFF, DemoLogin, ensure_staff
+from fincare.followups import service as followups
+from fincare.followups.models import Cadence, FollowUpKind
+from fincare.platform import audit_trail, clock, keys
+from fincare.platform.config import get_settings
 from fincare.platform.db import unit_of_work
-from fincare.platform.permissions import SYSTEM, TWO_FACTOR_REQUIRED, Principal, Role
+from fincare.platform.permissions import SYSTEM, Principal
+from fincare.sla import service as sla
 
-DEMO_PASSWORD = "fincare-demo"
+__all__ = ["DEMO_PASSWORD", "STAFF", "DemoLogin", "ensure_demo"]
 
-STAFF: tuple[tuple[str, str, Role, str], ...] = (
-    ("agent_li", "李娜", Role.AGENT, "customer_service"),
-    ("specialist_chen", "陈静", Role.COMPLAINT_SPECIALIST, "customer_service"),
-    ("followup_zhou", "周敏", Role.FOLLOWUP_AGENT, "customer_service"),
-    ("supervisor_wang", "王强", Role.SUPERVISOR, "customer_service"),
-    ("security_sun", "孙磊", Role.SECURITY_OFFICER, "security_office"),
-    ("compliance_qian", "钱芳", Role.COMPLIANCE_OFFICER, "compliance"),
-    ("marketing_wu", "吴婷", Role.MARKETING, "marketing"),
-    ("hr_zheng", "郑丽", Role.HR, "hr"),
-    ("exec_feng", "冯伟", Role.EXECUTIVE, "management"),
-    ("auditor_zhao", "赵敏", Role.AUDITOR, "compliance"),
-    ("admin", "系统管理员", Role.ADMIN, "it"),
-)
+CUSTOMER_BATCH = 2000
+ACTOR = Principal(account_id=None, username="demo")
 
 
-@dataclass(frozen=True)
-class DemoLogin:
-    username: str
-    password: str
-    roles: list[str]
-    two_factor: bool
+def ensure_demo(*, customers: int = 10_000, months: int = 12, seed: int = 7,
+                progress: Progress | None = None) -> list[DemoLogin]:
+    """Create whatever part of the demo institution is missing; return the logins to print.
 
-
-def ensure_demo(*, customers: int = 10_000, months: int = 12, seed: int = 7) -> list[DemoLogin]:
-    """Create whatever part of the demo institution is missing; return the logins to print."""
-    logins = []
+    `progress(what, done, total)` is told of each step (customers, then each month of history).
+    """
     with unit_of_work() as session:
-        for username, name, role, department in STAFF:
-            account = accounts.get_account_by_username(session, username)
-            if account is None:
-                account = accounts.create_account(session, actor=SYSTEM, username=username, roles=[role],
-                                                  department_code=department, display_name=name,
-                                                  password=DEMO_PASSWORD).account
-                if role in TWO_FACTOR_REQUIRED:
-                    accounts.provision_totp(session, account=account, actor=SYSTEM)
-            logins.append(DemoLogin(username=username, password=DEMO_PASSWORD, roles=account.role_names,
-                                    two_factor=account.totp_enabled))
-        existing = customers_service.count_customers(session)
-    _ensure_customers(existing, customers, seed)
+        sla.ensure_default_policies(session)
+        followups.ensure_default_surveys(session)
+        logins, team = ensure_staff(session)
+        _ensure_rules(session)
+    zone = ZoneInfo(get_settings().timezone)
+    window = months_ending(clock.now().astimezone(zone).date(), months)
+    _ensure_customers(customers, seed, joined_before=window[0].first, progress=progress)
+    churned = _ensure_churn(customers, seed, window[0].first, window[-1].last)
+    ensure_history(team=team, customers=customers, months=months, seed=seed, churned=churned, progress=progress)
     return logins
 
 
-def _ensure_customers(existing: int, wanted: int, seed: int) -> None:
-    """Add customers up to `wanted`, in batches, through the importer's bulk path."""
+def _ensure_rules(session: Session) -> None:
+    """Key customers are called quarterly, customers sold high-risk products monthly."""
+    existing = {(r.kind, r.segment, r.tag) for r in followups.list_rules(session)}
+    for kind, cadence, segment, tag in ((FollowUpKind.KEY_CUSTOMER, Cadence.QUARTERLY, "private_banking", None),
+                                        (FollowUpKind.HIGH_RISK_SALES, Cadence.MONTHLY, None, "high_risk_sales")):
+        if (kind, segment, tag) not in existing:
+            followups.add_rule(session, actor=SYSTEM, kind=kind, cadence=cadence, segment=segment, tag=tag)
+
+
+def _ensure_customers(wanted: int, seed: int, *, joined_before: date, progress: Progress | None) -> None:
+    """Add customers up to `wanted`, in batches, through the importer's bulk path; they were customers
+    before the history starts (joined over the previous five years)."""
+    with unit_of_work(read_only=True) as session:
+        existing = customers_service.count_customers(session)
+    if existing >= wanted:
+        return
     rng = random.Random(seed)
-    actor = Principal(account_id=None, username="demo")
-    for start in range(existing, wanted, 2000):
+    for _ in range(existing):  # keep the stream where it was, so a resumed run makes the same people
+        synthetic_customer(rng, 0)
+    zone = ZoneInfo(get_settings().timezone)
+    start = clock.now().astimezone(zone).date()
+    if progress:
+        progress("customers", existing, max(wanted, existing))
+    for first in range(existing, wanted, CUSTOMER_BATCH):
         rows = [(n + 1, importer.normalise_row(synthetic_customer(rng, n)))
-                for n in range(start, min(start + 2000, wanted))]
+                for n in range(first, min(first + CUSTOMER_BATCH, wanted))]
+        joined = joined_before - timedelta(days=30 + (first // CUSTOMER_BATCH * 97) % 1800)
+        joined_at = clock.now() - (start - joined) if joined < start else clock.now()
         with unit_of_work() as session:
-            importer.import_batch(session, actor=actor, rows=rows, totals=importer.ImportTotals())
+            prepared = importer.prepare_batch(rows, keys.sealer(session), joined_at)
+            importer.import_batch(session, actor=ACTOR, rows=rows, totals=importer.ImportTotals(),
+                                  prepared=prepared)
+        if progress:
+            progress("customers", min(first + CUSTOMER_BATCH, wanted), wanted)
+
+
+def _ensure_churn(customers: int, seed: int, first: date, last: date) -> dict[int, date]:
+    """3–6 % of the customers end their relationship during the history (once: a re-run finds them)."""
+    with unit_of_work() as session:
+        ids = list(session.execute(select(Customer.id).order_by(Customer.id).limit(customers)).scalars())
+        wanted = set(ids)
+        ended = {i: d for i, d in session.execute(select(Customer.id, Customer.relationship_ended_on).where(
+            Customer.relationship_ended_on.is_not(None))).all() if d is not None and i in wanted}
+        if ended or not ids:
+            return ended
+        rng = random.Random(f"{seed}-churn")
+        rate = rng.uniform(0.03, 0.06)
+        span = (last - first).days
+        chosen = {i: first + timedelta(days=rng.randrange(max(span, 1))) for i in ids if rng.random() < rate}
+        if chosen:
+            session.connection().execute(update(Customer).where(Customer.id == bindparam("c"))
+                                         .values(relationship_ended_on=bindparam("d")),
+                                         [{"c": i, "d": d} for i, d in chosen.items()])
+            audit_trail.record(session, actor=ACTOR, action="demo.generated", subject=None,
+                               after={"churned": len(chosen), "seed": seed})
+        return chosen

@@ -1,4 +1,5 @@
-"""Synthetic but well-formed customers: valid ID numbers and cards, plausible names, ages, branches."""
+"""Synthetic but well-formed customers: valid ID numbers and cards, plausible names, ages, branches,
+segments (a few private-banking clients) and tags (some flagged for high-risk sales)."""
 
 from __future__ import annotations
 
@@ -36,9 +37,14 @@ def synthetic_customer(rng: random.Random, n: int) -> dict[str, str]:
     segment = "senior" if year <= 1965 else ("young" if year >= 1990 else "mass")
     lines = rng.sample(("cards", "payments", "wealth_management", "loans", "insurance", "investment"),
                        k=rng.randint(1, 3))
+    wealthy = rng.random()
+    if wealthy < 0.02 and year <= 1985:
+        segment = "private_banking"
+    # sold a high-risk product (e.g. a C4/C5 fund) to an older or cautious customer: followed up monthly
+    tags = "high_risk_sales" if wealthy > 0.9 and {"wealth_management", "investment"} & set(lines) else ""
     return {"external_id": f"C{n:08d}", "kind": "individual",
             "name": rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.randint(1, 2))),
             "id_number": first17 + identity.resident_id_check_char(first17), "phone": phone,
             "email": f"user{n}@example.com" if rng.random() < 0.7 else "", "address": address, "cards": card,
             "risk_tolerance": rng.choices(("C1", "C2", "C3", "C4", "C5"), weights=(2, 4, 5, 2, 1))[0],
-            "service_lines": ";".join(lines), "branch": branch, "segment": segment}
+            "service_lines": ";".join(lines), "branch": branch, "segment": segment, "tags": tags}
