@@ -62,6 +62,8 @@ class Clock(Base):
               sqlite_where=text("state = 'running'")),
         Index("ix_sla_clock_warn", "warn_at", postgresql_where=text("state = 'running' AND warned_at IS NULL"),
               sqlite_where=text("state = 'running' AND warned_at IS NULL")),
+        # reports by period: a ticket's clocks start when it was received
+        Index("ix_sla_clock_started", "subject_type", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

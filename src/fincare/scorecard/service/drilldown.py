@@ -21,7 +21,7 @@ from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.errors import Invalid, NotFound
 from fincare.scorecard.periods import Period
 from fincare.scorecard.service.catalogue import BY_KEY, Kpi
-from fincare.scorecard.service.measures import DURATIONS, MEASURES, seconds_between
+from fincare.scorecard.service.measures import DURATIONS, MEASURES, seconds_between, started_in
 from fincare.servicedesk.models import Ticket, TicketKind
 from fincare.sla.models import Clock, ClockState, Target
 
@@ -140,8 +140,7 @@ def _durations(session: Session, key: str, period: Period) -> tuple[Query, Query
     kind, target = DURATIONS[key].kind, DURATIONS[key].target
     elapsed = seconds_between(session, Clock.started_at, Clock.met_at) - Clock.paused_seconds
     joined = and_(Clock.subject_type == "ticket", Clock.subject_id == Ticket.id, Clock.target == target)
-    where = (Ticket.kind == kind, Ticket.received_at >= period.since, Ticket.received_at < period.until,
-             Clock.met_at.is_not(None))
+    where = (*started_in(period), Ticket.kind == kind, Clock.met_at.is_not(None))
     query = _with_people(select(*_ticket_columns(), elapsed.label("seconds"), Clock.met_at, Clock.due_at,
                                 Clock.breached_at).select_from(Ticket).join(Clock, joined)
                          ).where(*where).order_by(elapsed.desc(), Ticket.id)
