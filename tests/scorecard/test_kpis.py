@@ -169,3 +169,29 @@ def test_the_cli_reports_kpis_as_json_and_xlsx_with_a_sheet_per_department(
     assert bad.returncode != 0 and "period" in bad.stderr
     nobody = fincare("report", "kpi", "--period", month, "--department", "kitchen")
     assert nobody.returncode != 0 and "department" in nobody.stderr
+
+
+def test_plan_managers_add_and_revise_measures_and_others_may_not(client: TestClient, exec_feng: Staff,
+                                                                  agent_li: Staff) -> None:
+    body = {"key": "atm_safety", "title_zh": "每季度检查自助设备防诈骗提示",
+            "title_en": "Quarterly ATM fraud-warning check", "owner_department": "it", "starts_on": "2026-10-01",
+            "due_on": "2027-09-30", "cadence": "quarterly",
+            "kpi_keys": ["security_audit_pass_rate"]}
+    marketing = make_staff("marketing_wu", Role.MARKETING, department="marketing")
+    assert client.post(f"{API}/measures", json=body, headers=marketing.headers).status_code == 403
+    for change, field in (({"owner_department": "kitchen"}, "owner_department"), ({"due_on": "2026-09-01"}, "due_on"),
+                          ({"cadence": "weekly"}, "cadence"), ({"kpi_keys": ["happiness"]}, "kpi_keys"),
+                          ({"key": "bad key!"}, "key")):
+        refused = client.post(f"{API}/measures", json={**body, **change}, headers=exec_feng.headers)
+        assert refused.status_code == 422 and refused.json()["error"]["field"] == field, change
+    added = client.post(f"{API}/measures", json=body, headers=exec_feng.headers)
+    assert added.status_code == 201 and added.json()["status"] == "planned" and added.json()["owner_department"] == "it"
+    assert client.post(f"{API}/measures", json=body, headers=exec_feng.headers).status_code == 422  # same key
+    url = f"{API}/measures/{added.json()['id']}"
+    moved = client.patch(url, json={"due_on": "2027-12-31", "owner_department": "security_office"},
+                         headers=exec_feng.headers)
+    assert moved.status_code == 200 and moved.json()["due_on"] == "2027-12-31"
+    assert moved.json()["owner_department"] == "security_office"
+    assert client.patch(url, json={"due_on": "2026-01-01"}, headers=exec_feng.headers).status_code == 422
+    assert client.patch(url, json={"cadence": "monthly"}, headers=marketing.headers).status_code == 403
+    assert client.patch(url, json={"cadence": "monthly"}, headers=agent_li.headers).status_code == 403

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
 
 from fincare.platform.db import unit_of_work
 from fincare.platform.http import require
@@ -12,7 +13,7 @@ from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
 from fincare.platform.schemas import PathId
 from fincare.scorecard import periods, reports, service
-from fincare.scorecard.schemas import KpiRead, MeasureRead, ProgressIn
+from fincare.scorecard.schemas import KpiRead, MeasureIn, MeasurePatch, MeasureRead, ProgressIn
 
 router = APIRouter(prefix="/api/v1", tags=["scorecard"])
 router.include_router(reports.api_router)
@@ -43,5 +44,28 @@ def progress(measure_id: PathId, body: ProgressIn, actor: Reader) -> MeasureRead
     with unit_of_work() as session:
         service.record_progress(session, actor=actor, measure_id=measure_id, text=body.text,
                                 progress=body.progress, status=body.status)
-        row = next(r for r in service.list_plan(session) if r.measure.id == measure_id)
-        return MeasureRead.of(row)
+        return _row(session, measure_id)
+
+
+def _row(session: Session, measure_id: int) -> MeasureRead:
+    return MeasureRead.of(next(r for r in service.list_plan(session) if r.measure.id == measure_id))
+
+
+@router.post("/measures", status_code=201, response_model=MeasureRead)
+def add_measure(body: MeasureIn, actor: Annotated[Principal, require(P.MEASURES_MANAGE)]) -> MeasureRead:
+    """A new measure of the plan, with its owner department, dates, cadence and the KPIs that show it."""
+    with unit_of_work() as session:
+        measure = service.add_measure(session, actor=actor, key=body.key, title_zh=body.title_zh,
+                                      title_en=body.title_en, owner_department=body.owner_department,
+                                      starts_on=body.starts_on, due_on=body.due_on, cadence=body.cadence,
+                                      kpi_keys=body.kpi_keys)
+        return _row(session, measure.id)
+
+
+@router.patch("/measures/{measure_id}", response_model=MeasureRead)
+def revise_measure(measure_id: PathId, body: MeasurePatch,
+                   actor: Annotated[Principal, require(P.MEASURES_MANAGE)]) -> MeasureRead:
+    """Change a measure's titles, owner, dates, cadence or KPIs (audited before and after)."""
+    with unit_of_work() as session:
+        service.revise_measure(session, actor=actor, measure_id=measure_id, changes=body.changes())
+        return _row(session, measure_id)

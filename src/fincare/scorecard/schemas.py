@@ -64,6 +64,30 @@ class MeasureRead(ResponseBody):
                    kpi_keys=list(m.kpi_keys), overdue=row.overdue)
 
 
+class MeasureIn(RequestBody):
+    key: str = Field(max_length=60)
+    title_zh: str = Field(max_length=200)
+    title_en: str = Field(max_length=200)
+    owner_department: str = Field(max_length=40, description="a department code")
+    starts_on: date
+    due_on: date
+    cadence: str = Field(max_length=12, description="monthly | quarterly | half_yearly")
+    kpi_keys: list[str] = Field(default_factory=list, max_length=20)
+
+
+class MeasurePatch(RequestBody):
+    title_zh: str | None = Field(default=None, max_length=200)
+    title_en: str | None = Field(default=None, max_length=200)
+    owner_department: str | None = Field(default=None, max_length=40)
+    starts_on: date | None = None
+    due_on: date | None = None
+    cadence: str | None = Field(default=None, max_length=12)
+    kpi_keys: list[str] | None = Field(default=None, max_length=20)
+
+    def changes(self) -> dict[str, object]:
+        return self.model_dump(exclude_unset=True)
+
+
 class ProgressIn(RequestBody):
     text: str = Field(max_length=MAX_NOTE)
     progress: int | None = Field(default=None, description="percent, 0 to 100")

@@ -11,7 +11,16 @@ from fincare.scorecard.service.dashboard import Attainment, Dashboard, Share, Ti
 from fincare.scorecard.service.drilldown import Drilldown, Row, get_kpi, records
 from fincare.scorecard.service.kpis import KpiResult, compute, revise, revisions, scorecard, snapshot_recent, trend
 from fincare.scorecard.service.measures import Figure
-from fincare.scorecard.service.plan import PlanRow, ensure_plan, list_plan, may_edit, notes_of, record_progress
+from fincare.scorecard.service.plan import (
+    PlanRow,
+    add_measure,
+    ensure_plan,
+    list_plan,
+    may_edit,
+    notes_of,
+    record_progress,
+    revise_measure,
+)
 
 __all__ = [
     "BY_KEY",
@@ -30,6 +39,7 @@ __all__ = [
     "Tile",
     "Unit",
     "Volume",
+    "add_measure",
     "complaint_report",
     "compute",
     "dashboard",
@@ -41,6 +51,7 @@ __all__ = [
     "record_progress",
     "records",
     "revise",
+    "revise_measure",
     "revisions",
     "scorecard",
     "snapshot_recent",

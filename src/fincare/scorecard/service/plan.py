@@ -16,6 +16,7 @@ from fincare.platform.errors import Forbidden, Invalid, NotFound, one_of
 from fincare.platform.permissions import Permission, Principal, Role
 from fincare.scorecard.models import Cadence, Measure, MeasureNote, MeasureStatus
 from fincare.scorecard.plan import PLAN
+from fincare.scorecard.service.catalogue import BY_KEY
 
 MAX_NOTE = 2000
 
@@ -107,3 +108,84 @@ def ensure_plan(session: Session, *, starts_on: date | None = None) -> None:
                             cadence=Cadence(planned.cadence), status=MeasureStatus.PLANNED, progress=0,
                             kpi_keys=list(planned.kpis), updated_at=clock.now()))
     session.flush()
+
+
+def _text(value: str | None, field: str, limit: int = 200) -> str:
+    cleaned = (value or "").strip()
+    if not cleaned:
+        raise Invalid("required", field=field)
+    if len(cleaned) > limit:
+        raise Invalid(f"at most {limit} characters", field=field)
+    return cleaned
+
+
+def _department(session: Session, code: str | None) -> str:
+    if not code or session.execute(select(Department.id).where(Department.code == code)).first() is None:
+        raise Invalid("no such department", field="owner_department")
+    return code
+
+
+def add_measure(session: Session, *, actor: Principal, key: str, title_zh: str, title_en: str,
+                owner_department: str, starts_on: date, due_on: date, cadence: str,
+                kpi_keys: Sequence[str] = ()) -> Measure:
+    """A new measure of the plan (plan managers only; audited)."""
+    if not actor.can(Permission.MEASURES_MANAGE):
+        raise Forbidden("only a plan manager adds measures", field="key")
+    key = _text(key, "key", 60)
+    if not key.replace("_", "").isalnum() or not key.isascii():
+        raise Invalid("letters, digits and _", field="key")
+    if session.execute(select(Measure.id).where(Measure.key == key)).first() is not None:
+        raise Invalid("a measure with this key exists", field="key")
+    measure = Measure(key=key, title_zh=_text(title_zh, "title_zh"), title_en=_text(title_en, "title_en"),
+                      owner_department=_department(session, owner_department), starts_on=starts_on,
+                      due_on=_due(starts_on, due_on), cadence=one_of(Cadence, cadence, "cadence"),
+                      status=MeasureStatus.PLANNED, progress=0, kpi_keys=_kpi_keys(kpi_keys),
+                      updated_at=clock.now())
+    session.add(measure)
+    session.flush()
+    audit_trail.record(session, actor=actor, action="measure.added", subject=measure,
+                       after={"key": key, "owner_department": owner_department, "due_on": due_on.isoformat()})
+    return measure
+
+
+def _due(starts_on: date, due_on: date) -> date:
+    if due_on < starts_on:
+        raise Invalid("the deadline comes after the start", field="due_on")
+    return due_on
+
+
+def _kpi_keys(keys: Sequence[str]) -> list[str]:
+    unknown = sorted(set(keys) - set(BY_KEY))
+    if unknown:
+        raise Invalid(f"unknown KPI {unknown[0]}", field="kpi_keys")
+    return sorted(set(keys))
+
+
+def revise_measure(session: Session, *, actor: Principal, measure_id: int, changes: dict[str, object]) -> Measure:
+    """Change a measure's titles, owner, dates, cadence or KPIs (plan managers only; audited before/after)."""
+    if not actor.can(Permission.MEASURES_MANAGE):
+        raise Forbidden("only a plan manager changes a measure's plan", field="measure_id")
+    measure = session.get(Measure, measure_id, with_for_update=True)
+    if measure is None:
+        raise NotFound("no such measure", field="measure_id")
+    before = {k: str(getattr(measure, k)) for k in changes}
+    for field, value in changes.items():
+        if field in ("title_zh", "title_en"):
+            setattr(measure, field, _text(value if isinstance(value, str) else None, field))
+        elif field == "owner_department":
+            measure.owner_department = _department(session, value if isinstance(value, str) else None)
+        elif field == "cadence":
+            measure.cadence = one_of(Cadence, value, "cadence")
+        elif field == "kpi_keys":
+            measure.kpi_keys = _kpi_keys(value if isinstance(value, list) else [])
+        elif field in ("starts_on", "due_on"):
+            if not isinstance(value, date):
+                raise Invalid("a date such as 2026-12-31", field=field)
+            setattr(measure, field, value)
+        else:
+            raise Invalid("not a field of a measure's plan", field=field)
+    _due(measure.starts_on, measure.due_on)
+    measure.updated_at = clock.now()
+    audit_trail.record(session, actor=actor, action="measure.revised", subject=measure, before=before,
+                       after={k: str(getattr(measure, k)) for k in changes})
+    return measure
