@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     master_key: SecretStr | None = None
     master_key_file: Path | None = None
     timezone: str = "Asia/Shanghai"
-    smtp_url: str | None = None
+    smtp_url: SecretStr | None = None  # may carry the mail account's password: never printed or logged
     public_url: str = "http://127.0.0.1:8000"  # where customers reach public pages (survey links)
     survey_throttle_days: int = Field(default=30, ge=0, le=365)  # at most one survey per customer per this
     survey_reminder_days: int = Field(default=3, ge=1, le=60)

@@ -152,7 +152,7 @@ class EmailAdapter:
         """None when FINCARE_SMTP_URL is unset: e-mail then waits in the outbox."""
         if not settings.smtp_url:
             return None
-        return cls(settings.smtp_url, settings.smtp_from, timeout=settings.smtp_timeout_seconds)
+        return cls(settings.smtp_url.get_secret_value(), settings.smtp_from, timeout=settings.smtp_timeout_seconds)
 
     def __enter__(self) -> Self:
         self._unreachable = None  # a new pass tries the server again
