@@ -188,3 +188,8 @@ def on_duty(session: Session, account_ids: Collection[int], at: datetime | None 
     return {a for a in account_ids if a not in away
             and (a not in windows or any(s.covers(local) for s in windows[a]))}
 
+
+
+def least_loaded(candidates: Collection[int], loads: dict[int, int]) -> int:
+    """The candidate with the fewest open items (absent from `loads`: none); ties go to the lower id."""
+    return min(candidates, key=lambda a: (loads.get(a, 0), a))

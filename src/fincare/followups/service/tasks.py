@@ -20,8 +20,7 @@ from fincare.followups.models import (
     NextStep,
     Result,
 )
-from fincare.platform import audit_trail, clock, jobs
-from fincare.platform.accounts.models import AccountRole, StaffAccount
+from fincare.platform import audit_trail, clock, jobs, notify
 from fincare.platform.config import get_settings
 from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound, one_of
 from fincare.platform.permissions import SYSTEM, Permission, Principal, Role
@@ -86,12 +85,6 @@ def for_resolution(session: Session, *, ticket_id: int, resolution_event_id: int
 # -- routing ---------------------------------------------------------------------------------------
 
 
-def _callers(session: Session) -> list[int]:
-    return list(session.execute(
-        select(StaffAccount.id).join(AccountRole, AccountRole.account_id == StaffAccount.id)
-        .where(StaffAccount.active.is_(True), AccountRole.role == Role.FOLLOWUP_AGENT)).scalars())
-
-
 def open_loads(session: Session, account_ids: Collection[int]) -> dict[int, int]:
     if not account_ids:
         return {}
@@ -104,11 +97,10 @@ def route(session: Session, follow_up: FollowUp) -> int | None:
     """Give an unowned open follow-up to the follow-up agent on duty with the fewest open ones."""
     if follow_up.assignee_id is not None or follow_up.status != FollowUpStatus.OPEN:
         return follow_up.assignee_id
-    on_duty = workforce.on_duty(session, _callers(session))
+    on_duty = workforce.on_duty(session, notify.staff_with_role(session, Role.FOLLOWUP_AGENT))
     if not on_duty:
         return None
-    loads = open_loads(session, on_duty)
-    follow_up.assignee_id = min(on_duty, key=lambda a: (loads.get(a, 0), a))
+    follow_up.assignee_id = workforce.least_loaded(on_duty, open_loads(session, on_duty))
     audit_trail.record(session, actor=SYSTEM, action="follow_up.assigned", subject=follow_up,
                        before={"assignee_id": None}, after={"assignee_id": follow_up.assignee_id})
     return follow_up.assignee_id

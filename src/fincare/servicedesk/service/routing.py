@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from fincare.platform import audit_trail, clock
 from fincare.platform.accounts.models import AccountRole, Department, StaffAccount
 from fincare.platform.errors import Invalid
 from fincare.platform.permissions import SYSTEM, Principal, Role
-from fincare.servicedesk.models import ACTIVE_STATUSES, Ticket, TicketKind, TicketRecusal, TicketStatus
-from fincare.servicedesk.service.rules import add_event
+from fincare.servicedesk.models import ACTIVE_STATUSES, Ticket, TicketKind, TicketRecusal
+from fincare.servicedesk.service.rules import record_assignment
 from fincare.workforce import service as workforce
 from fincare.workforce.models import Skill
 
@@ -108,8 +107,7 @@ def choose(session: Session, *, kind: TicketKind, product: Skill | None, named: 
     on_duty = workforce.on_duty(session, qualified(session, kind=kind, product=product, named=named))
     if not on_duty:
         return None
-    loads = open_loads(session, on_duty)
-    return min(on_duty, key=lambda a: (loads.get(a, 0), a))
+    return workforce.least_loaded(on_duty, open_loads(session, on_duty))
 
 
 def route(session: Session, ticket: Ticket, *, actor: Principal = SYSTEM, reason: str = "routed") -> int | None:
@@ -120,14 +118,7 @@ def route(session: Session, ticket: Ticket, *, actor: Principal = SYSTEM, reason
                     named=named_in(session, ticket.id))
     if chosen is None:
         return None
-    now = clock.now()
-    ticket.assignee_id, ticket.updated_at = chosen, now
-    if ticket.status == TicketStatus.NEW:
-        ticket.status = TicketStatus.OPEN
-        add_event(session, ticket, "status_changed", actor, at=now, before=TicketStatus.NEW, after=TicketStatus.OPEN)
-    add_event(session, ticket, "assigned", actor, at=now, before=None, after=chosen, reason=reason)
-    audit_trail.record(session, actor=actor, action="ticket.assigned", subject=ticket,
-                       before={"assignee_id": None}, after={"assignee_id": chosen}, reason=reason)
+    record_assignment(session, ticket, actor, chosen, reason)
     return chosen
 
 

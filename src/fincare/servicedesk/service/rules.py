@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from fincare.platform import clock
+from fincare.platform import audit_trail, clock
 from fincare.platform.errors import Invalid
 from fincare.platform.permissions import Permission, Principal
-from fincare.servicedesk.models import ACTIVE_STATUSES, Ticket, TicketEvent, TicketKind
+from fincare.servicedesk.models import ACTIVE_STATUSES, Ticket, TicketEvent, TicketKind, TicketStatus
 from fincare.sla.models import Clock, ClockState
 
 SUBJECT = "ticket"  # the subject type of a ticket's clocks
@@ -35,6 +35,19 @@ def clean_text(value: object, field: str, max_len: int, *, required: bool = True
 def may_work(actor: Principal, kind: str) -> bool:
     """Complaints are handled by those qualified for them; other tickets by any desk role."""
     return actor.can(Permission.COMPLAINT_HANDLE if kind == TicketKind.COMPLAINT else Permission.TICKET_WRITE)
+
+
+def record_assignment(session: Session, ticket: Ticket, actor: Principal, assignee_id: int | None,
+                      reason: str | None) -> None:
+    """Give the ticket to `assignee_id` (a new ticket opens), with its timeline event and audit entry."""
+    now = clock.now()
+    before, ticket.assignee_id, ticket.updated_at = ticket.assignee_id, assignee_id, now
+    if ticket.status == TicketStatus.NEW and assignee_id is not None:
+        ticket.status = TicketStatus.OPEN
+        add_event(session, ticket, "status_changed", actor, at=now, before=TicketStatus.NEW, after=TicketStatus.OPEN)
+    add_event(session, ticket, "assigned", actor, at=now, before=before, after=assignee_id, reason=reason)
+    audit_trail.record(session, actor=actor, action="ticket.assigned", subject=ticket,
+                       before={"assignee_id": before}, after={"assignee_id": assignee_id}, reason=reason)
 
 
 def add_event(session: Session, ticket: Ticket, kind: str, actor: Principal | None, at: datetime | None = None,

@@ -39,6 +39,7 @@ from fincare.servicedesk.service.rules import (
     add_event,
     clean_text,
     may_work,
+    record_assignment,
     refresh_due,
 )
 from fincare.sla import service as sla
@@ -126,9 +127,14 @@ def _set_status(session: Session, ticket: Ticket, to: TicketStatus, actor: Princ
 
 
 def next_statuses(ticket: Ticket) -> frozenset[TicketStatus]:
-    """Where the ticket may go now (waiting for the customer only once they were answered)."""
+    """Where the ticket may go now: waiting for the customer only once they were answered; a complaint
+    is resolved only by sending its decision (`resolution.decide`), never by a plain status change."""
     allowed = TRANSITIONS[TicketStatus(ticket.status)]
-    return allowed - {TicketStatus.PENDING_CUSTOMER} if ticket.first_response_at is None else allowed
+    if ticket.first_response_at is None:
+        allowed -= {TicketStatus.PENDING_CUSTOMER}
+    if ticket.kind == TicketKind.COMPLAINT and ticket.decision_id is None:
+        allowed -= {TicketStatus.RESOLVED}
+    return allowed
 
 
 def transition(session: Session, *, actor: Principal, ticket: Ticket, to: str, reason: str | None = None) -> Ticket:
@@ -219,15 +225,7 @@ def assign(session: Session, *, actor: Principal, ticket: Ticket, assignee_id: i
             raise Invalid("the complaint names this staff member or their unit (回避)", field="assignee_id")
     if assignee_id == ticket.assignee_id:
         return ticket
-    before = ticket.assignee_id
-    ticket.assignee_id = assignee_id
-    now = clock.now()
-    if ticket.status == TicketStatus.NEW and assignee_id is not None:
-        _set_status(session, ticket, TicketStatus.OPEN, actor, now)
-    ticket.updated_at = now
-    add_event(session, ticket, "assigned", actor, at=now, before=before, after=assignee_id, reason=reason)
-    audit_trail.record(session, actor=actor, action="ticket.assigned", subject=ticket,
-                       before={"assignee_id": before}, after={"assignee_id": assignee_id}, reason=reason)
+    record_assignment(session, ticket, actor, assignee_id, reason)
     return ticket
 
 
