@@ -23,6 +23,7 @@ from sqlalchemy.sql import ColumnElement
 from fincare.customers.models import Customer
 from fincare.platform import clock
 from fincare.scorecard.periods import Period
+from fincare.scorecard.service.measures import LATE, ON_TIME
 from fincare.servicedesk.models import (
     ACTIVE_STATUSES,
     Channel,
@@ -177,11 +178,12 @@ def complaint_report(session: Session, period: Period) -> ComplaintReport:
 def _deadline(session: Session, where: list[ColumnElement[bool]]) -> Counter[str]:
     """within / late / open / unknown: by the statutory clock, else by the source's `timely`."""
     now = clock.now()
-    statutory = and_(Clock.subject_type == "ticket", Clock.subject_id == Ticket.id, Clock.target == Target.STATUTORY)
+    statutory = and_(Clock.subject_type == "ticket", Clock.subject_id == Ticket.id, Clock.target == Target.STATUTORY,
+                     Clock.state != ClockState.CANCELLED)
     active = Ticket.status.in_([s.value for s in ACTIVE_STATUSES])
     verdict = case(
-        (and_(Clock.id.is_not(None), Clock.breached_at.is_not(None)), literal("late")),
-        (and_(Clock.id.is_not(None), Clock.met_at.is_not(None)), literal("within")),
+        (and_(Clock.id.is_not(None), LATE), literal("late")),
+        (and_(Clock.id.is_not(None), ON_TIME), literal("within")),
         (and_(Clock.id.is_not(None), Clock.state == ClockState.RUNNING, Clock.due_at < now), literal("late")),
         (Clock.id.is_not(None), literal("open")),
         (active, literal("open")),  # imported history still in progress at the source

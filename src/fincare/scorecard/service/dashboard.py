@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from fincare.platform import clock
@@ -22,7 +22,7 @@ from fincare.scorecard.models import KpiSnapshot
 from fincare.scorecard.periods import Period, current_month, parse
 from fincare.scorecard.service.catalogue import Kpi
 from fincare.scorecard.service.kpis import KpiResult, scorecard
-from fincare.scorecard.service.measures import MEASURES
+from fincare.scorecard.service.measures import LATE, MEASURES, ON_TIME
 from fincare.scorecard.service.plan import PlanRow, list_plan
 from fincare.servicedesk.models import CodeDimension, ComplaintCode, Ticket, TicketKind
 from fincare.sla.models import Clock, ClockState, Target
@@ -208,13 +208,6 @@ def _code_names(session: Session, codes: set[str], language: str) -> dict[tuple[
     for dimension, code, name_zh, name_en in rows:
         names[(dimension, code)] = name_zh if language == "zh-CN" else name_en
     return names
-
-
-# The measure's own definitions (measures.statutory_deadline_met_rate): a clock met by its due time
-# counts on time; one breached, or met after it was due, counts late; the rest are still running.
-ON_TIME = and_(Clock.met_at.is_not(None), Clock.breached_at.is_(None), Clock.met_at <= Clock.due_at)
-LATE = or_(Clock.breached_at.is_not(None), Clock.state == ClockState.BREACHED,
-           and_(Clock.met_at.is_not(None), Clock.met_at > Clock.due_at))
 
 
 def attainment(session: Session, period: Period, *, imported: Volume | None = None) -> list[Attainment]:
