@@ -13,7 +13,7 @@ from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
 from fincare.platform.schemas import PathId
 from fincare.scorecard import periods, reports, service
-from fincare.scorecard.schemas import KpiRead, MeasureIn, MeasurePatch, MeasureRead, ProgressIn
+from fincare.scorecard.schemas import KpiRead, MeasureIn, MeasurePatch, MeasureRead, NoteRead, ProgressIn
 
 router = APIRouter(prefix="/api/v1", tags=["scorecard"])
 router.include_router(reports.api_router)
@@ -36,6 +36,13 @@ def measures(actor: Reader, department: Annotated[str | None, Query(max_length=4
     """The measures plan, soonest deadline first, overdue ones flagged."""
     with unit_of_work(read_only=True) as session:
         return [MeasureRead.of(row) for row in service.list_plan(session, department=department)]
+
+
+@router.get("/measures/{measure_id}/notes", response_model=list[NoteRead])
+def notes(measure_id: PathId, actor: Reader) -> list[NoteRead]:
+    """A measure's progress notes, oldest first."""
+    with unit_of_work(read_only=True) as session:
+        return [NoteRead.model_validate(n) for n in service.notes_of(session, measure_id)]
 
 
 @router.post("/measures/{measure_id}/progress", response_model=MeasureRead)

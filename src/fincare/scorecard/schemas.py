@@ -88,6 +88,15 @@ class MeasurePatch(RequestBody):
         return self.model_dump(exclude_unset=True)
 
 
+class NoteRead(ResponseBody):
+    id: int
+    at: datetime
+    author_id: int | None
+    text: str
+    progress: int | None
+    status: str | None
+
+
 class ProgressIn(RequestBody):
     text: str = Field(max_length=MAX_NOTE)
     progress: int | None = Field(default=None, description="percent, 0 to 100")

@@ -9,7 +9,7 @@ from fincare.scorecard.service.catalogue import BY_KEY, CATALOGUE, Direction, Kp
 from fincare.scorecard.service.complaints import ComplaintReport, complaint_report
 from fincare.scorecard.service.dashboard import Attainment, Dashboard, Share, Tile, Volume, dashboard
 from fincare.scorecard.service.drilldown import Drilldown, Row, get_kpi, records
-from fincare.scorecard.service.kpis import KpiResult, compute, revise, revisions, scorecard, snapshot_recent, trend
+from fincare.scorecard.service.kpis import KpiResult, compute, revise, revisions, scorecard, snapshot_recent
 from fincare.scorecard.service.measures import Figure
 from fincare.scorecard.service.plan import (
     PlanRow,
@@ -55,5 +55,4 @@ __all__ = [
     "revisions",
     "scorecard",
     "snapshot_recent",
-    "trend",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from fincare.followups.service.results import CSAT_TARGET, FOLLOWUP_TARGET
 from fincare.scorecard.models import Cadence
 
 
@@ -51,7 +52,7 @@ M, Q, H = Cadence.MONTHLY, Cadence.QUARTERLY, Cadence.HALF_YEARLY
 
 CATALOGUE: tuple[Kpi, ...] = (
     Kpi("customer_satisfaction_rate", "客户满意度（调查合格率）", "Customer satisfaction (survey pass rate)",
-        "customer_service", 0.90, GE, Unit.RATIO, M),
+        "customer_service", CSAT_TARGET, GE, Unit.RATIO, M),
     Kpi("consultation_first_response_p90_minutes", "咨询首次响应时间（P90）", "Consultation first response (p90)",
         "customer_service", 5, LE, Unit.MINUTES, M),
     Kpi("complaint_feedback_p90_hours", "投诉反馈时间（P90）", "Complaint feedback time (p90)", "customer_service", 24,
@@ -60,7 +61,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         48, LE, Unit.HOURS, M),
     Kpi("complaint_statutory_deadline_met_rate", "投诉法定时限达成率",
         "Complaints decided within the statutory deadline", "customer_service", 1.0, GE, Unit.RATIO, M),
-    Kpi("followup_satisfaction_rate", "回访满意率", "Follow-up satisfaction", "customer_service", 0.85, GE,
+    Kpi("followup_satisfaction_rate", "回访满意率", "Follow-up satisfaction", "customer_service", FOLLOWUP_TARGET, GE,
         Unit.RATIO, M),
     Kpi("customer_churn_rate", "客户流失率", "Customer churn rate", "customer_service", 0.05, LE, Unit.RATIO, Q),
     Kpi("data_leak_incident_rate", "客户信息泄露事件率", "Customer data-leak incident rate", "security_office", 0.001,

@@ -118,12 +118,6 @@ def snapshot_recent(session: Session) -> list[str]:
     return revised
 
 
-def trend(session: Session, kpi: Kpi, last: Period, months: int = 12) -> list[tuple[str, float | None]]:
-    """The KPI month by month, the `months` months up to `last` (oldest first)."""
-    periods = [last.previous(back) for back in range(months - 1, -1, -1)]
-    return [(p.label, scorecard(session, p, keys=[kpi.key])[0].actual) for p in periods]
-
-
 def revisions(session: Session, key: str, period: Period) -> list[KpiSnapshot]:
     return list(session.execute(select(KpiSnapshot).where(KpiSnapshot.kpi_key == key,
                                                           KpiSnapshot.period == period.label)

@@ -8,7 +8,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -52,14 +52,12 @@ class ReportRow:
     ticket: Ticket
 
 
-def list_reports(session: Session, *, status: str | None = None, due_before: datetime | None = None,
+def list_reports(session: Session, *, status: str | None = None,
                  limit: int = 500) -> list[ReportRow]:
     """Reports, earliest deadline first."""
     query = select(RegulatorReport, Ticket).join(Ticket, Ticket.id == RegulatorReport.ticket_id)
     if status is not None:
         query = query.where(RegulatorReport.status == one_of(ReportStatus, status, "status"))
-    if due_before is not None:
-        query = query.where(RegulatorReport.due_at < due_before)
     rows = session.execute(query.order_by(RegulatorReport.due_at, RegulatorReport.id).limit(limit)).all()
     return [ReportRow(r, t) for r, t in rows]
 
