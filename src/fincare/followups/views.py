@@ -26,7 +26,14 @@ from sqlalchemy.orm import Session
 from fincare.customers import service as customers
 from fincare.followups import scripts, service
 from fincare.followups.models import FollowUp, FollowUpStatus, NextStep, Result
-from fincare.followups.service.results import Dimension, Figures, key_labels, recent_comments
+from fincare.followups.service.results import (
+    CSAT_TARGET,
+    FOLLOWUP_TARGET,
+    Dimension,
+    Figures,
+    key_labels,
+    recent_comments,
+)
 from fincare.platform import clock, i18n, web
 from fincare.platform.config import get_settings
 from fincare.platform.db import unit_of_work
@@ -54,7 +61,6 @@ OUTCOME_FIELDS = ("result", "reason", "next_step", "note")
 BREAKDOWNS = (Dimension.AGENT, Dimension.TEAM, Dimension.CHANNEL, Dimension.PRODUCT)
 DEFAULT_DAYS = 30
 TREND_MONTHS = 12
-CSAT_TARGET, FOLLOWUP_TARGET = 0.90, 0.85  # MISSION: ≥ 90 % satisfied; follow-up satisfaction ≥ 85 %
 
 
 def _page(request: Request, state: str, *, language: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -277,7 +283,7 @@ def results_page(request: Request, actor: Analyst, since: Annotated[str, Query(m
     months = _months(period.last)
     trend_start = Period(months[0], months[0]).bounds()[0]
     with unit_of_work(read_only=True) as session:
-        overall = next(iter(service.results(session, since=start, until=end)), Figures("all"))
+        overall = service.totals(session, since=start, until=end)
         rows = service.results(session, since=start, until=end, by=by)
         labels = key_labels(session, by=by, keys=[r.key for r in rows], language=language)
         by_month = {f.key: f for f in service.results(session, since=trend_start, until=end, by="month")}

@@ -24,6 +24,10 @@ from fincare.platform.config import get_settings
 from fincare.platform.errors import Invalid, one_of
 from fincare.servicedesk.models import ComplaintCode, Ticket
 
+# MISSION's targets: ≥ 90 % satisfied (CSAT 4–5); follow-up satisfaction ≥ 85 %
+CSAT_TARGET = 0.90
+FOLLOWUP_TARGET = 0.85
+
 
 class Dimension(StrEnum):
     AGENT = "agent"

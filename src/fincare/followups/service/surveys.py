@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -72,7 +71,7 @@ class Gone(DomainError):
 
 
 def _signature(invitation_id: int, nonce: str) -> str:
-    mac = hmac.new(crypto.derive_key("survey-link"), f"{invitation_id}.{nonce}".encode(), hashlib.sha256).digest()
+    mac = crypto.keyed_digest("survey-link", f"{invitation_id}.{nonce}".encode())
     return base64.urlsafe_b64encode(mac[:18]).decode()
 
 
@@ -140,7 +139,7 @@ def invite(session: Session, *, trigger: SurveyTrigger, source_key: str, custome
     invitation = SurveyInvitation(source_key=source_key, template_id=policy.template_id, trigger=trigger,
                                   customer_id=customer_id, ticket_id=ticket_id, follow_up_id=follow_up_id,
                                   agent_id=agent_id, channel=channel, language=contact.language,
-                                  nonce=secrets.token_urlsafe(12), status=InvitationStatus.SENT, sent_at=now,
+                                  nonce=crypto.new_token(12), status=InvitationStatus.SENT, sent_at=now,
                                   expires_at=now + timedelta(days=settings.survey_link_days))
     session.add(invitation)
     session.flush()

@@ -146,10 +146,6 @@ def get_by_dedupe_key(session: Session, dedupe_key: str) -> OutboundMessage | No
                            ).scalar_one_or_none()
 
 
-def get_message(session: Session, message_id: int) -> OutboundMessage | None:
-    return session.get(OutboundMessage, message_id)
-
-
 # -- delivery ---------------------------------------------------------------------------------------
 
 

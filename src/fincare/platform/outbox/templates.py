@@ -74,10 +74,6 @@ def register_template(key: str, languages: Mapping[str, tuple[str | None, str]])
     _templates[key] = MessageTemplate(key=key, sources=sources, compiled=compiled)
 
 
-def template_keys() -> list[str]:
-    return sorted(_templates)
-
-
 def render(key: str, language: str, params: Mapping[str, Any]) -> Rendered:
     """The subject line and body of `key` in `language` with `params`.
 
