@@ -37,8 +37,7 @@ def _board_page(request: Request, actor: Principal, *, error: FormError | None =
         named += [d.decided_by_id for d, _ in board.approvals] + [r.reviewer_id for r, _ in board.reviews_due]
         forms = {f"reassign-{t.id}" for t in tickets}
         forms |= {f"extension-{r.id}" for r, _ in board.extensions} if actor.can(P.EXTENSION_APPROVE) else set()
-        forms |= {f"approval-{d.id}" for d, t in board.approvals
-                  if actor.can(P.DECISION_APPROVE) and d.decided_by_id != actor.account_id}
+        forms |= {f"approval-{d.id}" for d, _ in board.approvals if service.may_approve(actor, d)}
         forms |= {f"report-{row.report.id}" for row in board.reports_due} if actor.can(P.REGULATOR_REPORT) else set()
         response = render(request, "servicedesk/board.html", {
             **common(board.now), "board": board, "choices": workspace.reassign_choices(session, tickets),

@@ -162,17 +162,16 @@ class ComplaintForms:
 
 def complaint_forms(actor: Principal, ticket: Ticket, *, works: bool, decisions: Sequence[ComplaintDecision],
                     reviews: Sequence[ComplaintReview], clocks: Sequence[ClockStatus],
-                    entries: Sequence[TimelineEntry]) -> ComplaintForms:
+                    waiting: bool) -> ComplaintForms:
+    """`waiting`: an extension request of this ticket is waiting for a supervisor."""
     complaint = ticket.kind == TicketKind.COMPLAINT and ticket.duplicate_of_id is None
     active = complaint and ticket.status in ACTIVE_STATUSES
     pending = next((d for d in decisions if d.status == DecisionStatus.PENDING_APPROVAL), None)
     open_review = next((r for r in reviews if r.status == ReviewStatus.OPEN), None)
     statutory_running = any(c.target == Target.STATUTORY and c.state == RUNNING for c in clocks)
-    waiting = extension_waiting(entries)
     return ComplaintForms(
         decide=works and active and pending is None,
-        approve=pending if pending is not None and actor.can(Permission.DECISION_APPROVE)
-        and pending.decided_by_id != actor.account_id else None,
+        approve=pending if pending is not None and service.may_approve(actor, pending) else None,
         request_extension=works and active and statutory_running and not waiting
         and not actor.can(Permission.EXTENSION_APPROVE),
         extension_waiting=active and waiting,
@@ -182,10 +181,3 @@ def complaint_forms(actor: Principal, ticket: Ticket, *, works: bool, decisions:
         conclude=open_review if open_review is not None and actor.can(Permission.COMPLAINT_REVIEW)
         and open_review.reviewer_id in (None, actor.account_id) else None,
     )
-
-
-def extension_waiting(entries: Sequence[TimelineEntry]) -> bool:
-    """Whether the timeline holds an extension request not decided yet."""
-    requested = {e.detail.get("request_id") for e in entries if e.kind == "extension_requested"}
-    decided = {e.detail.get("request_id") for e in entries if e.kind == "extension_decided"}
-    return bool(requested - decided)

@@ -13,6 +13,7 @@ from fincare.servicedesk.service.deadline import (
     decide_extension,
     extend_deadline,
     may_extend,
+    pending_extension,
     pending_extensions,
     request_extension,
 )
@@ -40,6 +41,7 @@ from fincare.servicedesk.service.resolution import (
     approve_decision,
     decide,
     decisions_of,
+    may_approve,
     pending_decision,
     reply_template,
 )
@@ -114,6 +116,7 @@ __all__ = [
     "list_messages",
     "list_reports",
     "list_tickets",
+    "may_approve",
     "may_extend",
     "may_hand_over",
     "may_take",
@@ -125,6 +128,7 @@ __all__ = [
     "open_ticket",
     "parse_intake",
     "pending_decision",
+    "pending_extension",
     "pending_extensions",
     "raise_priority",
     "readable_tickets",

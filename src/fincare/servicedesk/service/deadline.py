@@ -62,9 +62,7 @@ def request_extension(session: Session, *, actor: Principal, ticket: Ticket, rea
     if not _extendable(sla.clocks_of(session, SUBJECT, ticket.id)):
         raise Conflict("the statutory deadline has passed or is not running; it cannot be extended",
                        field="ticket_id")
-    waiting = session.execute(select(ExtensionRequest.id).where(
-        ExtensionRequest.ticket_id == ticket.id, ExtensionRequest.status == RequestStatus.PENDING)).first()
-    if waiting is not None:
+    if pending_extension(session, ticket.id) is not None:
         raise Conflict("an extension request for this complaint is already waiting", field="ticket_id")
     now = clock.now()
     request = ExtensionRequest(ticket_id=ticket.id, reason=reason, requested_by_id=actor.account_id,
@@ -79,6 +77,12 @@ def request_extension(session: Session, *, actor: Principal, ticket: Ticket, rea
                         params={"reference": ticket.reference}, dedupe_key=f"extension-request-{request.id}",
                         link="/board")
     return request
+
+
+def pending_extension(session: Session, ticket_id: int) -> ExtensionRequest | None:
+    """The complaint's extension request still waiting for a decision, if any (one at a time)."""
+    return session.execute(select(ExtensionRequest).where(
+        ExtensionRequest.ticket_id == ticket_id, ExtensionRequest.status == RequestStatus.PENDING)).scalars().first()
 
 
 def decide_extension(session: Session, *, actor: Principal, request_id: int, approve: bool,

@@ -144,6 +144,12 @@ def _send(session: Session, *, actor: Principal, ticket: Ticket, decision: Compl
     transition(session, actor=actor, ticket=ticket, to=TicketStatus.RESOLVED)
 
 
+def may_approve(actor: Principal, decision: ComplaintDecision) -> bool:
+    """A waiting decision is released or sent back by an approver who did not write it."""
+    return (actor.can(Permission.DECISION_APPROVE) and decision.status == DecisionStatus.PENDING_APPROVAL
+            and decision.decided_by_id != actor.account_id)
+
+
 def approve_decision(session: Session, *, actor: Principal, decision_id: int, approve: bool,
                      note: str | None = None) -> ComplaintDecision:
     """Release a waiting reply (it is sent and the complaint resolved) or send it back with a note.
