@@ -510,10 +510,11 @@ def test_a_form_without_its_csrf_token_is_refused(client: TestClient, agent_li: 
 
 
 def event_kinds() -> set[str]:
-    """Every timeline event kind the desk records (`add_event(…, "kind", …)` and the reply/note pair)."""
+    """Every timeline event kind the desk records (`add_event(…, "kind", …)`, `new_event(ticket, "kind", …)`
+    and the reply/note pair)."""
     found = {"replied", "noted"}
     for path in SERVICEDESK.rglob("*.py"):
-        found |= set(re.findall(r'add_event\(\s*session,\s*ticket,\s*"(\w+)"', path.read_text("utf-8")))
+        found |= set(re.findall(r'(?:add_event\(\s*session,|new_event\()\s*ticket,\s*"(\w+)"', path.read_text("utf-8")))
     return found
 
 

@@ -6,6 +6,7 @@ owns the transaction: `with unit_of_work() as session:` commits on success and r
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -13,11 +14,29 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, Engine, FromClause, LargeBinary, MetaData, String, create_engine, event, text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Engine,
+    FromClause,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    inspect,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
 
 from fincare.platform.config import get_settings
@@ -174,6 +193,62 @@ def allocate_ids(session: Session, table: str, count: int) -> list[int]:
         return [int(r[0]) for r in rows]
     start = int(session.execute(text(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"')).scalar_one()) + 1  # noqa: S608
     return list(range(start, start + count))
+
+
+def allocate_id_sets(session: Session, counts: Mapping[str, int]) -> dict[str, list[int]]:
+    """`allocate_ids` for several tables in one round trip (PostgreSQL: one query over their sequences)."""
+    wanted = {table: count for table, count in counts.items() if count > 0}
+    if session.get_bind().dialect.name != "postgresql" or len(wanted) <= 1:
+        return {table: allocate_ids(session, table, count) for table, count in counts.items()}
+    parts: list[str] = []
+    params: dict[str, Any] = {}
+    for n, (table, count) in enumerate(wanted.items()):
+        parts.append(f"SELECT {n}, nextval(pg_get_serial_sequence(:t{n}, 'id')) FROM generate_series(1, :n{n})")  # noqa: S608
+        params |= {f"t{n}": table, f"n{n}": count}
+    found: dict[str, list[int]] = {table: [] for table in counts}
+    names = list(wanted)
+    for n, value in session.execute(text(" UNION ALL ".join(parts)), params):
+        found[names[n]].append(int(value))
+    return found
+
+
+def insert_new(session: Session, objects: Sequence[Base]) -> None:
+    """Insert new ORM objects (ids already set where others refer to them) in one round trip.
+
+    The session's unit of work sends one statement per table and reads back what it does not need;
+    this sends all the rows as one statement of data-modifying CTEs on PostgreSQL (one by one on
+    SQLite, where a statement costs no round trip). The objects stay transient: code that changes
+    one afterwards loads it with `session.get`.
+    """
+    shape: list[tuple[Table, tuple[str, ...]]] = []
+    params: dict[str, Any] = {}
+    for n, obj in enumerate(objects):
+        state = inspect(obj)
+        values = state.dict
+        row = {attr.columns[0].key: values[attr.key] for attr in state.mapper.column_attrs if attr.key in values}
+        table = cast(Table, state.mapper.local_table)
+        for column in table.columns:  # Python-side defaults: an INSERT inside a CTE does not apply them
+            default = column.default
+            if column.key not in row and default is not None and (default.is_scalar or default.is_callable):
+                row[column.key] = default.arg if default.is_scalar else default.arg(None)  # type: ignore[attr-defined]
+        shape.append((table, tuple(row)))
+        params |= {f"p{n}_{c}": value for c, value in enumerate(row.values())}
+    connection = session.connection()
+    for statement in _insert_statements(tuple(shape), connection.dialect.name == "postgresql"):
+        connection.execute(statement, params)
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_statements(shape: tuple[tuple[Table, tuple[str, ...]], ...], together: bool) -> list[Executable]:
+    """The statements of `insert_new` for rows of this shape, built once. One single-row INSERT per
+    object (SQLAlchemy cannot cache a multi-row VALUES), with bound parameters in place of values:
+    each shape compiles once and PostgreSQL prepares it after a few uses."""
+    statements = [insert(table).values({column: bindparam(f"p{n}_{c}", type_=table.c[column].type)
+                                        for c, column in enumerate(columns)})
+                  for n, (table, columns) in enumerate(shape)]
+    if together and len(statements) > 1:
+        return [select(literal(1)).add_cte(*(s.cte(f"new_{n}") for n, s in enumerate(statements)))]
+    return list(statements)
 
 
 def bulk_insert(session: Session, table: FromClause, rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]],

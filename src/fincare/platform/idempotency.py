@@ -103,10 +103,11 @@ async def _idempotency(
     request: Request,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Idempotency:
-    if idempotency_key is not None:
-        idempotency_key = idempotency_key.strip()
-        if not idempotency_key or len(idempotency_key) > 200 or not idempotency_key.isprintable():
-            raise Invalid("Idempotency-Key must be 1-200 printable characters", field="Idempotency-Key")
+    if idempotency_key is None:
+        return Idempotency(None, "")  # nothing to replay, so no fingerprint to compare
+    idempotency_key = idempotency_key.strip()
+    if not idempotency_key or len(idempotency_key) > 200 or not idempotency_key.isprintable():
+        raise Invalid("Idempotency-Key must be 1-200 printable characters", field="Idempotency-Key")
     body = await request.body()
     digest = hashlib.sha256(request.method.encode() + b" " + request.url.path.encode() + b"\n")
     try:  # the same JSON written with other spacing or key order is the same request

@@ -13,9 +13,10 @@ inserted or reordered behind the application's back.
 from fincare.platform.audit_trail.service import (
     VerifyResult,
     list_entries,
+    new_entry,
     record,
     seal_pending,
     verify,
 )
 
-__all__ = ["VerifyResult", "list_entries", "record", "seal_pending", "verify"]
+__all__ = ["VerifyResult", "list_entries", "new_entry", "record", "seal_pending", "verify"]

@@ -56,23 +56,37 @@ def record(
     kind: str = "change",
 ) -> AuditEntry:
     """Append an entry in the caller's transaction; it is sealed into the chain after commit."""
-    subject_type, subject_id = _subject_ref(session, subject)
-    entry = AuditEntry(
+    entry = new_entry(actor=actor, action=action, subject=_subject_ref(session, subject), before=before,
+                      after=after, reason=reason, kind=kind)
+    session.add(entry)
+    return entry
+
+
+def new_entry(
+    *,
+    actor: Principal,
+    action: str,
+    subject: tuple[str | None, int | str | None],
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str | None = None,
+    kind: str = "change",
+) -> AuditEntry:
+    """An entry not yet added, for a caller that writes it with its own rows (`db.insert_new`)."""
+    return AuditEntry(
         occurred_at=clock.now(),
         kind=kind,
         actor_id=actor.account_id,
         actor_name=actor.username,
         action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
+        subject_type=subject[0],
+        subject_id=None if subject[1] is None else str(subject[1]),
         before=_plain(before),
         after=_plain(after),
         reason=reason,
         request_id=actor.request_id or context.request_id.get(),
         source_ip=actor.source_ip or context.source_ip.get(),
     )
-    session.add(entry)
-    return entry
 
 
 def _canonical(entry: Any, seq: int) -> bytes:

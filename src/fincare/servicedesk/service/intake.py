@@ -14,7 +14,7 @@ from fincare.customers.models import CustomerStatus
 from fincare.customers.service import CustomerSummary
 from fincare.platform import audit_trail, clock
 from fincare.platform.config import get_settings
-from fincare.platform.db import allocate_ids
+from fincare.platform.db import Base, allocate_id_sets, insert_new
 from fincare.platform.errors import Forbidden, Invalid, one_of
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import (
@@ -32,9 +32,9 @@ from fincare.servicedesk.service.rules import (
     MAX_DESCRIPTION,
     MAX_SUBJECT,
     SUBJECT,
-    add_event,
     clean_text,
     may_work,
+    new_event,
     next_due,
 )
 from fincare.sla import service as sla
@@ -137,14 +137,16 @@ def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Opened
     A high-risk or regulator-transferred complaint gets its regulator report record.
     """
     now = clock.now()
-    ticket_id = allocate_ids(session, "ticket", 1)[0]
+    specs = sla.clock_specs(session, kind=intake.kind, priority=intake.priority, risk_grade=intake.risk_grade,
+                            channel=intake.channel)
+    ids = allocate_id_sets(session, {"ticket": 1, "sla_clock": len(specs)})
+    ticket_id = ids["ticket"][0]
     first_contact = actor.account_id is not None and may_work(actor, intake.kind) and not intake.named.excludes(
         actor.account_id, actor.department_id)
     owner = actor.account_id if first_contact else None
     # the clocks first, so the ticket row is written once, with its queue sort key already known
-    clocks = sla.start_clocks(session, subject_type=SUBJECT, subject_id=ticket_id, kind=intake.kind,
-                              received_at=intake.received_at, priority=intake.priority,
-                              risk_grade=intake.risk_grade, channel=intake.channel, new_subject=True)
+    clocks, clock_events = sla.new_clocks(session, subject_type=SUBJECT, subject_id=ticket_id, specs=specs,
+                                          started_at=intake.received_at, ids=ids["sla_clock"])
     findings = duplicates.examine(session, customer_id=intake.customer.id, received_at=intake.received_at,
                                   subject=intake.subject, description=intake.description) \
         if intake.kind == TicketKind.COMPLAINT else None
@@ -160,22 +162,28 @@ def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Opened
         possible_duplicate_of_id=duplicate_of.id if duplicate_of else None,
         repeat_complainant=bool(findings and findings.repeat_complainant),
     )
-    session.add(ticket)
-    add_event(session, ticket, "created", actor, at=now, channel=intake.channel, assignee_id=owner,
-              received_at=intake.received_at.isoformat())
+    written: list[Base] = [ticket, *clocks, *clock_events]
+    written.append(new_event(ticket, "created", actor, at=now, channel=intake.channel, assignee_id=owner,
+                             received_at=intake.received_at.isoformat()))
+    written.append(audit_trail.new_entry(
+        actor=actor, action="ticket.opened", subject=("ticket", ticket_id),
+        after={"reference": ticket.reference, "kind": ticket.kind, "channel": ticket.channel,
+               "customer_id": ticket.customer_id, "priority": ticket.priority, "risk_grade": ticket.risk_grade,
+               "received_at": ticket.received_at.isoformat(), "assignee_id": owner,
+               "possible_duplicate_of_id": ticket.possible_duplicate_of_id,
+               "repeat_complainant": ticket.repeat_complainant}))
+    if duplicate_of is not None:
+        written.append(new_event(ticket, "possible_duplicate", actor, at=now, of=duplicate_of.id,
+                                 reference=duplicate_of.reference))
+    # one round trip for every row of the new ticket: intake is the desk's busiest write
+    insert_new(session, written)
     if intake.named.staff_ids or intake.named.department_ids:
         routing.record_named(session, ticket, intake.named)
-    audit_trail.record(session, actor=actor, action="ticket.opened", subject=ticket,
-                       after={"reference": ticket.reference, "kind": ticket.kind, "channel": ticket.channel,
-                              "customer_id": ticket.customer_id, "priority": ticket.priority,
-                              "risk_grade": ticket.risk_grade, "received_at": ticket.received_at.isoformat(),
-                              "assignee_id": owner, "possible_duplicate_of_id": ticket.possible_duplicate_of_id,
-                              "repeat_complainant": ticket.repeat_complainant})
-    if duplicate_of is not None:
-        add_event(session, ticket, "possible_duplicate", actor, at=now, of=duplicate_of.id,
-                  reference=duplicate_of.reference)
     if intake.kind == TicketKind.COMPLAINT and (intake.risk_grade == RiskGrade.HIGH or ticket.regulator_transfer):
         regulator.open_report(session, ticket, clocks)
     if owner is None:
-        routing.route(session, ticket)
+        routed = session.get(Ticket, ticket_id)  # routing changes the ticket: it must be the session's own
+        assert routed is not None
+        routing.route(session, routed)
+        ticket = routed
     return Opened(ticket, clocks, intake.customer)

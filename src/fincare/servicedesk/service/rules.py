@@ -53,10 +53,16 @@ def record_assignment(session: Session, ticket: Ticket, actor: Principal, assign
 def add_event(session: Session, ticket: Ticket, kind: str, actor: Principal | None, at: datetime | None = None,
               **detail: Any) -> TicketEvent:
     """Append one entry to the ticket's timeline (JSON detail, no personal data)."""
-    event = TicketEvent(ticket_id=ticket.id, kind=kind, at=at or clock.now(),
-                        actor_id=actor.account_id if actor else None, detail=detail)
+    event = new_event(ticket, kind, actor, at, **detail)
     session.add(event)
     return event
+
+
+def new_event(ticket: Ticket, kind: str, actor: Principal | None, at: datetime | None = None,
+              **detail: Any) -> TicketEvent:
+    """A timeline entry not yet added, for a caller that writes it with its own rows (`db.insert_new`)."""
+    return TicketEvent(ticket_id=ticket.id, kind=kind, at=at or clock.now(),
+                       actor_id=actor.account_id if actor else None, detail=detail)
 
 
 _NOT_COUNTING = (ClockState.PAUSED, ClockState.CANCELLED)

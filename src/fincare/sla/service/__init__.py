@@ -13,6 +13,7 @@ from fincare.sla.service.clocks import (
     clocks_of_subjects,
     extend_statutory,
     meet,
+    new_clocks,
     pause,
     resume,
     start_clock,
@@ -41,6 +42,6 @@ __all__ = [
     "DefaultPolicy", "PolicyTarget", "SweepResult", "calendar_of", "cancel", "clock_specs", "clocks_of",
     "clocks_of_subjects",
     "ensure_default_policies", "extend_statutory", "get_policy", "list_calendar_overrides", "list_policies",
-    "meet", "pause", "reference_cache", "remove_calendar_override", "resume", "revise_policy",
+    "meet", "new_clocks", "pause", "reference_cache", "remove_calendar_override", "resume", "revise_policy",
     "select_policies", "set_calendar_override", "start_clock", "start_clocks", "sweep",
 ]

@@ -57,19 +57,35 @@ def start_clock(session: Session, *, subject_type: str, subject_id: int, target:
 def _start(session: Session, subject_type: str, subject_id: int, specs: Sequence[ClockSpec],
            started_at: datetime) -> list[Clock]:
     """Insert the clocks in one batch, then their "started" events (written with the next flush)."""
-    clocks = []
-    for spec in specs:
-        item = Clock(subject_type=subject_type, subject_id=subject_id, target=spec.target, calendar=spec.calendar,
-                     policy_id=spec.policy_id, budget_seconds=int(spec.budget.total_seconds()), paused_seconds=0,
-                     started_at=started_at, due_at=started_at, warn_at=started_at, state=ClockState.RUNNING,
-                     extensions=0)
-        _schedule(session, item)
-        clocks.append(item)
+    clocks = [_new_clock(session, subject_type, subject_id, spec, started_at) for spec in specs]
     session.add_all(clocks)
     session.flush()
-    for item in clocks:
-        _event(session, item, "started", started_at, due_at=item.due_at.isoformat())
+    session.add_all(_started_event(item) for item in clocks)
     return clocks
+
+
+def new_clocks(session: Session, *, subject_type: str, subject_id: int, specs: Sequence[ClockSpec],
+               started_at: datetime, ids: Sequence[int]) -> tuple[list[Clock], list[ClockEvent]]:
+    """The clocks of a subject created in this transaction, with their "started" events, not yet added:
+    the caller writes them with its own rows (`db.insert_new`). `ids` are allocated for the clocks."""
+    clocks = [_new_clock(session, subject_type, subject_id, spec, started_at) for spec in specs]
+    for item, clock_id in zip(clocks, ids, strict=True):
+        item.id = clock_id
+    return clocks, [_started_event(item) for item in clocks]
+
+
+def _new_clock(session: Session, subject_type: str, subject_id: int, spec: ClockSpec, started_at: datetime) -> Clock:
+    item = Clock(subject_type=subject_type, subject_id=subject_id, target=spec.target, calendar=spec.calendar,
+                 policy_id=spec.policy_id, budget_seconds=int(spec.budget.total_seconds()), paused_seconds=0,
+                 started_at=started_at, due_at=started_at, warn_at=started_at, state=ClockState.RUNNING,
+                 extensions=0)
+    _schedule(session, item)
+    return item
+
+
+def _started_event(item: Clock) -> ClockEvent:
+    return ClockEvent(clock_id=item.id, kind="started", at=item.started_at, detail={"due_at": item.due_at.isoformat()},
+                      actor_id=None)
 
 
 def clock_specs(session: Session, *, kind: str, priority: str | None = None, risk_grade: str | None = None,
