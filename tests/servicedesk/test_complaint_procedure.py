@@ -17,6 +17,7 @@ from sqlalchemy import Engine, func, select
 
 from fincare.platform.db import unit_of_work
 from fincare.platform.jobs.models import Job
+from fincare.platform.notify import Notification
 from fincare.platform.permissions import Role
 from fincare.servicedesk.models import ComplaintDecision, ComplaintReview, Ticket, TicketMessage
 from fincare.sla.models import Clock, ClockEvent
@@ -115,6 +116,17 @@ def test_a_high_risk_reply_waits_for_someone_else_s_approval(client: TestClient,
     own = open_via_api(client, author, kind="complaint", risk_grade="high")
     mine = decide_via_api(client, author, own["id"])
     assert post(client, author, f"/decisions/{mine['id']}/approval", {"approve": True}).status_code == 403
+
+
+def test_everyone_who_may_approve_a_waiting_decision_is_told_but_not_its_author(
+        client: TestClient, chen: Staff, supervisor_wang: Staff, compliance_qian: Staff, agent_li: Staff) -> None:
+    author = make_staff("supervisor_liu", Role.SUPERVISOR)
+    ticket = open_via_api(client, author, kind="complaint", risk_grade="high")
+    decide_via_api(client, author, ticket["id"], outcome="upheld")
+    with unit_of_work(read_only=True) as session:
+        told = session.execute(select(Notification.kind, Notification.recipient_id)).all()
+    approvers = (supervisor_wang, compliance_qian)
+    assert sorted(told) == sorted(("decision_awaiting_approval", staff.id) for staff in approvers)
 
 
 # -- review (核查) -----------------------------------------------------------------------------------

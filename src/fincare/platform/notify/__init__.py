@@ -7,6 +7,14 @@ personal data. E-mail and SMS to customers are a separate port (follow-ups and s
 """
 
 from fincare.platform.notify.models import Notification
-from fincare.platform.notify.service import count_unread, inbox, mark_read, notify_staff, staff_with_role
+from fincare.platform.notify.service import (
+    count_unread,
+    inbox,
+    mark_read,
+    notify_staff,
+    staff_with_permission,
+    staff_with_role,
+)
 
-__all__ = ["Notification", "count_unread", "inbox", "mark_read", "notify_staff", "staff_with_role"]
+__all__ = ["Notification", "count_unread", "inbox", "mark_read", "notify_staff", "staff_with_permission",
+           "staff_with_role"]

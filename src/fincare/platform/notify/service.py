@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from fincare.platform import clock
 from fincare.platform.accounts.models import AccountRole, StaffAccount
 from fincare.platform.notify.models import Notification
-from fincare.platform.permissions import Role
+from fincare.platform.permissions import ROLE_PERMISSIONS, Permission, Role
 
 
 def notify_staff(session: Session, *, recipients: Iterable[int], kind: str, params: dict[str, Any],
@@ -46,6 +46,14 @@ def staff_with_role(session: Session, role: Role, *, department_id: int | None =
     if department_id is not None:
         query = query.where(StaffAccount.department_id == department_id)
     return list(session.execute(query.order_by(StaffAccount.id)).scalars())
+
+
+def staff_with_permission(session: Session, permission: Permission) -> list[int]:
+    """Ids of active accounts whose roles grant `permission` (whoever may act on a notice)."""
+    roles = [role for role, granted in ROLE_PERMISSIONS.items() if permission in granted]
+    query = (select(StaffAccount.id).join(AccountRole, AccountRole.account_id == StaffAccount.id)
+             .where(AccountRole.role.in_(roles), StaffAccount.active).distinct())
+    return sorted(session.execute(query).scalars())
 
 
 def inbox(session: Session, *, account_id: int, unread_only: bool = False, limit: int = 50) -> Sequence[Notification]:

@@ -72,6 +72,7 @@ def request_extension(session: Session, *, actor: Principal, ticket: Ticket, rea
     add_event(session, ticket, "extension_requested", actor, at=now, request_id=request.id, reason=reason)
     audit_trail.record(session, actor=actor, action="complaint.extension_requested", subject=ticket,
                        after={"request_id": request.id}, reason=reason)
+    # supervisors decide requests on the board; a compliance officer extends from the ticket itself
     approvers = [a for a in notify.staff_with_role(session, Role.SUPERVISOR) if a != actor.account_id]
     notify.notify_staff(session, recipients=approvers, kind="extension_requested",
                         params={"reference": ticket.reference}, dedupe_key=f"extension-request-{request.id}",

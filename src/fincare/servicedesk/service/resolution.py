@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from fincare.platform import audit_trail, clock, notify
 from fincare.platform.config import get_settings
 from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound, one_of
-from fincare.platform.permissions import Permission, Principal, Role
+from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import (
     ACTIVE_STATUSES,
     ComplaintDecision,
@@ -127,7 +127,8 @@ def decide(session: Session, *, actor: Principal, ticket: Ticket, outcome: str, 
     audit_trail.record(session, actor=actor, action="complaint.decided", subject=ticket,
                        after={"decision_id": decision.id, "outcome": chosen, "awaiting_approval": waits})
     if waits:
-        approvers = [a for a in notify.staff_with_role(session, Role.SUPERVISOR) if a != actor.account_id]
+        approvers = [a for a in notify.staff_with_permission(session, Permission.DECISION_APPROVE)
+                     if a != actor.account_id]
         notify.notify_staff(session, recipients=approvers, kind="decision_awaiting_approval",
                             params={"reference": ticket.reference}, dedupe_key=f"decision-approval-{decision.id}",
                             link=f"/tickets/{ticket.id}")
