@@ -36,7 +36,6 @@ from fincare.followups.service.tasks import UNREACHABLE_DAYS
 from fincare.platform.db import allocate_ids, bulk_insert
 from fincare.servicedesk.models import (
     ACTIVE_STATUSES,
-    REFERENCE_PREFIX,
     ComplaintDecision,
     DecisionStatus,
     ExtensionRequest,
@@ -50,6 +49,7 @@ from fincare.servicedesk.models import (
     TicketMessage,
     TicketStatus,
     Visibility,
+    ticket_reference,
 )
 from fincare.servicedesk.service.coding import CODE_VERSION
 from fincare.servicedesk.service.resolution import OUTCOME_WORDS, TEMPLATES, Language
@@ -130,8 +130,6 @@ def _clock_state(item: ClockPlan, now: datetime) -> tuple[str, datetime | None, 
     return state, met, breached, warned
 
 
-def reference(kind: str, ticket_id: int, received: datetime, zone: ZoneInfo) -> str:
-    return f"{REFERENCE_PREFIX[TicketKind(kind)]}-{received.astimezone(zone).year}-{ticket_id:06d}"
 
 
 def needs(plans: Sequence[TicketPlan], follow_ups: Sequence[FollowUpPlan],
@@ -230,9 +228,10 @@ def _ticket(batch: Batch, ids: Ids, plan: TicketPlan, ticket_id: int) -> int | N
     next_due = min((c[9] for c in counting), default=None) if status in ACTIVE_STATUSES else None
     updated = max(at for _, at, _, _ in events)
     codes = plan.codes if plan.codes is not None and first is not None else None
-    event("ticket", (ticket_id, reference(plan.kind, ticket_id, plan.received, batch.zone), plan.kind, plan.channel,
-                     status, plan.priority, plan.risk, plan.channel == "regulator_transfer", plan.customer_id,
-                     subject, DESCRIPTIONS[TicketKind(plan.kind)].format(topic=plan.topic), plan.assignee,
+    reference = ticket_reference(plan.kind, ticket_id, plan.received, batch.zone)
+    event("ticket", (ticket_id, reference, plan.kind, plan.channel, status, plan.priority, plan.risk,
+                     plan.channel == "regulator_transfer", plan.customer_id, subject,
+                     DESCRIPTIONS[TicketKind(plan.kind)].format(topic=plan.topic), plan.assignee,
                      plan.assignee, plan.received, first, resolved, closed, next_due, False, plan.product,
                      CODE_VERSION if codes else None, *(codes or (None, None, None)),
                      any(c[13] is not None for c in clock_rows), plan.received, updated))
@@ -248,7 +247,7 @@ def _decision(batch: Batch, ids: Ids, plan: TicketPlan, ticket_id: int, resolved
     assert decision is not None
     decided = max(resolved - timedelta(hours=3), plan.first_response) if decision.approved_by else resolved
     remedy = f"我行将为您：{decision.remedy}。" if decision.remedy else ""
-    reply = TEMPLATES[Language.ZH].format(reference=reference(plan.kind, ticket_id, plan.received, batch.zone),
+    reply = TEMPLATES[Language.ZH].format(reference=ticket_reference(plan.kind, ticket_id, plan.received, batch.zone),
                                           outcome=OUTCOME_WORDS[Language.ZH][Outcome(decision.outcome)], remedy=remedy)
     decision_id = ids.next("complaint_decision")
     events.append(("decision_recorded", decided, decision.decided_by,

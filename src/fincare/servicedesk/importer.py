@@ -69,7 +69,6 @@ from fincare.platform.db import allocate_ids, bulk_insert
 from fincare.platform.errors import DomainError, Invalid, one_of
 from fincare.platform.permissions import Principal
 from fincare.servicedesk.models import (
-    REFERENCE_PREFIX,
     Channel,
     CodeDimension,
     ComplaintCode,
@@ -82,6 +81,7 @@ from fincare.servicedesk.models import (
     TicketEvent,
     TicketKind,
     TicketStatus,
+    ticket_reference,
 )
 from fincare.servicedesk.service.coding import CODE_VERSION
 from fincare.servicedesk.service.intake import EARLIEST_RECEIVED, parse_intake
@@ -531,9 +531,8 @@ class Importer:
         tickets = []
         for ticket_id, h in zip(ids, writable, strict=True):
             status = TicketStatus.CLOSED if h.closed_at else TicketStatus.OPEN
-            year = h.received_at.astimezone(zone).year
             tickets.append((
-                ticket_id, f"{REFERENCE_PREFIX[h.kind]}-{year}-{ticket_id:06d}", h.kind, h.channel, status,
+                ticket_id, ticket_reference(h.kind, ticket_id, h.received_at, zone), h.kind, h.channel, status,
                 h.priority, h.risk_grade, h.channel == Channel.REGULATOR_TRANSFER,
                 customers[h.customer_external_id], h.subject, h.description, h.received_at,
                 h.closed_at if h.answered else None, h.closed_at, False, h.external_id, h.timely,

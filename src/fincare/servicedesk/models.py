@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -65,6 +66,11 @@ class Visibility(StrEnum):
 
 # Ticket references people read on the phone: 咨询 ZX, 投诉 TS, 反馈 FK, then the year received.
 REFERENCE_PREFIX = {TicketKind.CONSULTATION: "ZX", TicketKind.COMPLAINT: "TS", TicketKind.FEEDBACK: "FK"}
+
+
+def ticket_reference(kind: str, ticket_id: int, received_at: datetime, zone: ZoneInfo) -> str:
+    """`TS-2026-000123`: the year is the institution's (a ticket at 05:00 on 1 January in Beijing is next year's)."""
+    return f"{REFERENCE_PREFIX[TicketKind(kind)]}-{received_at.astimezone(zone).year}-{ticket_id:06d}"
 
 
 class Ticket(Base):

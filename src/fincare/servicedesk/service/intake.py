@@ -18,13 +18,13 @@ from fincare.platform.db import Base, allocate_id_sets, insert_new
 from fincare.platform.errors import Forbidden, Invalid, one_of
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import (
-    REFERENCE_PREFIX,
     Channel,
     Priority,
     RiskGrade,
     Ticket,
     TicketKind,
     TicketStatus,
+    ticket_reference,
 )
 from fincare.servicedesk.service import duplicates, regulator, routing
 from fincare.servicedesk.service.routing import Named
@@ -45,11 +45,6 @@ from fincare.workforce.models import Skill
 CLOCK_SKEW = timedelta(minutes=2)
 
 EARLIEST_RECEIVED = datetime(2000, 1, 1, tzinfo=UTC)  # historical imports, yes; year 1, no
-
-
-def _local_year(moment: datetime) -> int:
-    """The year on the institution's calendar: a ticket at 05:00 on New Year's Day in Beijing is next year's."""
-    return moment.astimezone(ZoneInfo(get_settings().timezone)).year
 
 
 @dataclass(frozen=True)
@@ -152,7 +147,8 @@ def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Opened
         if intake.kind == TicketKind.COMPLAINT else None
     duplicate_of = findings.possible_duplicate_of if findings else None
     ticket = Ticket(
-        id=ticket_id, reference=f"{REFERENCE_PREFIX[intake.kind]}-{_local_year(intake.received_at)}-{ticket_id:06d}",
+        id=ticket_id, reference=ticket_reference(intake.kind, ticket_id, intake.received_at,
+                                                 ZoneInfo(get_settings().timezone)),
         kind=intake.kind, channel=intake.channel, status=TicketStatus.OPEN if owner else TicketStatus.NEW,
         priority=intake.priority, risk_grade=intake.risk_grade,
         regulator_transfer=intake.channel == Channel.REGULATOR_TRANSFER, customer_id=intake.customer.id,
