@@ -7,10 +7,9 @@ from __future__ import annotations
 import math
 import random
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import chinese_calendar
+from fincare.sla.calendar import official_day_kind
 
 # relative contact volume per local hour, on a working day and on a day off
 WORKDAY_HOURS = (0.05, 0.03, 0.02, 0.02, 0.03, 0.06, 0.15, 0.4, 0.9, 1.6, 1.8, 1.7, 0.9, 1.1, 1.6, 1.7, 1.6, 1.4,
@@ -21,25 +20,13 @@ WORKDAY_TOTAL = sum(WORKDAY_HOURS)
 DAY_OFF_TOTAL = sum(DAY_OFF_HOURS)
 
 
-@lru_cache(maxsize=2048)
-def day_kind(day: date) -> str:
-    """"workday", "weekend" or "holiday" (a public holiday; years the package lacks: weekdays work)."""
-    try:
-        if chinese_calendar.is_workday(day):
-            return "workday"
-        _off, name = chinese_calendar.get_holiday_detail(day)
-        return "holiday" if name else "weekend"
-    except NotImplementedError:
-        return "workday" if day.weekday() < 5 else "weekend"
-
-
 DAY_WEIGHT = {"workday": 1.0, "weekend": 0.42, "holiday": 0.28}
 
 
 def day_weight(day: date) -> float:
     """Relative volume of a local day; the mean over a year is about 0.8."""
-    weight = DAY_WEIGHT[day_kind(day)]
-    if day_kind(day) == "workday" and day.weekday() == 0:
+    weight = DAY_WEIGHT[official_day_kind(day)]
+    if official_day_kind(day) == "workday" and day.weekday() == 0:
         weight *= 1.12  # Monday catches up on the weekend
     # a gentle yearly drift: busier around the spring festival bills and at the end of the year
     return weight * (1 + 0.08 * math.cos(2 * math.pi * (day.timetuple().tm_yday - 20) / 365))
@@ -60,7 +47,7 @@ def count(rng: random.Random, expected: float) -> int:
 
 def moment(rng: random.Random, day: date, zone: ZoneInfo) -> datetime:
     """A moment of the local `day` following the hour profile of its kind, as aware UTC."""
-    hours = WORKDAY_HOURS if day_kind(day) == "workday" else DAY_OFF_HOURS
+    hours = WORKDAY_HOURS if official_day_kind(day) == "workday" else DAY_OFF_HOURS
     hour = rng.choices(range(24), weights=hours)[0]
     local = datetime.combine(day, time(hour), zone) + timedelta(seconds=rng.randrange(3600))
     return local.astimezone(UTC)
@@ -76,4 +63,4 @@ def month_pressure(seed: int, year: int, month: int) -> float:
 def local_hour(moment_utc: datetime, zone: ZoneInfo) -> tuple[int, str]:
     """The local hour and the kind of day of a moment."""
     local = moment_utc.astimezone(zone)
-    return local.hour, day_kind(local.date())
+    return local.hour, official_day_kind(local.date())

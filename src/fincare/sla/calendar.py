@@ -18,20 +18,31 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
+DayKind = Literal["workday", "weekend", "holiday"]
 ZERO = timedelta(0)
 MAX_DAYS = 3660  # no SLA target spans ten years of working days; stops a runaway loop on bad input
 
 
 @lru_cache(maxsize=4096)
-def _official_workday(day: date) -> bool:
+def official_day_kind(day: date) -> DayKind:
+    """"workday" (调休 Saturdays included), "holiday" (a public holiday) or "weekend" on the official
+    calendar; in a year the State Council has not published yet, weekdays are workdays."""
     try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:  # a year the State Council has not published yet
-        return day.weekday() < 5
+        if chinese_calendar.is_workday(day):
+            return "workday"
+        _off, name = chinese_calendar.get_holiday_detail(day)
+        return "holiday" if name else "weekend"
+    except NotImplementedError:
+        return "workday" if day.weekday() < 5 else "weekend"
+
+
+def _official_workday(day: date) -> bool:
+    return official_day_kind(day) == "workday"
 
 
 class Calendar:
