@@ -138,11 +138,12 @@ def colleagues(session: Session, kind: str) -> Sequence[tuple[int, str]]:
 def reassign_choices(session: Session, tickets: Iterable[Ticket]) -> dict[int, list[tuple[int, str]]]:
     """For each ticket, the colleagues routing deems qualified for it (its kind's queue, its product
     skill, none the complaint names), by username, its current owner left out."""
-    qualified: dict[int, list[int]] = {}
-    for ticket in tickets:
-        qualified[ticket.id] = [a for a in routing.qualified(
-            session, kind=TicketKind(ticket.kind), product=Skill(ticket.product) if ticket.product else None,
-            named=service.named_in(session, ticket.id)) if a != ticket.assignee_id]
+    tickets = list(tickets)
+    pool = routing.queues(session, {TicketKind(t.kind) for t in tickets})
+    named = routing.named_of(session, [t.id for t in tickets])
+    qualified = {t.id: [a for a in pool.qualified(TicketKind(t.kind), Skill(t.product) if t.product else None,
+                                                   named.get(t.id, routing.Named())) if a != t.assignee_id]
+                 for t in tickets}
     names = staff_names(session, (a for ids in qualified.values() for a in ids))
     return {t: sorted(((a, names[a]) for a in ids if a in names), key=lambda c: c[1]) for t, ids in qualified.items()}
 

@@ -165,12 +165,14 @@ def set_availability(session: Session, *, actor: Principal, account_id: int, pre
     return roster(session, account_id)
 
 
-def skilled(session: Session, account_ids: Collection[int], skill: Skill) -> set[int]:
-    """Those of `account_ids` who hold `skill`."""
-    if not account_ids:
-        return set()
-    return set(session.execute(select(StaffSkill.account_id).where(
-        StaffSkill.account_id.in_(account_ids), StaffSkill.skill == skill)).scalars())
+def skills_of(session: Session, account_ids: Collection[int]) -> dict[int, set[Skill]]:
+    """The product skills of each of `account_ids` (absent: none)."""
+    found: dict[int, set[Skill]] = defaultdict(set)
+    if account_ids:
+        for account_id, skill in session.execute(select(StaffSkill.account_id, StaffSkill.skill).where(
+                StaffSkill.account_id.in_(account_ids))):
+            found[account_id].add(Skill(skill))
+    return dict(found)
 
 
 def on_duty(session: Session, account_ids: Collection[int], at: datetime | None = None) -> set[int]:

@@ -71,9 +71,23 @@ def record_named(session: Session, ticket: Ticket, named: Named) -> None:
 
 
 def named_in(session: Session, ticket_id: int) -> Named:
-    rows = session.execute(select(TicketRecusal.account_id, TicketRecusal.department_id)
-                           .where(TicketRecusal.ticket_id == ticket_id)).all()
-    return Named(frozenset(a for a, _ in rows if a is not None), frozenset(d for _, d in rows if d is not None))
+    return named_of(session, [ticket_id]).get(ticket_id, Named())
+
+
+def named_of(session: Session, ticket_ids: Collection[int]) -> dict[int, Named]:
+    """Who each of these complaints names (absent: nobody), in one query for a batch or a page."""
+    if not ticket_ids:
+        return {}
+    staff: dict[int, set[int]] = {}
+    units: dict[int, set[int]] = {}
+    for ticket_id, account_id, department_id in session.execute(
+            select(TicketRecusal.ticket_id, TicketRecusal.account_id, TicketRecusal.department_id)
+            .where(TicketRecusal.ticket_id.in_(ticket_ids))):
+        if account_id is not None:
+            staff.setdefault(ticket_id, set()).add(account_id)
+        if department_id is not None:
+            units.setdefault(ticket_id, set()).add(department_id)
+    return {t: Named(frozenset(staff.get(t, ())), frozenset(units.get(t, ()))) for t in staff.keys() | units.keys()}
 
 
 def is_recused(session: Session, ticket_id: int, account: StaffAccount) -> bool:
@@ -81,16 +95,43 @@ def is_recused(session: Session, ticket_id: int, account: StaffAccount) -> bool:
     return named_in(session, ticket_id).excludes(account.id, account.department_id)
 
 
-def qualified(session: Session, *, kind: TicketKind, product: Skill | None, named: Named) -> list[int]:
-    """Active members of the kind's queue with the product skill, minus those the complaint names."""
+@dataclass
+class Queues:
+    """Who may be given tickets of some kinds: each queue's members (with their unit), their product
+    skills, who is on duty and their open loads. Read once for a batch of routing or a page of the
+    board, instead of once per ticket; each pick counts against the one picked."""
+
+    members: dict[TicketKind, list[tuple[int, int | None]]]
+    skills: dict[int, set[Skill]]
+    on_duty: set[int]
+    loads: dict[int, int]
+
+    def qualified(self, kind: TicketKind, product: Skill | None, named: Named) -> list[int]:
+        """Active members of the kind's queue with the product skill, minus those the complaint names."""
+        return [a for a, department in self.members.get(kind, []) if not named.excludes(a, department)
+                and (product is None or product in self.skills.get(a, ()))]
+
+    def choose(self, kind: TicketKind, product: Skill | None, named: Named) -> int | None:
+        """The qualified, on-duty member with the fewest open tickets (ties: the lower id), or None."""
+        on_duty = [a for a in self.qualified(kind, product, named) if a in self.on_duty]
+        if not on_duty:
+            return None
+        chosen = workforce.least_loaded(on_duty, self.loads)
+        self.loads[chosen] = self.loads.get(chosen, 0) + 1
+        return chosen
+
+
+def queues(session: Session, kinds: Collection[TicketKind]) -> Queues:
+    """The `Queues` of these ticket kinds, as they stand now."""
+    roles = {QUEUE_ROLES[k] for k in kinds}
     rows = session.execute(
-        select(StaffAccount.id, StaffAccount.department_id).join(AccountRole, AccountRole.account_id == StaffAccount.id)
-        .where(StaffAccount.active.is_(True), AccountRole.role == QUEUE_ROLES[kind])).all()
-    ids = [a for a, department in rows if not named.excludes(a, department)]
-    if product is not None:
-        holders = workforce.skilled(session, ids, product)
-        ids = [a for a in ids if a in holders]
-    return ids
+        select(StaffAccount.id, StaffAccount.department_id, AccountRole.role)
+        .join(AccountRole, AccountRole.account_id == StaffAccount.id)
+        .where(StaffAccount.active.is_(True), AccountRole.role.in_(roles)).order_by(StaffAccount.id)).all()
+    members = {k: [(a, department) for a, department, role in rows if role == QUEUE_ROLES[k]] for k in kinds}
+    ids = {a for a, _, _ in rows}
+    return Queues(members, workforce.skills_of(session, ids), workforce.on_duty(session, ids),
+                  open_loads(session, ids))
 
 
 def open_loads(session: Session, account_ids: Collection[int]) -> dict[int, int]:
@@ -102,20 +143,18 @@ def open_loads(session: Session, account_ids: Collection[int]) -> dict[int, int]
     return {a: n for a, n in rows if a is not None}
 
 
-def choose(session: Session, *, kind: TicketKind, product: Skill | None, named: Named) -> int | None:
-    """The qualified, on-duty staff member with the fewest open tickets (ties: the lower id), or None."""
-    on_duty = workforce.on_duty(session, qualified(session, kind=kind, product=product, named=named))
-    if not on_duty:
-        return None
-    return workforce.least_loaded(on_duty, open_loads(session, on_duty))
+def route(session: Session, ticket: Ticket, *, actor: Principal = SYSTEM, reason: str = "routed",
+          within: Queues | None = None, named: Named | None = None) -> int | None:
+    """Give an unowned active ticket to whoever `Queues.choose` picks; audited like any assignment.
 
-
-def route(session: Session, ticket: Ticket, *, actor: Principal = SYSTEM, reason: str = "routed") -> int | None:
-    """Give an unowned active ticket to whoever `choose` picks; audited like any assignment."""
+    `within` and `named` are given by a batch that read them for all its tickets at once.
+    """
     if ticket.assignee_id is not None or ticket.status not in ACTIVE_STATUSES:
         return ticket.assignee_id
-    chosen = choose(session, kind=TicketKind(ticket.kind), product=Skill(ticket.product) if ticket.product else None,
-                    named=named_in(session, ticket.id))
+    kind = TicketKind(ticket.kind)
+    within = within or queues(session, [kind])
+    chosen = within.choose(kind, Skill(ticket.product) if ticket.product else None,
+                           named if named is not None else named_in(session, ticket.id))
     if chosen is None:
         return None
     record_assignment(session, ticket, actor, chosen, reason)
@@ -131,4 +170,8 @@ def route_waiting(session: Session, *, limit: int = ROUTE_BATCH) -> Sequence[int
         select(Ticket).where(Ticket.assignee_id.is_(None), Ticket.status.in_(ACTIVE_STATUSES))
         .order_by(Ticket.next_due_at.is_(None), Ticket.next_due_at, Ticket.id).limit(limit)
         .with_for_update(skip_locked=True)).scalars().all()
-    return [t.id for t in waiting if route(session, t) is not None]
+    if not waiting:
+        return []
+    within = queues(session, {TicketKind(t.kind) for t in waiting})
+    named = named_of(session, [t.id for t in waiting])
+    return [t.id for t in waiting if route(session, t, within=within, named=named.get(t.id, Named())) is not None]
