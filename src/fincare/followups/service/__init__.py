@@ -8,7 +8,9 @@ Callers use this package as one module: ``from fincare.followups import service`
 from fincare.followups.service.results import (
     Dimension,
     Figures,
+    followup_totals,
     results,
+    survey_totals,
     totals,
 )
 from fincare.followups.service.rules import add_rule, deactivate_rule, generate, list_rules, period_of
@@ -52,6 +54,7 @@ __all__ = [
     "attempts_of",
     "deactivate_rule",
     "ensure_default_surveys",
+    "followup_totals",
     "for_resolution",
     "generate",
     "invite",
@@ -71,6 +74,7 @@ __all__ = [
     "send_reminders",
     "set_policy",
     "submit",
+    "survey_totals",
     "token_of",
     "totals",
 ]

@@ -122,14 +122,14 @@ def statutory_deadline_met_rate(session: Session, period: Period) -> Figure:
 
 
 def customer_satisfaction_rate(session: Session, period: Period) -> Figure:
-    figures = followups.totals(session, since=period.since, until=period.until)
+    figures = followups.survey_totals(session, since=period.since, until=period.until)
     if not figures.csat_answers:
         return Figure(None, 0, "no survey answers in the period")
     return Figure(figures.csat, figures.csat_answers)
 
 
 def followup_satisfaction_rate(session: Session, period: Period) -> Figure:
-    figures = followups.totals(session, since=period.since, until=period.until)
+    figures = followups.followup_totals(session, since=period.since, until=period.until)
     if not figures.reached:
         return Figure(None, 0, "no follow-up call reached a customer in the period")
     return Figure(figures.followup_satisfaction, figures.reached)
