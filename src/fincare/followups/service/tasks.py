@@ -93,17 +93,28 @@ def open_loads(session: Session, account_ids: Collection[int]) -> dict[int, int]
     return {a: n for a, n in rows if a is not None}
 
 
-def route(session: Session, follow_up: FollowUp) -> int | None:
-    """Give an unowned open follow-up to the follow-up agent on duty with the fewest open ones."""
+def callers(session: Session) -> dict[int, int]:
+    """The follow-up agents on duty now, with their open follow-ups: who `route` may pick."""
+    on_duty = workforce.on_duty(session, notify.staff_with_role(session, Role.FOLLOWUP_AGENT))
+    loads = open_loads(session, on_duty)
+    return {a: loads.get(a, 0) for a in on_duty}
+
+
+def route(session: Session, follow_up: FollowUp, *, on_duty: dict[int, int] | None = None) -> int | None:
+    """Give an unowned open follow-up to the follow-up agent on duty with the fewest open ones.
+
+    `on_duty` (from `callers`) is read once by a batch; each pick counts against the one picked.
+    """
     if follow_up.assignee_id is not None or follow_up.status != FollowUpStatus.OPEN:
         return follow_up.assignee_id
-    on_duty = workforce.on_duty(session, notify.staff_with_role(session, Role.FOLLOWUP_AGENT))
+    on_duty = callers(session) if on_duty is None else on_duty
     if not on_duty:
         return None
-    follow_up.assignee_id = workforce.least_loaded(on_duty, open_loads(session, on_duty))
+    follow_up.assignee_id = chosen = workforce.least_loaded(on_duty, on_duty)
+    on_duty[chosen] += 1
     audit_trail.record(session, actor=SYSTEM, action="follow_up.assigned", subject=follow_up,
-                       before={"assignee_id": None}, after={"assignee_id": follow_up.assignee_id})
-    return follow_up.assignee_id
+                       before={"assignee_id": None}, after={"assignee_id": chosen})
+    return chosen
 
 
 def route_waiting(session: Session, *, limit: int = ROUTE_BATCH) -> list[int]:
@@ -112,7 +123,8 @@ def route_waiting(session: Session, *, limit: int = ROUTE_BATCH) -> list[int]:
                                                      FollowUp.status == FollowUpStatus.OPEN)
                               .order_by(FollowUp.due_at, FollowUp.id).limit(limit)
                               .with_for_update(skip_locked=True)).scalars().all()
-    return [f.id for f in waiting if route(session, f) is not None]
+    on_duty = callers(session) if waiting else {}
+    return [f.id for f in waiting if route(session, f, on_duty=on_duty) is not None]
 
 
 # -- reading ---------------------------------------------------------------------------------------
