@@ -10,18 +10,27 @@ are required. A row whose `external_id` already exists updates that customer, so
 file twice creates nothing new. Rows stream through in batches: memory stays flat for any size.
 Each batch is validated row by row (errors: line, column, reason) and written with bulk INSERTs;
 one audit entry per batch records the ids created and updated.
+
+The work is split so that the writing process does little besides writing. It reads the header
+and cuts the rest of the file into blocks of whole records (`import_source`); worker processes
+parse each block, validate, encrypt and mask its rows and encode them for the database
+(`import_rows`: COPY BINARY rows on PostgreSQL, bound values on SQLite); the writer checks which
+external ids exist, puts the allocated ids in front of the rows and sends them, block by block in
+file order.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import gc
 import itertools
+import json
 import multiprocessing
 import os
 import signal
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -29,20 +38,25 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.types import String
 
 from fincare.customers import service
+from fincare.customers.import_rows import Encoding, RowEncoder, encoding_for
+from fincare.customers.import_source import COLUMNS, EXTRA, LIST_COLUMNS, Block, CsvSource, Row
 from fincare.customers.models import Customer, CustomerCard, CustomerStatus
 from fincare.platform import audit_trail, clock, keys
-from fincare.platform.db import allocate_ids, bulk_insert, reset_after_fork
-from fincare.platform.errors import DomainError, Invalid
+from fincare.platform.db import allocate_ids, reset_after_fork
+from fincare.platform.errors import DomainError
 from fincare.platform.masking import mask_address, mask_card, mask_email, mask_id_number, mask_name, mask_phone
 from fincare.platform.permissions import Principal
 
-COLUMNS = ("external_id", "kind", "name", "id_number", "credit_code", "phone", "email", "address", "cards",
-           "risk_tolerance", "risk_assessed_on", "service_lines", "branch", "segment", "tags")
-LIST_COLUMNS = ("cards", "service_lines", "tags")
+__all__ = ["COLUMNS", "LIST_COLUMNS", "Block", "CsvSource", "Encoding", "ImportTotals", "PreparedBatch", "Row",
+           "RowError", "import_batch", "normalise_row", "open_csv", "prepare_batch", "prepare_block", "read_rows",
+           "run_import", "write_errors"]
+
 MAX_FIELD = 1000
 
 
@@ -64,29 +78,19 @@ class ImportTotals:
     first_created_id: int | None = None
 
 
-def read_rows(stream: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, raw row) for each data row; a bad header raises Invalid naming the column."""
-    reader = csv.DictReader(stream)
-    header = [h.strip().lstrip("\ufeff") for h in reader.fieldnames or []]
-    if not header:
-        raise Invalid("the file is empty or has no header row", field="header")
-    unknown = [h for h in header if h not in COLUMNS]
-    if unknown:
-        raise Invalid(f"unknown column {unknown[0]!r}; columns are {', '.join(COLUMNS)}", field=unknown[0])
-    for missing in ("kind", "name"):
-        if missing not in header:
-            raise Invalid(f"the column {missing!r} is required", field=missing)
-    reader.fieldnames = header
-    for row in reader:
-        yield reader.line_num, normalise_row(row)
+def read_rows(stream: TextIO) -> CsvSource:
+    """The file after its header: iterate it for (line number, raw row), or cut it into blocks for
+    `run_import`. A bad header raises Invalid naming the column, before any row is read."""
+    return CsvSource(stream)
 
 
 def normalise_row(row: Mapping[str | None, Any] | Mapping[str, Any]) -> dict[str, Any]:
-    """Cells as `parse_customer` takes them: blanks dropped, list columns split on `;`."""
+    """A `csv.DictReader` row as `parse_customer` takes it: blanks dropped, list columns split on `;`
+    (what `Block.rows` gives for the same record)."""
     raw: dict[str, Any] = {}
     for key, value in row.items():
         if key is None:  # more cells than header columns
-            raw["__extra__"] = value
+            raw[EXTRA] = value
             continue
         value = (value or "").strip()
         if value:
@@ -98,8 +102,6 @@ def open_csv(path: Path) -> TextIO:
     return path.open(newline="", encoding="utf-8-sig")
 
 
-Row = tuple[int, dict[str, Any]]  # (line number, raw row) as `read_rows` yields it
-
 # The columns written by `_insert`, in the order `PreparedBatch` holds their values ("id" is
 # allocated by the writer and put in front).
 CUSTOMER_COLUMNS = ("id", "uid", "kind", "status", "key_version", "name_enc", "name_mask", "id_number_enc",
@@ -108,7 +110,13 @@ CUSTOMER_COLUMNS = ("id", "uid", "kind", "status", "key_version", "name_enc", "n
                     "email_mask", "address_enc", "address_mask", "birth_year", "gender", "risk_tolerance",
                     "risk_assessed_on", "risk_expires_on", "service_lines", "branch", "segment", "tags",
                     "external_id", "relationship_ended_on", "created_at", "updated_at")
-CARD_COLUMNS = ("id", "customer_id", "uid", "key_version", "number_enc", "number_lookup", "number_mask")
+# no "id": the database numbers the cards (nothing refers to a new card), saving a round of sequence calls
+CARD_COLUMNS = ("customer_id", "uid", "key_version", "number_enc", "number_lookup", "number_mask")
+
+# what differs from row to row: encoded as it comes, the rest (kinds, dates, branches, lists) once per batch
+_CUSTOMER_ROWS = RowEncoder(Customer.__table__, CUSTOMER_COLUMNS, leading=1, distinct=(
+    "name_mask", "id_number_mask", "credit_code_mask", "phone_mask", "email_mask", "address_mask", "external_id"))
+_CARD_ROWS = RowEncoder(CustomerCard.__table__, CARD_COLUMNS, leading=1, distinct=("number_mask",))
 
 _NAME, _ID_NUMBER, _CREDIT_CODE, _PHONE, _EMAIL, _ADDRESS, _CARD = (
     keys.Sealer.aad_prefix(table, column) for table, column in (
@@ -121,30 +129,46 @@ _NAME, _ID_NUMBER, _CREDIT_CODE, _PHONE, _EMAIL, _ADDRESS, _CARD = (
 class PreparedBatch:
     """One batch validated and encrypted, ready to write: no database was needed to make it.
 
-    `rows` holds, for each good input row: its index in the batch, its external id, the values of
-    `CUSTOMER_COLUMNS[1:]` and, per distinct card, the values of `CARD_COLUMNS[2:]`. Rows whose
-    external id turns out to exist already are re-parsed by the writer and updated instead.
+    `rows` holds, for each good input row: its index in the batch, its external id and its number
+    of distinct cards; `customers` the row's values of `CUSTOMER_COLUMNS[1:]` and `cards` those of
+    `CARD_COLUMNS[1:]` for all its cards, row after row, both encoded as `encoding` says. Rows
+    whose external id turns out to exist already are re-parsed by the writer and updated instead.
     """
 
     version: int  # the data-key version everything was encrypted under
-    rows: list[tuple[int, str | None, tuple[Any, ...], list[tuple[Any, ...]]]]
+    rows: list[tuple[int, str | None, int]]
     errors: list[RowError]
+    encoding: Encoding = Encoding.VALUES
+    count: int = 0  # input rows, good and bad
+    customers: list[Any] = field(default_factory=list)
+    cards: list[Any] = field(default_factory=list)
 
 
-def prepare_batch(rows: list[Row], sealer: keys.Sealer, now: datetime) -> PreparedBatch:
+def prepare_block(block: Block, sealer: keys.Sealer, now: datetime, encoding: Encoding) -> PreparedBatch:
+    """`prepare_batch` for the rows of a block of the file, parsed here (in a worker process)."""
+    return prepare_batch(block.rows(), sealer, now, encoding)
+
+
+def prepare_batch(rows: Iterable[Row], sealer: keys.Sealer, now: datetime,
+                  encoding: Encoding = Encoding.VALUES) -> PreparedBatch:
     """Validate, normalise and encrypt one batch; pure (no session), so it can run in a worker process."""
-    prepared = PreparedBatch(sealer.version, [], [])
+    prepared = PreparedBatch(sealer.version, [], [], encoding)
     errors = prepared.errors
     seen: set[str] = set()
     shared: dict[Any, Any] = {}  # equal dates and lists become one object: the writer converts each once
+    random = _Random()
+    customers: list[tuple[Any, ...]] = []
+    cards: list[tuple[Any, ...]] = []
+    index = -1
     for index, (line, raw) in enumerate(rows):
-        if "__extra__" in raw:
+        if EXTRA in raw:
             errors.append(RowError(line, "(row)", "more cells than columns"))
             continue
-        too_long = next((k for k, v in raw.items() if isinstance(v, str) and len(v) > MAX_FIELD), None)
-        if too_long:
-            errors.append(RowError(line, too_long, f"longer than {MAX_FIELD} characters"))
-            continue
+        if raw and max(map(len, raw.values())) > MAX_FIELD:  # rare: only then find which text cell it is
+            too_long = next((k for k, v in raw.items() if isinstance(v, str) and len(v) > MAX_FIELD), None)
+            if too_long:
+                errors.append(RowError(line, too_long, f"longer than {MAX_FIELD} characters"))
+                continue
         try:
             data = service.parse_customer(raw)
             service.check_kind_rules(str(data.kind), data)
@@ -157,17 +181,40 @@ def prepare_batch(rows: list[Row], sealer: keys.Sealer, now: datetime) -> Prepar
                 errors.append(RowError(line, "external_id", "appears twice in this batch"))
                 continue
             seen.add(external_id)
-        prepared.rows.append((index, external_id, *_sealed_row(data, sealer, now, shared)))
+        values, row_cards = _sealed_row(data, sealer, now, shared, random)
+        prepared.rows.append((index, external_id, len(row_cards)))
+        customers.append(values)
+        cards += row_cards
+    prepared.count = index + 1
+    prepared.customers = _CUSTOMER_ROWS.encode(encoding, customers)
+    prepared.cards = _CARD_ROWS.encode(encoding, cards)
     return prepared
 
 
-def _sealed_row(data: service.CustomerData, sealer: keys.Sealer, now: datetime,
-                shared: dict[Any, Any]) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+class _Random:
+    """Random bytes for uids and nonces, drawn from the system 64 KiB at a time. Made per batch,
+    in the process that uses it: bytes drawn before a fork would be the same in every worker."""
+
+    def __init__(self) -> None:
+        self._pool, self._at = b"", 0
+
+    def take(self, size: int) -> bytes:
+        if self._at + size > len(self._pool):
+            self._pool, self._at = os.urandom(max(size, 65536)), 0
+        self._at += size
+        return self._pool[self._at - size:self._at]
+
+
+_ACTIVE = str(CustomerStatus.ACTIVE)  # plain str values: an Enum member hashes in Python, a str in C
+
+
+def _sealed_row(data: service.CustomerData, sealer: keys.Sealer, now: datetime, shared: dict[Any, Any],
+                random: _Random) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
     """The customer's column values (without id) and its cards' (without id and customer id)."""
     version, seal, index = sealer.version, sealer.seal, sealer.blind_index
     cards = list(dict.fromkeys(data.cards)) if data.cards else []
-    # one system call for the row: its uid, a nonce per customer field (6) and a uid and nonce per card
-    rnd = os.urandom(88 + 28 * len(cards))
+    # the row's uid, a nonce per customer field (6) and a uid and nonce per card
+    rnd = random.take(88 + 28 * len(cards))
     uid = rnd[:16]
     name, id_number, credit_code, phone, email, address = (data.name, data.id_number, data.credit_code,
                                                            data.phone, data.email, data.address)
@@ -175,10 +222,10 @@ def _sealed_row(data: service.CustomerData, sealer: keys.Sealer, now: datetime,
     assessed = data.risk_assessed_on or (now.date() if data.risk_tolerance else None)
     if assessed is not None:
         assessed = shared.setdefault(assessed, assessed)
-    service_lines = data.service_lines or []
-    tags = data.tags or []
+    service_lines = tuple(data.service_lines or ())  # tuples: the encoders take each distinct one once
+    tags = tuple(data.tags or ())
     values = (
-        uid, str(data.kind), CustomerStatus.ACTIVE, version,
+        uid, str(data.kind), _ACTIVE, version,
         seal(name, _NAME, uid, rnd[16:28]) if name is not None else None, mask_name(name or ""),
         seal(id_number, _ID_NUMBER, uid, rnd[28:40]) if id_number else None,
         index("id_number", id_number) if id_number else None,
@@ -195,10 +242,10 @@ def _sealed_row(data: service.CustomerData, sealer: keys.Sealer, now: datetime,
         seal(address, _ADDRESS, uid, rnd[76:88]) if address else None,
         mask_address(address) if address else None,
         resident.birth_date.year if resident else None, resident.gender if resident else None,
-        data.risk_tolerance, assessed,
+        str(data.risk_tolerance) if data.risk_tolerance else None, assessed,
         shared.setdefault(("expires", assessed), assessed + service.RISK_ASSESSMENT_VALIDITY) if assessed else None,
-        shared.setdefault(("lines", *service_lines), service_lines), data.branch, data.segment,
-        shared.setdefault(("tags", *tags), tags), data.external_id, None, now, now,
+        shared.setdefault(service_lines, service_lines), data.branch, data.segment,
+        shared.setdefault(tags, tags), data.external_id, None, now, now,
     )
     card_values = []
     for n, number in enumerate(cards):
@@ -217,21 +264,30 @@ def import_batch(session: Session, *, actor: Principal, rows: list[Row], totals:
     missing or if the active key version changed since (a rotation began: nothing may be written
     under the old key any more).
     """
-    totals.rows += len(rows)
-    if prepared is None or (prepared.rows and prepared.version != keys.active_version(session)):
-        prepared = prepare_batch(rows, keys.sealer(session), clock.now())
+    _write_batch(session, actor=actor, totals=totals, rows=lambda: rows, prepared=prepared)
+
+
+def _write_batch(session: Session, *, actor: Principal, totals: ImportTotals, rows: Callable[[], Sequence[Row]],
+                 prepared: PreparedBatch | None) -> None:
+    """`import_batch`, where the rows are only parsed (`rows()`) if the writer needs them: to update
+    existing customers, or to prepare the batch again."""
+    encoding = encoding_for(session)
+    if prepared is None or (prepared.rows and (prepared.version != keys.active_version(session)
+                                               or prepared.encoding not in (encoding, Encoding.VALUES))):
+        prepared = prepare_batch(rows(), keys.sealer(session), clock.now(), encoding)
+    totals.rows += prepared.count
     totals.errors.extend(prepared.errors)
     if not prepared.rows:
         return
-    existing = _existing(session, [external_id for _, external_id, _, _ in prepared.rows])
-    created_ids = _insert(session, [p for p in prepared.rows if not (p[1] and p[1] in existing)])
+    existing = _existing(session, [external_id for _, external_id, _ in prepared.rows])
+    created_ids = _insert(session, prepared, existing)
     if created_ids and totals.first_created_id is None:
         totals.first_created_id = created_ids[0]
     updated_ids = []
-    for index, external_id, _, _ in prepared.rows:
+    for index, external_id, _ in prepared.rows:
         if not (external_id and external_id in existing):
             continue
-        line, raw = rows[index]
+        line, raw = rows()[index]
         customer_id = existing[external_id]
         if totals.first_created_id is not None and customer_id >= totals.first_created_id:
             totals.errors.append(RowError(line, "external_id", "appears earlier in this file"))
@@ -264,59 +320,65 @@ def default_workers() -> int:
     return max((os.cpu_count() or 1) - 1, 1)
 
 
-def run_import(rows: Iterable[Row], *, actor: Principal, totals: ImportTotals, batch_size: int,
+def run_import(source: CsvSource, *, actor: Principal, totals: ImportTotals, batch_size: int,
                transaction: Callable[[], AbstractContextManager[Session]],
                after_batch: Callable[[], None] | None = None, workers: int | None = None) -> None:
-    """Import `rows` in batches of `batch_size`, each written by `import_batch` inside `transaction()`.
+    """Import the rows of `source` in batches of `batch_size` lines (more where a quoted cell spans a
+    cut), each written inside `transaction()`.
 
     With --skip-bad-rows the CLI gives a new transaction per batch, for all-or-nothing the same one
     every time. When there is more than one batch, `workers` processes (default: `default_workers()`)
-    validate and encrypt the next batches while this process writes the current one, in file order;
-    at most `workers + 1` batches are in flight, so memory stays flat. Workers never touch the
-    database: they get the raw rows, a `keys.Sealer` and the time, and send back a `PreparedBatch`.
+    parse, validate, encrypt and encode the next batches while this process writes the current one,
+    in file order; at most `workers + 1` batches are in flight, so memory stays flat. Workers never
+    touch the database: they get a block of the file, a `keys.Sealer`, the time and the encoding,
+    and send back a `PreparedBatch`.
     """
     workers = default_workers() if workers is None else workers
-    chunks = _chunks(rows, batch_size)
+    blocks = source.blocks(batch_size)
     gc.freeze()  # what is loaded by now lives to the end: the collector need not scan it per batch
     gc.disable()  # …and runs once per batch below, instead of every few hundred allocations
     try:
-        first = next(chunks, None)
-        second = next(chunks, None) if first is not None else None
+        first = next(blocks, None)
+        second = next(blocks, None) if first is not None else None
         if second is None or workers < 1:  # small file: forking would cost more than it saves
-            for batch in itertools.chain(() if first is None else (first,), () if second is None else (second,),
-                                         chunks):
+            for block in itertools.chain(() if first is None else (first,), () if second is None else (second,),
+                                         blocks):
                 with transaction() as session:
-                    import_batch(session, actor=actor, rows=batch, totals=totals)
+                    _write_batch(session, actor=actor, totals=totals, rows=_rows_of(block), prepared=None)
                 _after(after_batch)
             return
-        assert first is not None
         with transaction() as session:
-            sealer = keys.sealer(session)
+            sealer, encoding = keys.sealer(session), encoding_for(session)
         context = multiprocessing.get_context("fork")
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_started)
         try:
-            in_flight: deque[tuple[list[Row], Future[PreparedBatch]]] = deque()
+            in_flight: deque[tuple[Block, Future[PreparedBatch]]] = deque()
 
             def write_next() -> None:
                 nonlocal sealer
-                batch, future = in_flight.popleft()
-                prepared = future.result()
+                block, future = in_flight.popleft()
+                prepared = future.result()  # a worker's error (a cell too large for csv…) stops the import here
                 with transaction() as session:
-                    import_batch(session, actor=actor, rows=batch, totals=totals, prepared=prepared)
+                    _write_batch(session, actor=actor, totals=totals, rows=_rows_of(block), prepared=prepared)
                     if prepared.rows and keys.active_version(session) != sealer.version:
                         sealer = keys.sealer(session)  # a rotation began: encrypt the next batches under the new key
+                del block, future, prepared  # written: the collection in `_after` need not scan the batch
                 _after(after_batch)
 
-            try:
-                for batch in itertools.chain((first, second), chunks):
-                    in_flight.append((batch, pool.submit(_prepare_in_worker, batch, sealer, clock.now())))
-                    if len(in_flight) > workers:
+            pending = itertools.chain((first, second), blocks)
+            while True:
+                try:
+                    read = next(pending, None)
+                except Exception:
+                    # a bad byte or quote further on: write what was read before it, as a serial import would
+                    while in_flight:
                         write_next()
-            except Exception:
-                # a bad byte or quote further on: write what was read before it, as a serial import would
-                while in_flight:
+                    raise
+                if read is None:
+                    break
+                in_flight.append((read, pool.submit(_prepare_in_worker, read, sealer, clock.now(), encoding)))
+                if len(in_flight) > workers:
                     write_next()
-                raise
             while in_flight:
                 write_next()
         finally:
@@ -326,15 +388,8 @@ def run_import(rows: Iterable[Row], *, actor: Principal, totals: ImportTotals, b
         gc.unfreeze()
 
 
-def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
-    batch: list[Row] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def _rows_of(block: Block) -> Callable[[], list[Row]]:
+    return functools.cache(lambda: list(block.rows()))
 
 
 _batches_written = itertools.count(1)
@@ -355,32 +410,51 @@ def _worker_started() -> None:
     gc.disable()
 
 
-def _prepare_in_worker(rows: list[Row], sealer: keys.Sealer, now: datetime) -> PreparedBatch:
+def _prepare_in_worker(block: Block, sealer: keys.Sealer, now: datetime, encoding: Encoding) -> PreparedBatch:
     gc.collect(0)  # what the previous batch left (it has been sent by now)
-    return prepare_batch(rows, sealer, now)
+    return prepare_block(block, sealer, now, encoding)
+
+
+# One parameter for the whole batch's external ids: an IN list of thousands of parameters costs more
+# to compile and send than the lookups themselves.
+_EXISTING = {
+    "postgresql": text("SELECT external_id, id FROM customer WHERE external_id = ANY(:ids)")
+    .bindparams(bindparam("ids", type_=ARRAY(String))),
+    "sqlite": text("SELECT external_id, id FROM customer WHERE external_id IN (SELECT value FROM json_each(:ids))"),
+}
 
 
 def _existing(session: Session, external_ids: list[str | None]) -> dict[str, int]:
     ids = [e for e in external_ids if e]
     if not ids:
         return {}
-    rows = session.execute(select(Customer.external_id, Customer.id).where(Customer.external_id.in_(ids))).all()
+    dialect = session.get_bind().dialect.name
+    query = _EXISTING.get(dialect)
+    if query is None:
+        query = text("SELECT external_id, id FROM customer WHERE external_id IN :ids").bindparams(
+            bindparam("ids", expanding=True))
+    rows = session.execute(query, {"ids": json.dumps(ids) if dialect == "sqlite" else ids}).all()
     return {str(external_id): int(customer_id) for external_id, customer_id in rows}
 
 
-def _insert(session: Session, fresh: list[tuple[int, str | None, tuple[Any, ...], list[tuple[Any, ...]]]]) -> list[int]:
-    """Bulk-insert prepared new customers with their cards; returns their ids in input order."""
-    if not fresh:
+def _insert(session: Session, prepared: PreparedBatch, existing: dict[str, int]) -> list[int]:
+    """Bulk-insert the prepared customers not in `existing`, with their cards; returns their ids in
+    input order."""
+    customers: list[Any] = []
+    cards: list[Any] = []
+    owners: list[int] = []  # for each card in `cards`, its customer's position in `customers`
+    at = 0
+    for (_, external_id, card_count), customer in zip(prepared.rows, prepared.customers, strict=True):
+        if not (external_id and external_id in existing):
+            owners += [len(customers)] * card_count
+            customers.append(customer)
+            cards += prepared.cards[at:at + card_count]
+        at += card_count
+    if not customers:
         return []
-    ids = allocate_ids(session, "customer", len(fresh))
-    bulk_insert(session, Customer.__table__, [(customer_id, *values) for customer_id, (_, _, values, _)
-                                              in zip(ids, fresh, strict=True)], columns=CUSTOMER_COLUMNS)
-    cards = [(customer_id, card) for customer_id, (_, _, _, card_values) in zip(ids, fresh, strict=True)
-             for card in card_values]
-    if cards:
-        card_ids = allocate_ids(session, "customer_card", len(cards))
-        bulk_insert(session, CustomerCard.__table__, [(card_id, customer_id, *card) for card_id, (customer_id, card)
-                                                      in zip(card_ids, cards, strict=True)], columns=CARD_COLUMNS)
+    ids = allocate_ids(session, "customer", len(customers))
+    _CUSTOMER_ROWS.insert(session, prepared.encoding, [(customer_id,) for customer_id in ids], customers)
+    _CARD_ROWS.insert(session, prepared.encoding, [(ids[owner],) for owner in owners], cards)
     return ids
 
 

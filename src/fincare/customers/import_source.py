@@ -1,0 +1,111 @@
+"""The customer CSV as the import reads it: a checked header, then blocks of whole records.
+
+The importing process only cuts the file into blocks of lines; each block is parsed by whoever
+prepares it (a worker process, usually), so the CSV parsing runs beside the writer instead of
+before it. A block always ends at the end of a record: where a quoted cell may hold a line break
+(the block contains a `"`), the cut is checked with the csv module itself. Parsing a block gives
+exactly what `csv.DictReader` over the whole file gives: the same cells and, for each record, the
+same line number (that of its last line).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any, TextIO
+
+from fincare.platform.errors import Invalid
+
+COLUMNS = ("external_id", "kind", "name", "id_number", "credit_code", "phone", "email", "address", "cards",
+           "risk_tolerance", "risk_assessed_on", "service_lines", "branch", "segment", "tags")
+LIST_COLUMNS = frozenset(("cards", "service_lines", "tags"))
+EXTRA = "__extra__"  # the raw row's key for cells beyond the header's columns
+
+Row = tuple[int, dict[str, Any]]  # (line number, raw row): blanks dropped, list columns split on `;`
+
+
+@dataclass(frozen=True)
+class Block:
+    """Whole records of the file, as text, and the number of lines before them."""
+
+    header: tuple[str, ...]
+    lines_before: int
+    text: str
+
+    def rows(self) -> Iterator[Row]:
+        """(line number, raw row) for each record; blank lines are skipped, as `csv.DictReader` does."""
+        header, width = self.header, len(self.header)
+        lists = [key for key in header if key in LIST_COLUMNS]
+        # newline="": the lines are split exactly as the file's were (\n, \r\n or \r), never on U+2028 & co.
+        reader = csv.reader(io.StringIO(self.text, newline=""))
+        for cells in reader:
+            if not cells:
+                continue
+            # a short row lacks its last cells; a long one is flagged below
+            raw: dict[str, Any] = {key: value for key, value in zip(header, map(str.strip, cells)) if value}  # noqa: B905
+            for key in lists:
+                if key in raw:
+                    raw[key] = raw[key].split(";")
+            if len(cells) > width:
+                raw[EXTRA] = cells[width:]
+            yield self.lines_before + reader.line_num, raw
+
+
+class CsvSource:
+    """An opened customer file whose header has been read and checked; iterate it for its rows,
+    or take `blocks` of records to parse elsewhere."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._lines: Iterator[str] = iter(stream)
+        reader = csv.reader(self._lines)  # pulls one line at a time: the header's lines, no more
+        header = [h.strip().lstrip("\ufeff") for h in next(reader, [])]
+        if not header:
+            raise Invalid("the file is empty or has no header row", field="header")
+        unknown = [h for h in header if h not in COLUMNS]
+        if unknown:
+            raise Invalid(f"unknown column {unknown[0]!r}; columns are {', '.join(COLUMNS)}", field=unknown[0])
+        twice = next((h for n, h in enumerate(header) if h in header[:n]), None)
+        if twice:
+            raise Invalid(f"the column {twice!r} appears twice", field=twice)
+        for missing in ("kind", "name"):
+            if missing not in header:
+                raise Invalid(f"the column {missing!r} is required", field=missing)
+        self.header = tuple(header)
+        self._lines_read = reader.line_num
+
+    def __iter__(self) -> Iterator[Row]:
+        for block in self.blocks(1000):
+            yield from block.rows()
+
+    def blocks(self, lines: int) -> Iterator[Block]:
+        """Blocks of about `lines` lines (more where a quoted cell runs past the cut), in file order."""
+        while True:
+            chunk = list(islice(self._lines, lines))
+            if not chunk:
+                return
+            text = "".join(chunk)
+            if '"' in text and _complete_last_record(chunk, self._lines):
+                text = "".join(chunk)
+            yield Block(self.header, self._lines_read, text)
+            self._lines_read += len(chunk)
+
+
+def _complete_last_record(chunk: list[str], more: Iterator[str]) -> bool:
+    """Append to `chunk` the lines of `more` that its last record still spans (a quoted cell holding
+    a line break); returns whether there were any."""
+    size = len(chunk)
+
+    def lines() -> Iterator[str]:
+        yield from chunk[:size]
+        for line in more:
+            chunk.append(line)
+            yield line
+
+    reader = csv.reader(lines())
+    for _ in reader:  # the reader never reads past the line that ends a record
+        if reader.line_num >= size:
+            break
+    return len(chunk) > size
