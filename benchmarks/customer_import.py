@@ -48,12 +48,12 @@ def generate(path: Path, rows: int, seed: int = 11) -> list[str]:
     return phones
 
 
-def import_with_fincare(path: Path, url: str) -> tuple[float, int, dict[str, Any]]:
+def import_with_fincare(path: Path, url: str, *options: str) -> tuple[float, int, dict[str, Any]]:
     """Runs the real CLI in a child process; returns seconds, the child's peak RSS (KiB) and its report."""
     env = {**os.environ, "FINCARE_DATABASE_URL": url}
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "fincare", "import", "customers", str(path), "--skip-bad-rows",
+    result = subprocess.run([sys.executable, "-m", "fincare", "import", "customers", str(path), *options,
                              "--batch", str(BATCH), "--json"], capture_output=True, text=True, env=env, check=False)
     seconds = time.perf_counter() - started
     if result.returncode != 0:
@@ -101,13 +101,20 @@ def lookups(url: str, phones: list[str]) -> dict[str, float]:
             "lookup_p99_ms": round(timings[int(len(timings) * 0.99) - 1], 3)}
 
 
-def measure(backend: str, url: str, path: Path, phones: list[str], plain_url: str) -> dict[str, Any]:
+def measure(backend: str, url: str, path: Path, phones: list[str], plain_url: str,
+            skip_url: str) -> dict[str, Any]:
+    """The default import (all or nothing: one transaction) against the plain INSERT, then the same
+    file with --skip-bad-rows (a transaction per batch) into an empty database of its own."""
     plain_seconds = plain_insert(path, plain_url)
     seconds, peak_kib, report = import_with_fincare(path, url)
+    assert report["created"] == ROWS, report
+    skip_seconds, skip_peak_kib, report = import_with_fincare(path, skip_url, "--skip-bad-rows")
     assert report["created"] == ROWS, report
     return {"backend": backend, "rows": ROWS, "fincare_rows_per_s": round(ROWS / seconds),
             "plain_insert_rows_per_s": round(ROWS / plain_seconds),
             "ratio_to_plain": round(plain_seconds / seconds, 3), "peak_rss_mib": round(peak_kib / 1024),
+            "skip_bad_rows_rows_per_s": round(ROWS / skip_seconds), "skip_bad_rows_ratio": round(
+                plain_seconds / skip_seconds, 3), "skip_bad_rows_peak_rss_mib": round(skip_peak_kib / 1024),
             **lookups(url, phones)}
 
 
@@ -119,14 +126,17 @@ def run() -> dict[str, Any]:
         started = time.perf_counter()
         phones = generate(path, ROWS)
         results["generate_seconds"] = round(time.perf_counter() - started, 1)
-        with postgres_database() as engine:
+        with postgres_database() as engine, postgres_database() as skip_engine:
             url = engine.url.render_as_string(hide_password=False)
-            results["postgresql"] = measure("postgresql", url, path, phones, url)
-        sqlite_path = Path(tmp) / "bench.db"
+            results["postgresql"] = measure("postgresql", url, path, phones, url,
+                                            skip_engine.url.render_as_string(hide_password=False))
+        sqlite_path, skip_path = Path(tmp) / "bench.db", Path(tmp) / "skip.db"
         plain_path = Path(tmp) / "plain.db"
         upgrade(f"sqlite:///{sqlite_path}")
+        upgrade(f"sqlite:///{skip_path}")
         create_engine(f"sqlite:///{plain_path}").dispose()
-        results["sqlite"] = measure("sqlite", f"sqlite:///{sqlite_path}", path, phones, f"sqlite:///{plain_path}")
+        results["sqlite"] = measure("sqlite", f"sqlite:///{sqlite_path}", path, phones, f"sqlite:///{plain_path}",
+                                    f"sqlite:///{skip_path}")
     return results
 
 
