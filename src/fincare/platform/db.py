@@ -225,11 +225,19 @@ def insert_new(session: Session, objects: Sequence[Base]) -> None:
     for n, obj in enumerate(objects):
         state = inspect(obj)
         values = state.dict
-        row = {attr.columns[0].key: values[attr.key] for attr in state.mapper.column_attrs if attr.key in values}
         table = cast(Table, state.mapper.local_table)
-        for column in table.columns:  # Python-side defaults: an INSERT inside a CTE does not apply them
+        row = {}
+        for attr in state.mapper.column_attrs:
+            column = table.c[attr.columns[0].key]
             default = column.default
-            if column.key not in row and default is not None and (default.is_scalar or default.is_callable):
+            if attr.key in values:
+                # a NULL the column would get anyway is not sent: fewer parameters keep psycopg's
+                # conversion of the statement cached (it caches statements of at most 50)
+                if values[attr.key] is not None or default is not None or column.server_default is not None \
+                        or not column.nullable:
+                    row[column.key] = values[attr.key]
+            elif default is not None and (default.is_scalar or default.is_callable):
+                # Python-side defaults: an INSERT inside a CTE does not apply them
                 row[column.key] = default.arg if default.is_scalar else default.arg(None)  # type: ignore[attr-defined]
         shape.append((table, tuple(row)))
         params |= {f"p{n}_{c}": value for c, value in enumerate(row.values())}
