@@ -187,3 +187,13 @@ def test_coded_labels_read_as_words_in_english_too() -> None:
     assert english("role:complaint_specialist") == "Complaint specialist"
     assert english("job:parked") == "Parked"
     assert english("Sign in") == "Sign in"
+
+
+def test_customers_messages_and_replies_know_exactly_the_console_s_languages() -> None:
+    from fincare.customers.service import LANGUAGES as CUSTOMER_LANGUAGES
+    from fincare.platform.outbox.templates import LANGUAGES as MESSAGE_LANGUAGES
+    from fincare.servicedesk.service.resolution import Language
+
+    console = list(i18n.LANGUAGES)
+    assert console[0] == i18n.DEFAULT == "zh-CN"
+    assert list(CUSTOMER_LANGUAGES) == list(MESSAGE_LANGUAGES) == [str(language) for language in Language] == console

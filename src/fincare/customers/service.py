@@ -31,7 +31,7 @@ from fincare.customers.models import (
     customer_reference,
     new_uid,
 )
-from fincare.platform import audit_trail, clock, keys, outbox
+from fincare.platform import audit_trail, clock, i18n, keys, outbox
 from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound
 from fincare.platform.masking import mask_address, mask_card, mask_email, mask_id_number, mask_name, mask_phone
 from fincare.platform.permissions import SYSTEM, Permission, Principal
@@ -39,7 +39,7 @@ from fincare.platform.permissions import SYSTEM, Permission, Principal
 RISK_ASSESSMENT_VALIDITY = timedelta(days=365 * 2)  # an investor assessment is redone every two years
 MAX_CARDS = 20
 MAX_TAGS = 30
-LANGUAGES = ("zh-CN", "en")
+LANGUAGES = tuple(i18n.LANGUAGES)  # a customer is written to in a language of the console
 
 # JR/T 0171-2020 sensitivity of each personal field (C3 highest). Authentication data (PINs,
 # passwords, CVV) is C3 and is never stored here; the identifiers below are C2; an organisation's

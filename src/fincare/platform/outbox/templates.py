@@ -15,9 +15,10 @@ from typing import Any
 
 from jinja2 import Environment, StrictUndefined, Template, TemplateSyntaxError, UndefinedError
 
+from fincare.platform import i18n
 from fincare.platform.errors import Invalid
 
-LANGUAGES = ("zh-CN", "en")
+LANGUAGES = tuple(i18n.LANGUAGES)  # every language of the console, no fewer
 MAX_BODY_CHARS = 20_000
 
 _env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)  # noqa: S701 - text, not HTML

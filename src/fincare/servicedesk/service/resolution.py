@@ -32,7 +32,7 @@ from fincare.servicedesk.service.work import add_message, transition
 
 
 class Language(StrEnum):
-    """The languages a reply is written in."""
+    """The languages a reply is written in: those of the console (`i18n.LANGUAGES`; a test keeps them equal)."""
 
     ZH = "zh-CN"
     EN = "en"
