@@ -223,27 +223,33 @@ def insert_new(session: Session, objects: Sequence[Base]) -> None:
     shape: list[tuple[Table, tuple[str, ...]]] = []
     params: dict[str, Any] = {}
     for n, obj in enumerate(objects):
-        state = inspect(obj)
-        values = state.dict
-        table = cast(Table, state.mapper.local_table)
-        row = {}
-        for attr in state.mapper.column_attrs:
-            column = table.c[attr.columns[0].key]
-            default = column.default
-            if attr.key in values:
-                # a NULL the column would get anyway is not sent: fewer parameters keep psycopg's
-                # conversion of the statement cached (it caches statements of at most 50)
-                if values[attr.key] is not None or default is not None or column.server_default is not None \
-                        or not column.nullable:
-                    row[column.key] = values[attr.key]
-            elif default is not None and (default.is_scalar or default.is_callable):
-                # Python-side defaults: an INSERT inside a CTE does not apply them
-                row[column.key] = default.arg if default.is_scalar else default.arg(None)  # type: ignore[attr-defined]
+        table, row = _row_of(obj)
         shape.append((table, tuple(row)))
         params |= {f"p{n}_{c}": value for c, value in enumerate(row.values())}
     connection = session.connection()
     for statement in _insert_statements(tuple(shape), connection.dialect.name == "postgresql"):
         connection.execute(statement, params)
+
+
+def _row_of(obj: Base) -> tuple[Table, dict[str, Any]]:
+    """The table and column values of a new object, as its INSERT needs them."""
+    state = inspect(obj)
+    values = state.dict
+    table = cast(Table, state.mapper.local_table)
+    row: dict[str, Any] = {}
+    for attr in state.mapper.column_attrs:
+        column = table.c[attr.columns[0].key]
+        default = column.default
+        if attr.key in values:
+            # a NULL the column would get anyway is not sent: with fewer parameters psycopg keeps
+            # its parsed form of the statement (it keeps those of at most 50)
+            if values[attr.key] is not None or default is not None or column.server_default is not None \
+                    or not column.nullable:
+                row[column.key] = values[attr.key]
+        elif default is not None and (default.is_scalar or default.is_callable):
+            # Python-side defaults: an INSERT inside a CTE does not apply them
+            row[column.key] = default.arg if default.is_scalar else default.arg(None)  # type: ignore[attr-defined]
+    return table, row
 
 
 @functools.lru_cache(maxsize=256)
