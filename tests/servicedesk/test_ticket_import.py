@@ -27,7 +27,7 @@ from tests.platform.test_cli import fincare
 DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 SAMPLE = DATASETS / "cfpb_2015_2020_ziyuyan9" / "complaints_sample.csv"
 
-# The documented mapping tables (README, `fincare.servicedesk.importer`), written out here for the
+# The documented mapping tables (README, `fincare.servicedesk.cfpb`), written out here for the
 # values of the sample, so that the check does not lean on the importer's own code.
 PRODUCT_TO_BUSINESS_TYPE = {
     "Credit reporting, credit repair services, or other personal consumer reports": "B06",
