@@ -8,17 +8,25 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, select
 
-from fincare.platform.db import allocate_id_sets, insert_new, unit_of_work
+from fincare.platform.audit_trail import new_entry
+from fincare.platform.audit_trail.models import AuditEntry
+from fincare.platform.db import allocate_id_sets, insert_new, number, unit_of_work
+from fincare.platform.permissions import SYSTEM
 from fincare.sla.models import Clock, ClockEvent
+
+AT = datetime(2026, 10, 12, 1, 30, tzinfo=UTC)
+
+
+def a_clock(**given: object) -> Clock:
+    return Clock(**{"subject_type": "ticket", "subject_id": 7, "target": "resolution", "calendar": "24x7",
+                    "budget_seconds": 60, "started_at": AT, "due_at": AT, "warn_at": AT, "state": "running",
+                    **given})
 
 
 def test_ids_for_several_tables_come_in_one_call_and_are_never_handed_out_twice(db: Engine) -> None:
-    at = datetime(2026, 10, 12, 1, 30, tzinfo=UTC)
     with unit_of_work() as session:
         first = allocate_id_sets(session, {"sla_clock": 3, "sla_clock_event": 1, "ticket": 0})
-        insert_new(session, [Clock(id=n, subject_type="ticket", subject_id=n, target="resolution", calendar="24x7",
-                                   budget_seconds=60, started_at=at, due_at=at, warn_at=at, state="running")
-                             for n in first["sla_clock"]])
+        insert_new(session, [a_clock(id=n, subject_id=n) for n in first["sla_clock"]])
     with unit_of_work() as session:
         second = allocate_id_sets(session, {"sla_clock": 2})
     assert [len(first["sla_clock"]), len(first["sla_clock_event"]), first["ticket"]] == [3, 1, []]
@@ -26,26 +34,35 @@ def test_ids_for_several_tables_come_in_one_call_and_are_never_handed_out_twice(
     assert min(second["sla_clock"]) > max(first["sla_clock"])
 
 
-def test_new_rows_of_two_tables_are_stored_with_their_defaults_and_stay_transient(db: Engine) -> None:
-    at = datetime(2026, 10, 12, 1, 30, tzinfo=UTC)
+def test_rows_are_stored_as_the_unit_of_work_stores_them_in_the_order_they_were_made(db: Engine) -> None:
+    made = [a_clock(paused_seconds=None)]  # None where the column has a default: the default applies
+    made += [ClockEvent(clock_id=0, kind=kind, at=AT, detail={"名": kind}) for kind in ("started", "warned", "met")]
+    made.append(new_entry(actor=SYSTEM, action="test.made", subject=("sla_clock", 0), before=None, after={"a": 1}))
     with unit_of_work() as session:
-        clock_id = allocate_id_sets(session, {"sla_clock": 1})["sla_clock"][0]
-        item = Clock(id=clock_id, subject_type="ticket", subject_id=7, target="resolution", calendar="24x7",
-                     budget_seconds=60, started_at=at, due_at=at, warn_at=at, state="running")
-        event = ClockEvent(clock_id=clock_id, kind="started", at=at, detail={"due_at": at.isoformat(), "名": "值"})
-        insert_new(session, [item, event])
-        assert item not in session and event not in session
+        ids = allocate_id_sets(session, {"sla_clock": 1, "sla_clock_event": 3, "audit_entry": 1})
+        number(made, ids)
+        insert_new(session, made)
+        assert all(obj not in session for obj in made)
     with unit_of_work(read_only=True) as session:
         stored = session.execute(select(Clock)).scalar_one()
-        logged = session.execute(select(ClockEvent)).scalar_one()
-    assert (stored.id, stored.due_at, stored.paused_seconds, stored.extensions) == (clock_id, at, 0, 0)
-    assert (logged.clock_id, logged.detail, logged.actor_id) == (clock_id, {"due_at": at.isoformat(), "名": "值"}, None)
+        events = session.execute(select(ClockEvent).order_by(ClockEvent.id)).scalars().all()
+        entry = session.execute(select(AuditEntry)).scalar_one()
+    assert (stored.id, stored.due_at, stored.paused_seconds, stored.extensions) == (ids["sla_clock"][0], AT, 0, 0)
+    assert [(e.kind, e.detail, e.actor_id) for e in events] == [
+        ("started", {"名": "started"}, None), ("warned", {"名": "warned"}, None), ("met", {"名": "met"}, None)]
+    assert (entry.id, entry.after, entry.before) == (ids["audit_entry"][0], {"a": 1}, None)
+
+
+def test_objects_without_their_ids_are_refused_before_anything_is_written(db: Engine) -> None:
+    with pytest.raises(ValueError, match="id"), unit_of_work() as session:
+        insert_new(session, [ClockEvent(clock_id=1, kind="started", at=AT)])
 
 
 def test_a_failing_row_writes_none_of_the_others(db: Engine) -> None:
-    at = datetime(2026, 10, 12, 1, 30, tzinfo=UTC)
+    rows = [ClockEvent(clock_id=1, kind="started", at=AT), ClockEvent(clock_id=1, kind=None, at=AT)]
+    with unit_of_work() as session:
+        number(rows, allocate_id_sets(session, {"sla_clock_event": 2}))
     with pytest.raises(Exception), unit_of_work() as session:  # noqa: B017, PT011 - the driver's own error
-        insert_new(session, [ClockEvent(clock_id=1, kind="started", at=at),
-                             ClockEvent(clock_id=1, kind=None, at=at)])  # kind is NOT NULL
+        insert_new(session, rows)  # the second has no kind, which is NOT NULL
     with unit_of_work(read_only=True) as session:
         assert session.execute(select(ClockEvent)).first() is None

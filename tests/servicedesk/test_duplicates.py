@@ -40,6 +40,7 @@ def test_the_same_matter_again_within_a_week_is_flagged_with_the_first_complaint
     assert other_matter["possible_duplicate_of_id"] is None and someone_else["possible_duplicate_of_id"] is None
     events = client.get(f"/api/v1/tickets/{again['id']}/events", headers=agent_li.headers).json()
     assert [e["detail"]["reference"] for e in events if e["kind"] == "possible_duplicate"] == [first["reference"]]
+    assert [e["kind"] for e in events][:2] == ["created", "possible_duplicate"]  # the timeline in the order made
     # its own clocks run from its own receipt: nothing is merged without a person deciding
     assert again["sla"][0]["started_at"] != first["sla"][0]["started_at"]
 

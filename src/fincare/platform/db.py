@@ -212,14 +212,26 @@ def allocate_id_sets(session: Session, counts: Mapping[str, int]) -> dict[str, l
     return found
 
 
+def number(objects: Sequence[Base], ids: Mapping[str, Sequence[int]]) -> None:
+    """Give each object without an id the next of `ids[its table]` (from `allocate_id_sets`), in order."""
+    left = {table: iter(values) for table, values in ids.items()}
+    for obj in objects:
+        if obj.id is None:  # type: ignore[attr-defined]
+            obj.id = next(left[obj.__tablename__])  # type: ignore[attr-defined]
+
+
 def insert_new(session: Session, objects: Sequence[Base]) -> None:
-    """Insert new ORM objects (ids already set where others refer to them) in one round trip.
+    """Insert new ORM objects, each with its id set (`number`), in one round trip.
 
     The session's unit of work sends one statement per table and reads back what it does not need;
     this sends all the rows as one statement of data-modifying CTEs on PostgreSQL (one by one on
-    SQLite, where a statement costs no round trip). The objects stay transient: code that changes
-    one afterwards loads it with `session.get`.
+    SQLite, where a statement costs no round trip). PostgreSQL runs such CTEs in no set order, so
+    the ids are the caller's: rows are numbered in the order they were made. The objects stay
+    transient: code that changes one afterwards loads it with `session.get`.
     """
+    if any(None in inspect(obj).mapper.primary_key_from_instance(obj) for obj in objects):
+        raise ValueError("insert_new needs the id of every object: allocate and `number` them first")
+    session.flush()  # what is pending goes first: the new rows may refer to it
     shape: list[tuple[Table, tuple[str, ...]]] = []
     params: dict[str, Any] = {}
     for n, obj in enumerate(objects):
@@ -232,21 +244,22 @@ def insert_new(session: Session, objects: Sequence[Base]) -> None:
 
 
 def _row_of(obj: Base) -> tuple[Table, dict[str, Any]]:
-    """The table and column values of a new object, as its INSERT needs them."""
+    """The table and column values of a new object, as the session's unit of work would insert them:
+    a None is left out (the column's default applies, else NULL) unless the type stores None as a
+    value (JSON's `null`). Leaving NULLs out also keeps the parameters few: psycopg keeps its parsed
+    form of a statement of at most 50."""
     state = inspect(obj)
     values = state.dict
     table = cast(Table, state.mapper.local_table)
     row: dict[str, Any] = {}
     for attr in state.mapper.column_attrs:
         column = table.c[attr.columns[0].key]
+        value = values.get(attr.key)
+        if value is not None or (attr.key in values and column.type.should_evaluate_none):
+            row[column.key] = value
+            continue
         default = column.default
-        if attr.key in values:
-            # a NULL the column would get anyway is not sent: with fewer parameters psycopg keeps
-            # its parsed form of the statement (it keeps those of at most 50)
-            if values[attr.key] is not None or default is not None or column.server_default is not None \
-                    or not column.nullable:
-                row[column.key] = values[attr.key]
-        elif default is not None and (default.is_scalar or default.is_callable):
+        if default is not None and (default.is_scalar or default.is_callable):
             # Python-side defaults: an INSERT inside a CTE does not apply them
             row[column.key] = default.arg if default.is_scalar else default.arg(None)  # type: ignore[attr-defined]
     return table, row

@@ -165,13 +165,13 @@ def set_availability(session: Session, *, actor: Principal, account_id: int, pre
     return roster(session, account_id)
 
 
-def skills_of(session: Session, account_ids: Collection[int]) -> dict[int, set[Skill]]:
-    """The product skills of each of `account_ids` (absent: none)."""
-    found: dict[int, set[Skill]] = defaultdict(set)
+def skills_of(session: Session, account_ids: Collection[int]) -> dict[int, set[str]]:
+    """The product skills of each of `account_ids` (absent: none), as stored: a `Skill` compares equal."""
+    found: dict[int, set[str]] = defaultdict(set)
     if account_ids:
         for account_id, skill in session.execute(select(StaffSkill.account_id, StaffSkill.skill).where(
                 StaffSkill.account_id.in_(account_ids))):
-            found[account_id].add(Skill(skill))
+            found[account_id].add(skill)
     return dict(found)
 
 

@@ -14,7 +14,7 @@ from fincare.customers.models import CustomerStatus
 from fincare.customers.service import CustomerSummary
 from fincare.platform import audit_trail, clock
 from fincare.platform.config import get_settings
-from fincare.platform.db import Base, allocate_id_sets, insert_new
+from fincare.platform.db import Base, allocate_id_sets, insert_new, number
 from fincare.platform.errors import Forbidden, Invalid, one_of
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import (
@@ -93,6 +93,7 @@ def parse_intake(session: Session, *, actor: Principal, raw: dict[str, Any]) -> 
             raise Invalid("cannot be in the future", field="received_at")
         if received_at < now - CLOCK_SKEW and not actor.can(Permission.TICKET_BACKDATE):
             raise Forbidden("your role may not record a ticket received earlier", field="received_at")
+        received_at = received_at.astimezone(UTC)  # as stored: the answer to a new ticket equals a later read
     customer_id = raw.get("customer_id")
     customer = customers.summaries(session, [customer_id]).get(customer_id) \
         if isinstance(customer_id, int) and not isinstance(customer_id, bool) else None
@@ -134,7 +135,13 @@ def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Opened
     now = clock.now()
     specs = sla.clock_specs(session, kind=intake.kind, priority=intake.priority, risk_grade=intake.risk_grade,
                             channel=intake.channel)
-    ids = allocate_id_sets(session, {"ticket": 1, "sla_clock": len(specs)})
+    findings = duplicates.examine(session, customer_id=intake.customer.id, received_at=intake.received_at,
+                                  subject=intake.subject, description=intake.description) \
+        if intake.kind == TicketKind.COMPLAINT else None
+    duplicate_of = findings.possible_duplicate_of if findings else None
+    # every row's id in one query: the ticket's and clocks' are referred to, and all are in creation order
+    ids = allocate_id_sets(session, {"ticket": 1, "sla_clock": len(specs), "sla_clock_event": len(specs),
+                                     "ticket_event": 1 if duplicate_of is None else 2, "audit_entry": 1})
     ticket_id = ids["ticket"][0]
     first_contact = actor.account_id is not None and may_work(actor, intake.kind) and not intake.named.excludes(
         actor.account_id, actor.department_id)
@@ -142,10 +149,6 @@ def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Opened
     # the clocks first, so the ticket row is written once, with its queue sort key already known
     clocks, clock_events = sla.new_clocks(session, subject_type=SUBJECT, subject_id=ticket_id, specs=specs,
                                           started_at=intake.received_at, ids=ids["sla_clock"])
-    findings = duplicates.examine(session, customer_id=intake.customer.id, received_at=intake.received_at,
-                                  subject=intake.subject, description=intake.description) \
-        if intake.kind == TicketKind.COMPLAINT else None
-    duplicate_of = findings.possible_duplicate_of if findings else None
     ticket = Ticket(
         id=ticket_id, reference=ticket_reference(intake.kind, ticket_id, intake.received_at,
                                                  ZoneInfo(get_settings().timezone)),
@@ -171,6 +174,7 @@ def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Opened
     if duplicate_of is not None:
         written.append(new_event(ticket, "possible_duplicate", actor, at=now, of=duplicate_of.id,
                                  reference=duplicate_of.reference))
+    number(written, ids)
     # one round trip for every row of the new ticket: intake is the desk's busiest write
     insert_new(session, written)
     if intake.named.staff_ids or intake.named.department_ids:

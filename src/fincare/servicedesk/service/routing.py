@@ -102,7 +102,7 @@ class Queues:
     board, instead of once per ticket; each pick counts against the one picked."""
 
     members: dict[TicketKind, list[tuple[int, int | None]]]
-    skills: dict[int, set[Skill]]
+    skills: dict[int, set[str]]
     on_duty: set[int]
     loads: dict[int, int]
 
