@@ -1,13 +1,15 @@
-"""Throw-away benchmark databases: a migrated PostgreSQL database created and dropped per scenario."""
+"""Throw-away benchmark databases: a migrated PostgreSQL or SQLite database created and dropped per scenario."""
 
 from __future__ import annotations
 
 import base64
 import os
 import secrets
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
 
@@ -41,6 +43,23 @@ def postgres_database(*, pool_size: int = 20) -> Iterator[Engine]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def sqlite_database() -> Iterator[Engine]:
+    """A fresh, migrated SQLite database file installed as FinCare's engine; deleted afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        os.environ["FINCARE_DATABASE_URL"] = url
+        reset_settings()
+        upgrade(url)
+        engine = make_engine(url)
+        set_engine(engine)
+        try:
+            yield engine
+        finally:
+            set_engine(None)
+            engine.dispose()
 
 
 def postgres_version(engine: Engine) -> str:

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from benchmarks.database import postgres_database
-from fincare.platform.config import reset_settings
-from fincare.platform.db import Base, make_engine, set_engine
-from fincare.platform.migrations import upgrade
+from benchmarks.database import postgres_database, sqlite_database
+from fincare.platform.db import Base
 from fincare.registry import load_models
 
 CUSTOMERS = int(os.environ.get("FINCARE_BENCH_DEMO_CUSTOMERS", "10000"))
@@ -72,17 +68,8 @@ def run() -> dict[str, Any]:
     results: dict[str, Any] = {"scenario": "demo_generator", "customers": CUSTOMERS, "months": MONTHS}
     with postgres_database() as engine:
         results["postgresql"] = measure("postgresql", engine)
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'demo.db'}"
-        os.environ["FINCARE_DATABASE_URL"] = url
-        reset_settings()
-        upgrade(url)
-        engine = make_engine(url)
-        set_engine(engine)
-        try:
-            results["sqlite"] = measure("sqlite", engine)
-        finally:
-            set_engine(None)
+    with sqlite_database() as engine:
+        results["sqlite"] = measure("sqlite", engine)
     return results
 
 

@@ -13,24 +13,20 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select, text
 
-from benchmarks.database import postgres_database, postgres_version
+from benchmarks.database import postgres_database, postgres_version, sqlite_database
 from fincare.customers.models import Customer
 from fincare.followups.models import FollowUp, SurveyInvitation, SurveyResponse
 from fincare.followups.service import ensure_default_surveys
 from fincare.platform.accounts import service as accounts
-from fincare.platform.config import reset_settings
-from fincare.platform.db import make_engine, set_engine, unit_of_work
-from fincare.platform.migrations import upgrade
+from fincare.platform.db import unit_of_work
 from fincare.platform.permissions import SYSTEM, Role
 from fincare.registry import load_jobs, load_models
 from fincare.scorecard import periods, service
@@ -233,18 +229,8 @@ def run() -> dict[str, Any]:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("SET maintenance_work_mem = '256MB'"))
         results["postgresql"] = _run_on("postgresql")
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'scorecard.db'}"
-        os.environ["FINCARE_DATABASE_URL"] = url
-        reset_settings()
-        upgrade(url)
-        engine = make_engine(url)
-        set_engine(engine)
-        try:
-            results["sqlite"] = _run_on("sqlite")
-        finally:
-            set_engine(None)
-            engine.dispose()
+    with sqlite_database():
+        results["sqlite"] = _run_on("sqlite")
     return results
 
 
