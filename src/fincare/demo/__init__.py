@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from fincare.customers import importer
 from fincare.customers import service as customers_service
 from fincare.customers.models import Customer
-from fincare.demo.history import Progress, ensure_history, months_ending
+from fincare.demo.history import DEMO_ACTOR, Progress, ensure_history, months_ending
 from fincare.demo.people import synthetic_customer
 from fincare.demo.staff import DEMO_PASSWORD, STAFF, DemoLogin, ensure_staff
 from fincare.followups import service as followups
@@ -29,13 +29,12 @@ from fincare.followups.models import Cadence, FollowUpKind
 from fincare.platform import audit_trail, clock, keys
 from fincare.platform.config import get_settings
 from fincare.platform.db import unit_of_work
-from fincare.platform.permissions import SYSTEM, Principal
+from fincare.platform.permissions import SYSTEM
 from fincare.sla import service as sla
 
 __all__ = ["DEMO_PASSWORD", "STAFF", "DemoLogin", "ensure_demo"]
 
 CUSTOMER_BATCH = 2000
-ACTOR = Principal(account_id=None, username="demo")
 
 
 def ensure_demo(*, customers: int = 10_000, months: int = 12, seed: int = 7,
@@ -87,7 +86,7 @@ def _ensure_customers(wanted: int, seed: int, *, joined_before: date, progress: 
         joined_at = clock.now() - (start - joined) if joined < start else clock.now()
         with unit_of_work() as session:
             prepared = importer.prepare_batch(rows, keys.sealer(session), joined_at)
-            importer.import_batch(session, actor=ACTOR, rows=rows, totals=importer.ImportTotals(),
+            importer.import_batch(session, actor=DEMO_ACTOR, rows=rows, totals=importer.ImportTotals(),
                                   prepared=prepared)
         if progress:
             progress("customers", min(first + CUSTOMER_BATCH, wanted), wanted)
@@ -110,6 +109,6 @@ def _ensure_churn(customers: int, seed: int, first: date, last: date) -> dict[in
             session.connection().execute(update(Customer).where(Customer.id == bindparam("c"))
                                          .values(relationship_ended_on=bindparam("d")),
                                          [{"c": i, "d": d} for i, d in chosen.items()])
-            audit_trail.record(session, actor=ACTOR, action="demo.generated", subject=None,
+            audit_trail.record(session, actor=DEMO_ACTOR, action="demo.generated", subject=None,
                                after={"churned": len(chosen), "seed": seed})
         return chosen

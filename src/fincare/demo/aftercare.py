@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 
 from fincare.demo.tickets import TicketPlan, lognormal
 from fincare.followups.models import FollowUpKind, Result, SurveyTrigger
+from fincare.followups.service.tasks import UNREACHABLE_DAYS
 from fincare.servicedesk.models import TicketKind
 from fincare.sla.calendar import Calendar
 from fincare.sla.service import WARN_AT
 
-UNREACHABLE_DAYS = 3
 SATISFIED_CHANCE: dict[str, float] = {SurveyTrigger.CONSULTATION: 0.95, SurveyTrigger.FEEDBACK: 0.92,
                                       SurveyTrigger.COMPLAINT: 0.85, SurveyTrigger.FOLLOW_UP: 0.9}
 RESPONSE_CHANCE: dict[str, float] = {SurveyTrigger.CONSULTATION: 0.37, SurveyTrigger.FEEDBACK: 0.35,

@@ -43,6 +43,7 @@ from fincare.servicedesk.service.coding import CODE_VERSION
 from fincare.sla import service as sla
 from fincare.sla.models import CalendarKind
 from fincare.workforce.models import Skill
+from fincare.workforce.service import Shift
 
 ACTION = "demo.generated"
 TICKETS_PER_CUSTOMER_YEAR = 3.0
@@ -80,9 +81,9 @@ def _desk(session: Session, team: Team, zone: ZoneInfo) -> Desk:
     on_duty: dict[tuple[int, int], list[int]] = {}
     for weekday in range(7):
         for hour in range(24):
-            at = datetime(2000, 1, 3 + weekday, hour, 30).time()
+            at = datetime(2000, 1, 3 + weekday, hour, 30)  # 2000-01-03 was a Monday
             on_duty[(weekday, hour)] = [a for a in agents if not team.shifts.get(a) or any(
-                d == weekday and (s <= at < e if s < e else at >= s) for d, s, e in team.shifts[a])]
+                Shift(d, s, e).covers(at) for d, s, e in team.shifts[a])]
     by_skill = {str(skill): [a for a in agents if skill in team.skills.get(a, ())] for skill in Skill}
     specs = {}
     for kind, _ in KINDS:
@@ -120,8 +121,8 @@ def ensure_history(*, team: Team, customers: int, months: int, seed: int,
         desk = _desk(session, team, zone)
         ids = list(session.execute(select(Customer.id).where(Customer.status == CustomerStatus.ACTIVE)
                                    .order_by(Customer.id).limit(customers)).scalars())
-        emails = set(session.execute(select(Customer.id).where(Customer.email_mask.is_not(None))
-                                     .order_by(Customer.id).limit(customers)).scalars())
+        emails = set(session.execute(select(Customer.id).where(Customer.email_mask.is_not(None),
+                                                               Customer.id.in_(ids))).scalars()) if ids else set()
         policies = {p.trigger: p for p in session.execute(select(SurveyPolicy)).scalars()}
         follow_spec = sla.clock_specs(session, kind=FOLLOW_UP_POLICY)[0]
     if not ids:

@@ -8,7 +8,6 @@ response, resolution, closing, next due time and breach flag follow from the sam
 
 from __future__ import annotations
 
-import secrets
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from fincare.followups.models import (
 )
 from fincare.followups.service.tasks import SUBJECT as FOLLOW_UP_SUBJECT
 from fincare.followups.service.tasks import UNREACHABLE_DAYS
+from fincare.platform import crypto
 from fincare.platform.db import allocate_ids, bulk_insert
 from fincare.servicedesk.models import (
     ACTIVE_STATUSES,
@@ -351,7 +351,7 @@ def _survey(batch: Batch, ids: Ids, survey: SurveyPlan, keys: Keys) -> None:
     channel = "email" if survey.customer_id in batch.emails else "sms"
     batch.add("survey_invitation", (invitation_id, source, batch.templates[survey.trigger], survey.trigger,
                                     survey.customer_id, ticket_id, follow_up_id, survey.agent_id, channel, "zh-CN",
-                                    secrets.token_urlsafe(12),
+                                    crypto.new_token(12),
                                     InvitationStatus.ANSWERED if survey.answered else InvitationStatus.SENT,
                                     survey.sent, expires, reminded, survey.answered))
     if survey.answered is not None:

@@ -16,8 +16,6 @@ WORKDAY_HOURS = (0.05, 0.03, 0.02, 0.02, 0.03, 0.06, 0.15, 0.4, 0.9, 1.6, 1.8, 1
                  1.0, 0.7, 0.6, 0.5, 0.3, 0.12)
 DAY_OFF_HOURS = (0.05, 0.03, 0.02, 0.02, 0.02, 0.04, 0.1, 0.25, 0.5, 0.8, 0.9, 0.9, 0.7, 0.7, 0.8, 0.8, 0.75, 0.7,
                  0.6, 0.55, 0.5, 0.4, 0.25, 0.1)
-WORKDAY_TOTAL = sum(WORKDAY_HOURS)
-DAY_OFF_TOTAL = sum(DAY_OFF_HOURS)
 
 
 DAY_WEIGHT = {"workday": 1.0, "weekend": 0.42, "holiday": 0.28}
@@ -25,8 +23,9 @@ DAY_WEIGHT = {"workday": 1.0, "weekend": 0.42, "holiday": 0.28}
 
 def day_weight(day: date) -> float:
     """Relative volume of a local day; the mean over a year is about 0.8."""
-    weight = DAY_WEIGHT[official_day_kind(day)]
-    if official_day_kind(day) == "workday" and day.weekday() == 0:
+    kind = official_day_kind(day)
+    weight = DAY_WEIGHT[kind]
+    if kind == "workday" and day.weekday() == 0:
         weight *= 1.12  # Monday catches up on the weekend
     # a gentle yearly drift: busier around the spring festival bills and at the end of the year
     return weight * (1 + 0.08 * math.cos(2 * math.pi * (day.timetuple().tm_yday - 20) / 365))
