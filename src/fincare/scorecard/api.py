@@ -55,7 +55,7 @@ def progress(measure_id: PathId, body: ProgressIn, actor: Reader) -> MeasureRead
 
 
 def _row(session: Session, measure_id: int) -> MeasureRead:
-    return MeasureRead.of(next(r for r in service.list_plan(session) if r.measure.id == measure_id))
+    return MeasureRead.of(service.plan_row(session, measure_id))
 
 
 @router.post("/measures", status_code=201, response_model=MeasureRead)

@@ -18,6 +18,7 @@ from fincare.scorecard.service.plan import (
     list_plan,
     may_edit,
     notes_of,
+    plan_row,
     record_progress,
     revise_measure,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "list_plan",
     "may_edit",
     "notes_of",
+    "plan_row",
     "record_progress",
     "records",
     "revise",

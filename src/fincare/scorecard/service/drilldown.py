@@ -21,7 +21,7 @@ from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.errors import Invalid, NotFound
 from fincare.scorecard.periods import Period
 from fincare.scorecard.service.catalogue import BY_KEY, Kpi
-from fincare.scorecard.service.measures import DURATIONS, MEASURES, seconds_between, started_in
+from fincare.scorecard.service.measures import DURATIONS, MEASURES, ON_TIME, late, on_time, seconds_between, started_in
 from fincare.servicedesk.models import Ticket, TicketKind
 from fincare.sla.models import Clock, ClockState, Target
 
@@ -101,8 +101,7 @@ def _row(kind: str, r: Any, kpi: Kpi) -> Row:
     if kind == "durations":
         seconds = max(float(r["seconds"]), 0.0)
         return Row(r["id"], r["reference"], r["kind"], r["channel"], r["received_at"], r["customer"], r["assignee"],
-                   value=seconds / DURATIONS[kpi.key].per,
-                   on_time=r["met_at"] <= r["due_at"] and r["breached_at"] is None)
+                   value=seconds / DURATIONS[kpi.key].per, on_time=bool(r["on_time"]))
     if kind == "statutory":
         status = _statutory_status(r)
         return Row(r["id"], r["reference"], r["kind"], r["channel"], r["received_at"], r["customer"], r["assignee"],
@@ -119,10 +118,9 @@ def _row(kind: str, r: Any, kpi: Kpi) -> Row:
 def _statutory_status(r: Any) -> str:
     if r["clock_id"] is None:
         return "timely" if r["timely"] else "untimely"
-    if r["breached_at"] is not None or r["state"] == ClockState.BREACHED or (
-            r["met_at"] is not None and r["met_at"] > r["due_at"]):
+    if r["late"]:
         return "late"
-    return "on_time" if r["met_at"] is not None else "pending"
+    return "on_time" if r["on_time"] else "pending"
 
 
 def _ticket_columns() -> tuple[Any, ...]:
@@ -141,8 +139,8 @@ def _durations(session: Session, key: str, period: Period) -> tuple[Query, Query
     elapsed = seconds_between(session, Clock.started_at, Clock.met_at) - Clock.paused_seconds
     joined = and_(Clock.subject_type == "ticket", Clock.subject_id == Ticket.id, Clock.target == target)
     where = (*started_in(period), Ticket.kind == kind, Clock.met_at.is_not(None))
-    query = _with_people(select(*_ticket_columns(), elapsed.label("seconds"), Clock.met_at, Clock.due_at,
-                                Clock.breached_at).select_from(Ticket).join(Clock, joined)
+    query = _with_people(select(*_ticket_columns(), elapsed.label("seconds"), ON_TIME.label("on_time"))
+                         .select_from(Ticket).join(Clock, joined)
                          ).where(*where).order_by(elapsed.desc(), Ticket.id)
     count = select(func.count()).select_from(Ticket).join(Clock, joined).where(*where)
     return query, count
@@ -157,11 +155,10 @@ def _statutory(period: Period) -> tuple[Query, Query]:
     where = (Ticket.kind == TicketKind.COMPLAINT, Ticket.duplicate_of_id.is_(None),
              Ticket.received_at >= period.since, Ticket.received_at < period.until,
              or_(clock.id.is_not(None), Ticket.timely.is_not(None)))
-    late = or_(clock.breached_at.is_not(None), clock.state == ClockState.BREACHED,
-               and_(clock.met_at.is_not(None), clock.met_at > clock.due_at), Ticket.timely.is_(False))
-    rank = case((late, 0), (and_(clock.id.is_not(None), clock.met_at.is_(None)), 1), else_=2)
-    query = _with_people(select(*_ticket_columns(), clock.id.label("clock_id"), clock.met_at, clock.due_at,
-                                clock.breached_at, clock.state, Ticket.timely)
+    rank = case((or_(late(clock), Ticket.timely.is_(False)), 0),
+                (and_(clock.id.is_not(None), clock.met_at.is_(None)), 1), else_=2)
+    query = _with_people(select(*_ticket_columns(), clock.id.label("clock_id"), late(clock).label("late"),
+                                on_time(clock).label("on_time"), Ticket.timely)
                          .select_from(Ticket).outerjoin(clock, joined)).where(*where).order_by(
         rank, Ticket.received_at, Ticket.id)
     count = select(func.count()).select_from(Ticket).outerjoin(clock, joined).where(*where)

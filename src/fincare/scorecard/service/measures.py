@@ -93,11 +93,20 @@ def _p90_duration(spec: Duration) -> Measure:
     return measure
 
 
-# One rule for every figure that judges a deadline (KPIs, dashboard, complaint report): a clock met by
-# its due time and never breached is on time; one breached, or met after it was due, is late.
-ON_TIME = and_(Clock.met_at.is_not(None), Clock.breached_at.is_(None), Clock.met_at <= Clock.due_at)
-LATE = or_(Clock.breached_at.is_not(None), Clock.state == ClockState.BREACHED,
-           and_(Clock.met_at.is_not(None), Clock.met_at > Clock.due_at))
+# One rule for every figure that judges a deadline (KPIs, dashboard, complaint report, drill-down): a
+# clock met by its due time and never breached is on time; one breached, or met after it was due, is late.
+def on_time(clock: Any = Clock) -> ColumnElement[bool]:
+    """Whether `clock` (the Clock entity or an alias of it) was met in time."""
+    return and_(clock.met_at.is_not(None), clock.breached_at.is_(None), clock.met_at <= clock.due_at)
+
+
+def late(clock: Any = Clock) -> ColumnElement[bool]:
+    """Whether `clock` (the Clock entity or an alias of it) was breached or met after its due time."""
+    return or_(clock.breached_at.is_not(None), clock.state == ClockState.BREACHED,
+               and_(clock.met_at.is_not(None), clock.met_at > clock.due_at))
+
+
+ON_TIME, LATE = on_time(), late()
 
 
 def statutory_deadline_met_rate(session: Session, period: Period) -> Figure:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fincare.platform import audit_trail, clock
+from fincare.platform.accounts import service as accounts
 from fincare.platform.accounts.models import Department
 from fincare.platform.errors import Forbidden, Invalid, NotFound, one_of
 from fincare.platform.permissions import Permission, Principal, Role
@@ -30,6 +31,14 @@ class PlanRow:
 def is_overdue(measure: Measure, today: date) -> bool:
     """Past its deadline and not done (a recurring measure is judged on its cadence elsewhere)."""
     return measure.due_on < today and measure.status not in (MeasureStatus.DONE, MeasureStatus.CANCELLED)
+
+
+def plan_row(session: Session, measure_id: int) -> PlanRow:
+    """One measure of the plan, overdue or not; NotFound names it."""
+    measure = session.get(Measure, measure_id)
+    if measure is None:
+        raise NotFound("no such measure", field="measure_id")
+    return PlanRow(measure, is_overdue(measure, clock.now().date()))
 
 
 def list_plan(session: Session, *, department: str | None = None) -> list[PlanRow]:
@@ -120,7 +129,7 @@ def _text(value: str | None, field: str, limit: int = 200) -> str:
 
 
 def _department(session: Session, code: str | None) -> str:
-    if not code or session.execute(select(Department.id).where(Department.code == code)).first() is None:
+    if not code or accounts.get_department(session, code) is None:
         raise Invalid("no such department", field="owner_department")
     return code
 
