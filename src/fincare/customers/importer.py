@@ -434,12 +434,8 @@ def _existing(session: Session, external_ids: list[str | None]) -> dict[str, int
     ids = [e for e in external_ids if e]
     if not ids:
         return {}
-    dialect = session.get_bind().dialect.name
-    query = _EXISTING.get(dialect)
-    if query is None:
-        query = text("SELECT external_id, id FROM customer WHERE external_id IN :ids").bindparams(
-            bindparam("ids", expanding=True))
-    rows = session.execute(query, {"ids": json.dumps(ids) if dialect == "sqlite" else ids}).all()
+    dialect = session.get_bind().dialect.name  # FinCare runs on these two
+    rows = session.execute(_EXISTING[dialect], {"ids": json.dumps(ids) if dialect == "sqlite" else ids}).all()
     return {str(external_id): int(customer_id) for external_id, customer_id in rows}
 
 
