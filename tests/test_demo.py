@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from fincare.customers import service
 from fincare.customers.models import Customer
@@ -137,10 +138,7 @@ def _ticket_mix() -> Counter[tuple[str, str]]:
             select(Ticket.kind, Ticket.channel, func.count()).group_by(Ticket.kind, Ticket.channel))})
 
 
-def _row_counts(session: object) -> dict[str, int]:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(session, Session)
+def _row_counts(session: Session) -> dict[str, int]:
     return {model.__tablename__: session.execute(select(func.count()).select_from(model)).scalar_one()
             for model in (Customer, Ticket, Clock, FollowUp, SurveyInvitation, SurveyResponse)}
 

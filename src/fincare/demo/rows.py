@@ -130,8 +130,6 @@ def _clock_state(item: ClockPlan, now: datetime) -> tuple[str, datetime | None, 
     return state, met, breached, warned
 
 
-
-
 def needs(plans: Sequence[TicketPlan], follow_ups: Sequence[FollowUpPlan],
           surveys: Sequence[SurveyPlan]) -> dict[str, int]:
     """Upper bounds of the ids each table needs (unused ids are simply skipped)."""
