@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -49,7 +52,7 @@ def create_app() -> FastAPI:
     app.mount("/static", StaticFiles(directory=web.WEB_DIR / "static", check_dir=False), name="static")
 
     @app.get("/health", include_in_schema=False)
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/ready", include_in_schema=False)
@@ -81,9 +84,23 @@ def serve_app() -> FastAPI:
     from fincare.platform.config import get_settings
     from fincare.platform.observability import configure_logging
 
-    configure_logging(json_lines=get_settings().log_json)
+    settings = get_settings()
+    configure_logging(json_lines=settings.log_json)
     app = create_app()
+    app.router.lifespan_context = _thread_limit(settings.server_threads)
     # Everything loaded so far lives as long as the process: leave it out of the collector's full
     # passes, which otherwise walk every module, route and model on the request path (tail latency).
     gc.freeze()
     return app
+
+
+def _thread_limit(threads: int) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """A lifespan that lets `threads` synchronous endpoints run at once in this process (anyio's
+    default is 40); the others wait their turn in arrival order instead of on the interpreter lock."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
+    return lifespan

@@ -66,3 +66,23 @@ def test_a_failing_row_writes_none_of_the_others(db: Engine) -> None:
         insert_new(session, rows)  # the second has no kind, which is NOT NULL
     with unit_of_work(read_only=True) as session:
         assert session.execute(select(ClockEvent)).first() is None
+
+
+def test_a_pooled_connection_that_died_while_idle_is_replaced_before_use(db: Engine,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite opens a connection per unit of work")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from fincare.platform import db as database
+
+    with unit_of_work() as session:
+        victim = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    admin = create_engine(db.url, poolclass=NullPool)
+    with admin.begin() as other:  # the server drops the idle pooled connection (restart, proxy timeout)
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": victim})
+    admin.dispose()
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if idle past the window
+    with unit_of_work() as session:
+        assert session.execute(text("SELECT pg_backend_pid()")).scalar_one() != victim

@@ -1,7 +1,9 @@
 """Probes and metrics."""
 
+import pytest
 from fastapi.testclient import TestClient
 
+from fincare.platform.config import reset_settings
 from tests.factories.accounts import Staff
 
 
@@ -28,3 +30,37 @@ def test_every_response_carries_a_request_id(client: TestClient) -> None:
     mine = client.get("/health", headers={"X-Request-ID": "abcdef123456"})
     assert mine.headers["x-request-id"] == "abcdef123456"
     assert len(client.get("/health", headers={"X-Request-ID": "bad id!"}).headers["x-request-id"]) == 32
+
+
+def test_a_server_process_runs_as_many_requests_at_once_as_it_has_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    import anyio.to_thread
+
+    from fincare.app import serve_app
+
+    def tokens() -> float:
+        return anyio.to_thread.current_default_thread_limiter().total_tokens
+
+    for threads, expected in ((None, 1), ("3", 3)):
+        if threads:
+            monkeypatch.setenv("FINCARE_SERVER_THREADS", threads)
+        reset_settings()
+        try:
+            with TestClient(serve_app()) as server:
+                assert server.get("/health").json() == {"status": "ok"}
+                assert server.portal is not None
+                assert server.portal.call(tokens) == expected
+        finally:
+            gc.unfreeze()
+            reset_settings()
+
+
+def test_serve_refuses_a_thread_count_out_of_range() -> None:
+    from typer.testing import CliRunner
+
+    from fincare.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--threads", "0"])
+    assert result.exit_code != 0
+    assert "--threads" in result.output
