@@ -257,7 +257,7 @@ def import_customers(
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from fincare.customers import importer
-    from fincare.platform.db import unit_of_work
+    from fincare.platform.db import one_connection, unit_of_work
     from fincare.platform.permissions import Principal
     from fincare.registry import load_models
 
@@ -276,8 +276,9 @@ def import_customers(
 
         rows = importer.read_rows(stream)
         if skip_bad_rows:  # each batch commits on its own
-            importer.run_import(rows, actor=actor, totals=totals, batch_size=batch, transaction=unit_of_work,
-                                after_batch=after_batch, workers=workers)
+            with one_connection() as unit:
+                importer.run_import(rows, actor=actor, totals=totals, batch_size=batch, transaction=unit,
+                                    after_batch=after_batch, workers=workers)
             return
         with unit_of_work() as session:
             importer.run_import(rows, actor=actor, totals=totals, batch_size=batch,

@@ -62,7 +62,8 @@ def test_writes_during_a_rotation_are_not_lost(db: Engine) -> None:
         target = keys.begin_rotation(session)
     bodies += seed(5, start=100)  # written after the switch: straight under the new version
     with unit_of_work() as session:
-        keys.reencrypt_batch(session, keys.encrypted_tables()[0], target, limit=3)
+        moved, after = keys.reencrypt_batch(session, keys.encrypted_tables()[0], target, limit=3)
+    assert moved == 3 and after is not None
     result = keys.rotate(batch=4)  # resumes towards the same version
     assert result.version == target
     assert versions_in_use() == {target}

@@ -86,3 +86,27 @@ def test_a_pooled_connection_that_died_while_idle_is_replaced_before_use(db: Eng
     monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if idle past the window
     with unit_of_work() as session:
         assert session.execute(text("SELECT pg_backend_pid()")).scalar_one() != victim
+
+
+def test_units_on_one_connection_commit_one_by_one_and_keep_the_connection(db: Engine) -> None:
+    from sqlalchemy import text
+
+    from fincare.platform.db import one_connection
+
+    with one_connection() as unit:
+        with unit() as session:
+            session.execute(text("CREATE TEMPORARY TABLE scratch (n integer)"))  # lives as long as the connection
+            insert_new(session, [a_clock(id=1)])
+
+        def a_bad_batch() -> None:
+            with unit() as session:
+                session.execute(text("INSERT INTO scratch (n) VALUES (1)"))
+                insert_new(session, [a_clock(id=2, subject_id=2)])
+                raise RuntimeError("a bad batch")
+
+        with pytest.raises(RuntimeError):
+            a_bad_batch()
+        with unit() as session:
+            assert session.execute(text("SELECT count(*) FROM scratch")).scalar_one() == 0
+    with unit_of_work(read_only=True) as session:
+        assert session.execute(select(Clock.id)).scalars().all() == [1]

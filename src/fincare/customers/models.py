@@ -9,7 +9,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fincare.platform import keys
@@ -61,27 +61,32 @@ class Customer(Base):
     __table_args__ = (
         Index("ix_customer_list", "status", "id"),
         Index("ix_customer_branch", "branch", "id"),
+        # blind indexes hold only the customers that have the field (an organisation has no ID number,
+        # most people no credit code): a lookup is an equality, which no NULL matches anyway
+        *(Index(f"ix_customer_{column}", column, postgresql_where=text(f"{column} IS NOT NULL"),
+                sqlite_where=text(f"{column} IS NOT NULL"))
+          for column in ("id_number_lookup", "credit_code_lookup", "phone_lookup", "email_lookup")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True, default=new_uid)  # binds ciphertexts
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default=CustomerStatus.ACTIVE)
-    key_version: Mapped[int] = mapped_column(index=True)
+    key_version: Mapped[int]  # no index: rotation walks the primary key (keys.reencrypt_batch)
 
     name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     name_mask: Mapped[str] = mapped_column(String(120))
     id_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    id_number_lookup: Mapped[bytes | None] = mapped_column(LargeBinary(16), index=True)
+    id_number_lookup: Mapped[bytes | None] = mapped_column(LargeBinary(16))
     id_number_mask: Mapped[str | None] = mapped_column(String(24))
     credit_code_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    credit_code_lookup: Mapped[bytes | None] = mapped_column(LargeBinary(16), index=True)
+    credit_code_lookup: Mapped[bytes | None] = mapped_column(LargeBinary(16))
     credit_code_mask: Mapped[str | None] = mapped_column(String(24))
     phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    phone_lookup: Mapped[bytes | None] = mapped_column(LargeBinary(16), index=True)
+    phone_lookup: Mapped[bytes | None] = mapped_column(LargeBinary(16))
     phone_mask: Mapped[str | None] = mapped_column(String(24))
     email_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    email_lookup: Mapped[bytes | None] = mapped_column(LargeBinary(16), index=True)
+    email_lookup: Mapped[bytes | None] = mapped_column(LargeBinary(16))
     email_mask: Mapped[str | None] = mapped_column(String(260))
     address_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     address_mask: Mapped[str | None] = mapped_column(String(320))
@@ -115,7 +120,7 @@ class CustomerCard(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
     uid: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True, default=new_uid)
-    key_version: Mapped[int] = mapped_column(index=True)
+    key_version: Mapped[int]
     number_enc: Mapped[bytes] = mapped_column(LargeBinary)
     number_lookup: Mapped[bytes] = mapped_column(LargeBinary(16), index=True)
     number_mask: Mapped[str] = mapped_column(String(24))

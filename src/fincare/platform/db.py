@@ -10,7 +10,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, cast
@@ -201,6 +201,28 @@ def unit_of_work(*, read_only: bool = False) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def one_connection() -> Iterator[Callable[[], AbstractContextManager[Session]]]:
+    """Units of work one after another on one connection: each `with unit() as session:` block is
+    its own transaction, and the connection stays open in between. On SQLite, where every unit of
+    work otherwise opens a new connection, that keeps the page cache of a long bulk job warm."""
+    with get_engine().connect() as connection:
+
+        @contextmanager
+        def unit() -> Iterator[Session]:
+            session = _factories[False](bind=connection)
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
+
+        yield unit
 
 
 def allocate_ids(session: Session, table: str, count: int) -> list[int]:

@@ -223,7 +223,8 @@ def sealer(session: Session, version: int | None = None) -> Sealer:
 
 @dataclass(frozen=True)
 class EncryptedTable:
-    """A table holding ciphertexts: which columns, the row-uid column and the key-version column."""
+    """A table holding ciphertexts: which columns, the row-uid column and the key-version column
+    (rotation walks the rows by their integer primary key `id`)."""
 
     model: type[Base]
     uid: InstrumentedAttribute[bytes]
@@ -271,20 +272,26 @@ def count_stale(session: Session, target: int) -> int:
                for t in _tables)
 
 
-def reencrypt_batch(session: Session, table: EncryptedTable, target: int, *, limit: int = 1000) -> int:
-    """Re-encrypt up to `limit` rows of `table` under `target`; returns how many were done.
+def reencrypt_batch(session: Session, table: EncryptedTable, target: int, *, after: int | None = None,
+                    limit: int = 1000) -> tuple[int, int | None]:
+    """Re-encrypt up to `limit` rows of `table` under `target`, in primary-key order after `after`;
+    returns how many were done and the key to continue after (None when none were left).
 
-    Rows are locked (SKIP LOCKED) so that writers and a second rotator are never blocked for long.
+    The walk goes along the primary key, so a whole pass reads each row once and the key-version
+    column needs no index (one would cost every insert an index entry). Rows are locked (SKIP
+    LOCKED) so that writers and a second rotator are never blocked for long; a row skipped now is
+    taken by a later pass.
     """
     model: Any = table.model
-    rows = session.execute(
-        select(model).where(table.version < target).order_by(table.uid).limit(limit)
-        .with_for_update(skip_locked=True)
-    ).scalars().all()
+    key = model.id
+    query = select(model).where(table.version < target)
+    if after is not None:
+        query = query.where(key > after)
+    rows = session.execute(query.order_by(key).limit(limit).with_for_update(skip_locked=True)).scalars().all()
     for row in rows:
         reencrypt_row(session, row, target)
     session.flush()
-    return len(rows)
+    return len(rows), (rows[-1].id if rows else None)
 
 
 def reencrypt_row(session: Session, row: Any, target: int) -> None:
@@ -343,19 +350,20 @@ def rotate(*, batch: int = 1000, progress: Callable[[int, int], None] | None = N
     if progress:
         progress(done, total)
     while True:
-        moved = 0
         for table in encrypted_tables():
-            with unit_of_work() as session:
-                moved += reencrypt_batch(session, table, target, limit=batch)
-        done += moved
-        if progress:
-            progress(done, max(total, done))
-        if moved:
-            continue
+            after: int | None = None
+            while True:
+                with unit_of_work() as session:
+                    moved, after = reencrypt_batch(session, table, target, after=after, limit=batch)
+                if not moved:
+                    break
+                done += moved
+                if progress:
+                    progress(done, max(total, done))
         with unit_of_work(read_only=True) as session:
             if count_stale(session, target) == 0:
                 break
-        time.sleep(0.2)  # the remaining rows are locked by writers right now: let them finish
+        time.sleep(0.2)  # the rows left were locked by writers during the pass: let them finish
     with unit_of_work() as session:
         retired = retire_unused(session, target)
     return RotationResult(version=target, reencrypted=done, retired=retired)

@@ -45,7 +45,7 @@ class OutboundMessage(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     uid: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True, default=new_uid)  # binds ciphertexts
-    key_version: Mapped[int] = mapped_column(index=True)
+    key_version: Mapped[int]  # no index: rotation walks the primary key
     channel: Mapped[str] = mapped_column(String(8))
     recipient_enc: Mapped[bytes] = mapped_column(LargeBinary)
     recipient_mask: Mapped[str] = mapped_column(String(260))
