@@ -190,10 +190,15 @@ def unit_of_work(*, read_only: bool = False) -> Iterator[Session]:
     writers; they must not write (nothing enforces it on SQLite, PostgreSQL refuses).
     """
     get_engine()
-    session = _factories[read_only]()
-    try:
+    with _committed(_factories[read_only]()) as session:
         if read_only and session.get_bind().dialect.name == "postgresql":
             session.execute(text("SET TRANSACTION READ ONLY"))
+        yield session
+
+
+@contextmanager
+def _committed(session: Session) -> Iterator[Session]:
+    try:
         yield session
         session.commit()
     except BaseException:
@@ -210,19 +215,7 @@ def one_connection() -> Iterator[Callable[[], AbstractContextManager[Session]]]:
     work otherwise opens a new connection, that keeps the page cache of a long bulk job warm."""
     with get_engine().connect() as connection:
 
-        @contextmanager
-        def unit() -> Iterator[Session]:
-            session = _factories[False](bind=connection)
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-            finally:
-                session.close()
-
-        yield unit
+        yield lambda: _committed(_factories[False](bind=connection))
 
 
 def allocate_ids(session: Session, table: str, count: int) -> list[int]:
