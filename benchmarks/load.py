@@ -36,6 +36,7 @@ def _wrk(method: str, url: str, headers: dict[str, str], body: str, connections:
     seconds = raw["duration_us"] / 1e6
     return {"requests_per_s": round(raw["requests"] / seconds, 1) if seconds else 0.0,
             "p50_ms": round(raw["p50_us"] / 1000, 2), "p99_ms": round(raw["p99_us"] / 1000, 2),
+            "max_ms": round(raw["max_us"] / 1000, 2),
             "errors": raw["non_2xx"] + socket_errors, "requests": raw["requests"],
             "non_2xx": raw["non_2xx"], "socket_errors": socket_errors, "connections": connections,
             "duration_s": round(seconds, 2)}
