@@ -74,8 +74,7 @@ def serve(*, host: str, port: int, workers: int) -> None:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    handlers = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
     processes = [(start(), time.monotonic()) for _ in range(workers)]
     log.info("serving on http://%s:%s with %s processes", host, port, workers)
     quick_deaths = 0
@@ -98,3 +97,5 @@ def serve(*, host: str, port: int, workers: int) -> None:
                 process.terminate()  # uvicorn finishes the requests in flight on SIGTERM
         for process, _ in processes:
             process.join(timeout=30)
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
