@@ -5,7 +5,9 @@ FinCare: `fincare serve --workers 2` on a fresh database; 16 keep-alive connecti
 clocks, writes the ticket, its clock and timeline events and its audit entry in one transaction.
 The peer: django-helpdesk's REST API (`benchmarks/peers/`), gunicorn with 2 workers, same load.
 The physical limit: pgbench, 16 clients, one single-row INSERT per transaction, same database
-server. Every request body differs (`{{n}}`), and the tickets created are counted afterwards.
+server. Every request body differs (`{{n}}`), and the tickets created are counted afterwards. Each
+HTTP load is preceded by 3 s of the same load that is not counted (first requests of each server
+process, for FinCare and the peer alike).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from fincare.servicedesk.models import Ticket
 from fincare.sla import service as sla
 
 SECONDS = int(os.environ.get("FINCARE_BENCH_SECONDS", "20"))
+WARM_UP_SECONDS = 3  # the same load first, not counted, for FinCare and the peer alike
 CONNECTIONS = 16
 WORKERS = 2
 BODY = ('{"kind": "consultation", "channel": "phone", "customer_id": %d, "subject": "信用卡年费咨询 {{n}}",'
@@ -77,7 +80,7 @@ def fincare_load(url: str) -> dict[str, Any]:
             time.sleep(0.2)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         figures = post_load(f"{base}/api/v1/tickets", headers=headers, body=BODY % customer_id,
-                            connections=CONNECTIONS, duration_s=SECONDS)
+                            connections=CONNECTIONS, duration_s=SECONDS, warm_up_s=WARM_UP_SECONDS)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -98,7 +101,7 @@ def run() -> dict[str, Any]:
         results["pgbench_insert"] = insert_tps(url, clients=CONNECTIONS, duration_s=SECONDS)
     with helpdesk_server(workers=WORKERS) as peer:
         figures = post_load(peer.url, headers=peer.headers, body=peer.body, connections=CONNECTIONS,
-                            duration_s=SECONDS)
+                            duration_s=SECONDS, warm_up_s=WARM_UP_SECONDS)
         figures["tickets_created"] = ticket_count(peer.database)
         results["django_helpdesk"] = figures
     fincare, peer_rps = results["fincare"], results["django_helpdesk"]["requests_per_s"]
