@@ -110,3 +110,16 @@ def test_units_on_one_connection_commit_one_by_one_and_keep_the_connection(db: E
             assert session.execute(text("SELECT count(*) FROM scratch")).scalar_one() == 0
     with unit_of_work(read_only=True) as session:
         assert session.execute(select(Clock.id)).scalars().all() == [1]
+
+
+def test_a_read_only_unit_of_work_cannot_write_on_postgresql_and_leaves_the_connection_writable(db: Engine) -> None:
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite has no read-only transactions; read-only units there only skip the write lock")
+    from sqlalchemy.exc import InternalError
+
+    with pytest.raises(InternalError, match="read-only transaction"), unit_of_work(read_only=True) as session:
+        insert_new(session, [a_clock(id=1)])
+    with unit_of_work() as session:  # the same pooled connection, writable again
+        insert_new(session, [a_clock(id=1)])
+    with unit_of_work(read_only=True) as session:
+        assert session.execute(select(Clock.id)).scalars().all() == [1]

@@ -156,7 +156,9 @@ def _install(engine: Engine | None) -> None:
     _factories.clear()
     if engine is not None:
         _factories[False] = sessionmaker(engine, expire_on_commit=False)
-        reader = engine.execution_options(fincare_read_only=True)
+        # PostgreSQL: psycopg then opens the transaction with BEGIN READ ONLY (no second statement)
+        read_only = {"postgresql_readonly": True} if engine.dialect.name == "postgresql" else {}
+        reader = engine.execution_options(fincare_read_only=True, **read_only)
         _factories[True] = sessionmaker(reader, expire_on_commit=False)
 
 
@@ -193,8 +195,6 @@ def unit_of_work(*, read_only: bool = False) -> Iterator[Session]:
     """
     get_engine()
     with _committed(_factories[read_only]()) as session:
-        if read_only and session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SET TRANSACTION READ ONLY"))
         yield session
 
 
