@@ -216,7 +216,6 @@ def one_connection() -> Iterator[Callable[[], AbstractContextManager[Session]]]:
     its own transaction, and the connection stays open in between (a long bulk job keeps its
     SQLite page cache and settings, where the pool might hand out another connection each time)."""
     with get_engine().connect() as connection:
-
         yield lambda: _committed(_factories[False](bind=connection))
 
 
