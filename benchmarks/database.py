@@ -58,8 +58,7 @@ def sqlite_database() -> Iterator[Engine]:
         try:
             yield engine
         finally:
-            set_engine(None)
-            engine.dispose()
+            set_engine(None)  # disposes the engine
 
 
 def postgres_version(engine: Engine) -> str:
