@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, cast
@@ -37,7 +38,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.orm.attributes import instance_dict
+from sqlalchemy.sql.expression import Executable, TextClause
 from sqlalchemy.types import TypeDecorator
 
 from fincare.platform.config import get_settings
@@ -118,12 +120,24 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    _keep_parsed_statements()
     # hide_parameters: a database error must not carry the bound (possibly personal) values into a log
     engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, hide_parameters=True)
     event.listen(engine, "connect", _note_use)
     event.listen(engine, "checkin", _note_use)
     event.listen(engine, "checkout", functools.partial(_ping_if_idle, engine.dialect))
     return engine
+
+
+def _keep_parsed_statements() -> None:
+    """psycopg keeps its parsed form of a statement only up to 4096 bytes and 50 parameters; the
+    one-round-trip inserts of `insert_new` exceed both, and parsing one again on every execution
+    costs more than sending it. FinCare's statements bind their values, so they are few and
+    repeat; the cache stays bounded (LRU)."""
+    from psycopg import _queries
+
+    _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, 32_768)
+    _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, 512)
 
 
 # A pooled connection that was idle longer than this is tested before use (a restarted database
@@ -240,16 +254,22 @@ def allocate_id_sets(session: Session, counts: Mapping[str, int]) -> dict[str, l
     wanted = {table: count for table, count in counts.items() if count > 0}
     if session.get_bind().dialect.name != "postgresql" or len(wanted) <= 1:
         return {table: allocate_ids(session, table, count) for table, count in counts.items()}
-    parts: list[str] = []
+    names = tuple(wanted)
     params: dict[str, Any] = {}
     for n, (table, count) in enumerate(wanted.items()):
-        parts.append(f"SELECT {n}, nextval(pg_get_serial_sequence(:t{n}, 'id')) FROM generate_series(1, :n{n})")  # noqa: S608
         params |= {f"t{n}": table, f"n{n}": count}
     found: dict[str, list[int]] = {table: [] for table in counts}
-    names = list(wanted)
-    for n, value in session.execute(text(" UNION ALL ".join(parts)), params):
+    for n, value in session.connection().execute(_id_sets_query(len(names)), params):
         found[names[n]].append(int(value))
     return found
+
+
+@functools.lru_cache(maxsize=16)
+def _id_sets_query(tables: int) -> TextClause:
+    """The query of `allocate_id_sets` for this many tables, built (and keyed by SQLAlchemy) once."""
+    return text(" UNION ALL ".join(
+        f"SELECT {n}, nextval(pg_get_serial_sequence(:t{n}, 'id')) FROM generate_series(1, :n{n})"  # noqa: S608
+        for n in range(tables)))
 
 
 def number(objects: Sequence[Base], ids: Mapping[str, Sequence[int]]) -> None:
@@ -269,15 +289,13 @@ def insert_new(session: Session, objects: Sequence[Base]) -> None:
     the ids are the caller's: rows are numbered in the order they were made. The objects stay
     transient: code that changes one afterwards loads it with `session.get`.
     """
-    if any(None in inspect(obj).mapper.primary_key_from_instance(obj) for obj in objects):
-        raise ValueError("insert_new needs the id of every object: allocate and `number` them first")
-    session.flush()  # what is pending goes first: the new rows may refer to it
     shape: list[tuple[Table, tuple[str, ...]]] = []
     params: dict[str, Any] = {}
     for n, obj in enumerate(objects):
         table, row = _row_of(obj)
         shape.append((table, tuple(row)))
         params |= {f"p{n}_{c}": value for c, value in enumerate(row.values())}
+    session.flush()  # what is pending goes first: the new rows may refer to it
     connection = session.connection()
     for statement in _insert_statements(tuple(shape), connection.dialect.name == "postgresql"):
         connection.execute(statement, params)
@@ -286,23 +304,50 @@ def insert_new(session: Session, objects: Sequence[Base]) -> None:
 def _row_of(obj: Base) -> tuple[Table, dict[str, Any]]:
     """The table and column values of a new object, as the session's unit of work would insert them:
     a None is left out (the column's default applies, else NULL) unless the type stores None as a
-    value (JSON's `null`). Leaving NULLs out also keeps the parameters few: psycopg keeps its parsed
-    form of a statement of at most 50."""
-    state = inspect(obj)
-    values = state.dict
-    table = cast(Table, state.mapper.local_table)
+    value (JSON's `null`). Leaving NULLs out also keeps the parameters few."""
+    plan = _row_plan(type(obj))
+    values = instance_dict(obj)
+    if any(values.get(key) is None for key in plan.primary_key):
+        raise ValueError("insert_new needs the id of every object: allocate and `number` them first")
     row: dict[str, Any] = {}
-    for attr in state.mapper.column_attrs:
+    for key, column, keeps_none, default in plan.columns:
+        value = values.get(key)
+        if value is not None or (keeps_none and key in values):
+            row[column] = value
+        elif default is not None:
+            row[column] = default()
+    return plan.table, row
+
+
+@dataclass(frozen=True)
+class _RowPlan:
+    table: Table
+    primary_key: tuple[str, ...]
+    # per column: attribute, column name, whether None is a value, the Python-side default
+    columns: tuple[tuple[str, str, bool, Callable[[], Any] | None], ...]
+
+
+@functools.cache
+def _row_plan(cls: type[Base]) -> _RowPlan:
+    """How `_row_of` reads an object of this mapped class, worked out once per class. Python-side
+    defaults are applied here because an INSERT inside a CTE does not apply them."""
+    mapper = inspect(cls)
+    table = cast(Table, mapper.local_table)
+    columns = []
+    for attr in mapper.column_attrs:
         column = table.c[attr.columns[0].key]
-        value = values.get(attr.key)
-        if value is not None or (attr.key in values and column.type.should_evaluate_none):
-            row[column.key] = value
-            continue
-        default = column.default
-        if default is not None and (default.is_scalar or default.is_callable):
-            # Python-side defaults: an INSERT inside a CTE does not apply them
-            row[column.key] = default.arg if default.is_scalar else default.arg(None)  # type: ignore[attr-defined]
-    return table, row
+        spec = column.default
+        default: Callable[[], Any] | None = None
+        if spec is not None and spec.is_scalar:
+            default = functools.partial(_same, spec.arg)  # type: ignore[attr-defined]
+        elif spec is not None and spec.is_callable:
+            default = functools.partial(spec.arg, None)  # type: ignore[attr-defined]
+        columns.append((attr.key, column.key, bool(column.type.should_evaluate_none), default))
+    return _RowPlan(table, tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key), tuple(columns))
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 @functools.lru_cache(maxsize=256)
