@@ -81,7 +81,7 @@ def migrate(as_json: JsonFlag = False) -> None:
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
           threads: Annotated[int | None, typer.Option(
-              min=1, max=64, help="requests each process runs at once (default FINCARE_SERVER_THREADS, 1)")] = None,
+              min=1, max=64, help="requests each process runs at once (default FINCARE_SERVER_THREADS, 2)")] = None,
           as_json: JsonFlag = False) -> None:
     """Serve the console and the API on FINCARE_DATABASE_URL."""
     if threads is not None:

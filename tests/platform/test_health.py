@@ -42,7 +42,7 @@ def test_a_server_process_runs_as_many_requests_at_once_as_it_has_threads(monkey
     def tokens() -> float:
         return anyio.to_thread.current_default_thread_limiter().total_tokens
 
-    for threads, expected in ((None, 1), ("3", 3)):
+    for threads, expected in ((None, 2), ("3", 3)):
         if threads:
             monkeypatch.setenv("FINCARE_SERVER_THREADS", threads)
         reset_settings()
