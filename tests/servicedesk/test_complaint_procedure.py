@@ -277,6 +277,23 @@ def test_regulator_reports_are_listed_submitted_and_exported(client: TestClient,
                       headers=compliance_qian.headers).status_code == 422
 
 
+def test_exported_text_never_runs_as_a_spreadsheet_formula(client: TestClient, chen: Staff,
+                                                           compliance_qian: Staff) -> None:
+    """Staff-entered text that a spreadsheet would evaluate (CSV injection) is exported as text."""
+    open_via_api(client, chen, kind="complaint", risk_grade="high")
+    report = get(client, compliance_qian, "/regulator-reports")[0]
+    formula = '=HYPERLINK("http://example.invalid","JG")'
+    assert post(client, compliance_qian, f"/regulator-reports/{report['id']}/submission",
+                {"regulator_reference": formula}).status_code == 200
+    exported = client.get(f"{API}/regulator-reports/export?format=csv", headers=compliance_qian.headers)
+    assert next(csv.DictReader(io.StringIO(exported.text)))["regulator_reference"] == "'" + formula
+    book = client.get(f"{API}/regulator-reports/export?format=xlsx", headers=compliance_qian.headers)
+    sheet = load_workbook(io.BytesIO(book.content)).active
+    header, row = list(sheet.iter_rows(min_row=1, max_row=2))  # type: ignore[union-attr]
+    stored = row[[c.value for c in header].index("regulator_reference")]
+    assert (stored.value, stored.data_type) == (formula, "s")  # the text itself, typed as text
+
+
 def test_the_board_lists_what_waits_for_a_supervisor(client: TestClient, chen: Staff, supervisor_wang: Staff,
                                                      agent_li: Staff) -> None:
     high = open_via_api(client, chen, kind="complaint", risk_grade="high")

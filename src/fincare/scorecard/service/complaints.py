@@ -10,8 +10,6 @@ BY queries over the `received_at` index range, so a month stays fast over millio
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from fincare.customers.models import Customer
-from fincare.platform import clock
+from fincare.platform import clock, exports
 from fincare.scorecard.periods import Period
 from fincare.scorecard.service.measures import LATE, ON_TIME
 from fincare.servicedesk.models import (
@@ -41,7 +39,7 @@ UNCODED = "uncoded"
 UNGRADED = "ungraded"
 UNDECIDED = "undecided"
 NO_BRANCH = "unknown"
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_TYPE = exports.XLSX_TYPE
 
 # names of the non-JR/T keys, (Chinese, English)
 LABELS: dict[str, tuple[str, str]] = {
@@ -229,37 +227,28 @@ CSV_COLUMNS = ("section", "key", "name_zh", "name_en", "count")
 
 def to_csv(report: ComplaintReport) -> str:
     """One row per figure and per breakdown line: section, key, names, count."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    writer.writerow(("period", report.period.label, report.period.first.isoformat(), report.period.last.isoformat(),
-                     ""))
-    for key, zh, en in FIGURES:
-        writer.writerow(("summary", key, zh, en, report.figure(key)))
-    for section, _, _ in SECTIONS:
-        for line in report.section(section):
-            writer.writerow((section, line.key, line.name_zh, line.name_en, line.count))
-    return out.getvalue()
+    return exports.to_csv([
+        CSV_COLUMNS,
+        ("period", report.period.label, report.period.first.isoformat(), report.period.last.isoformat(), ""),
+        *(("summary", key, zh, en, report.figure(key)) for key, zh, en in FIGURES),
+        *((section, line.key, line.name_zh, line.name_en, line.count)
+          for section, _, _ in SECTIONS for line in report.section(section)),
+    ])
 
 
 def to_xlsx(report: ComplaintReport) -> bytes:
     """A workbook in Chinese: 汇总 (the figures) and one sheet per breakdown, with its share of the total."""
-    from openpyxl import Workbook  # an export-only dependency: not loaded by every process
+    summary = [
+        ("投诉统计报表", report.period.label),
+        ("统计期间", f"{report.period.first.isoformat()} 至 {report.period.last.isoformat()}"),
+        ("指标", "件数"),
+        *((zh, report.figure(key)) for key, zh, _ in FIGURES),
+    ]
+    return exports.to_xlsx([("汇总", summary),
+                            *((title, _breakdown(report, section)) for section, title, _ in SECTIONS)])
 
-    book = Workbook(write_only=True)
-    summary = book.create_sheet("汇总")
-    summary.append(["投诉统计报表", report.period.label])
-    summary.append(["统计期间", f"{report.period.first.isoformat()} 至 {report.period.last.isoformat()}"])
-    summary.append(["指标", "件数"])
-    for key, zh, _ in FIGURES:
-        summary.append([zh, report.figure(key)])
-    for section, title, _ in SECTIONS:
-        sheet = book.create_sheet(title)
-        sheet.append(["编码" if section in ("by_channel", "by_business_type", "by_cause") else "项目", "名称",
-                      "件数", "占比"])
-        for line in report.section(section):
-            share = round(line.count / report.total, 4) if report.total else 0
-            sheet.append([line.key, line.name_zh, line.count, share])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+
+def _breakdown(report: ComplaintReport, section: str) -> list[tuple[Any, ...]]:
+    header = ("编码" if section in ("by_channel", "by_business_type", "by_cause") else "项目", "名称", "件数", "占比")
+    return [header, *((line.key, line.name_zh, line.count, round(line.count / report.total, 4) if report.total else 0)
+                      for line in report.section(section))]

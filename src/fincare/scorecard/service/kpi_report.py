@@ -3,11 +3,10 @@ summary sheet and one sheet per owner department (the quarterly report each depa
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from typing import Any
 
+from fincare.platform import exports
 from fincare.scorecard.service.kpis import KpiResult
 
 COLUMNS = ("key", "name_zh", "name_en", "owner", "target", "direction", "actual", "unit", "met", "basis", "reason",
@@ -24,11 +23,8 @@ def row_of(result: KpiResult) -> dict[str, Any]:
 
 
 def to_csv(results: Sequence[KpiResult]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS)
-    writer.writeheader()
-    writer.writerows(row_of(r) for r in results)
-    return out.getvalue()
+    rows = (row_of(r) for r in results)
+    return exports.to_csv([COLUMNS, *([row[c] for c in COLUMNS] for row in rows)])
 
 
 def _cells(result: KpiResult, departments: dict[str, str]) -> list[Any]:
@@ -40,19 +36,10 @@ def _cells(result: KpiResult, departments: dict[str, str]) -> list[Any]:
 
 def to_xlsx(results: Sequence[KpiResult], period_label: str, departments: dict[str, str]) -> bytes:
     """`departments`: code → Chinese name, for the sheet names and the owner column."""
-    from openpyxl import Workbook  # an export-only dependency: not loaded by every process
+    def sheet(of: Sequence[KpiResult]) -> list[Sequence[Any]]:
+        return [HEADERS_ZH, *(_cells(r, departments) for r in of)]
 
-    book = Workbook(write_only=True)
-    summary = book.create_sheet(f"汇总 {period_label}")
-    summary.append(list(HEADERS_ZH))
-    for result in results:
-        summary.append(_cells(result, departments))
-    for owner in sorted({r.kpi.owner for r in results}):
-        sheet = book.create_sheet(departments.get(owner, owner))
-        sheet.append(list(HEADERS_ZH))
-        for result in results:
-            if result.kpi.owner == owner:
-                sheet.append(_cells(result, departments))
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    owners = sorted({r.kpi.owner for r in results})
+    return exports.to_xlsx([(f"汇总 {period_label}", sheet(results)),
+                            *((departments.get(owner, owner), sheet([r for r in results if r.kpi.owner == owner]))
+                              for owner in owners)])

@@ -4,8 +4,6 @@ each by its own deadline, and the list handed over as CSV or XLSX.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fincare.platform import audit_trail, clock
+from fincare.platform import audit_trail, clock, exports
 from fincare.platform.errors import Conflict, Forbidden, NotFound, one_of
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import RegulatorReport, ReportStatus, RiskGrade, Ticket
@@ -23,7 +21,7 @@ from fincare.sla.models import Clock, Target
 # A high-risk complaint is reported within a day of receipt; a transferred one by its statutory deadline.
 HIGH_RISK_REPORT_WITHIN = timedelta(hours=24)
 MAX_REFERENCE = 60
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_TYPE = exports.XLSX_TYPE
 EXPORT_COLUMNS = ("report_id", "ticket_reference", "reasons", "received_at", "due_at", "status", "submitted_at",
                   "regulator_reference", "risk_grade", "channel", "channel_code", "business_type_code", "cause_code",
                   "ticket_status")
@@ -103,21 +101,8 @@ def export_rows(rows: Iterable[ReportRow]) -> Iterable[tuple[object, ...]]:
 
 
 def to_csv(rows: Iterable[ReportRow]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_COLUMNS)
-    writer.writerows(export_rows(rows))
-    return out.getvalue()
+    return exports.to_csv([EXPORT_COLUMNS, *export_rows(rows)])
 
 
 def to_xlsx(rows: Iterable[ReportRow]) -> bytes:
-    from openpyxl import Workbook  # an export-only dependency: not loaded by every process
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("regulator_reports")
-    sheet.append(EXPORT_COLUMNS)
-    for values in export_rows(rows):
-        sheet.append(list(values))
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return exports.to_xlsx([("regulator_reports", [EXPORT_COLUMNS, *export_rows(rows)])])

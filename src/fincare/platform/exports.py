@@ -1,0 +1,55 @@
+"""Tabular downloads (CSV and XLSX) of the reports staff take away: one writer for every report, and
+one guard against text a spreadsheet would run as a formula."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+# Text starting with one of these is run as a formula when a spreadsheet opens a CSV file ("CSV
+# injection", OWASP): a complainant's or a colleague's text must not become one on a reviewer's desk.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+Row = Sequence[Any]
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV file should carry it: text a spreadsheet would evaluate gets a leading
+    apostrophe (OWASP's advice); numbers, dates and None are left alone."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def to_csv(rows: Iterable[Row]) -> str:
+    """The rows (the header first) as CSV text."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerows([csv_cell(value) for value in row] for row in rows)
+    return out.getvalue()
+
+
+def to_xlsx(sheets: Iterable[tuple[str, Iterable[Row]]]) -> bytes:
+    """A workbook with one sheet per (title, rows), written row by row. Text is stored as text: openpyxl
+    would store a string starting with "=" as a formula, so those cells are typed explicitly."""
+    from openpyxl import Workbook  # an export-only dependency: not loaded by every process
+    from openpyxl.cell import WriteOnlyCell
+
+    book = Workbook(write_only=True)
+    for title, rows in sheets:
+        sheet = book.create_sheet(title)
+        for row in rows:
+            cells: list[Any] = []
+            for value in row:
+                if isinstance(value, str) and value.startswith("="):
+                    value = WriteOnlyCell(sheet, value=value)
+                    value.data_type = "s"
+                cells.append(value)
+            sheet.append(cells)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
