@@ -40,6 +40,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.attributes import instance_dict
 from sqlalchemy.sql.expression import Executable, TextClause
+from sqlalchemy.sql.schema import ColumnDefault
 from sqlalchemy.types import TypeDecorator
 
 from fincare.platform.config import get_settings
@@ -315,7 +316,7 @@ def _row_of(obj: Base) -> tuple[Table, dict[str, Any]]:
         if value is not None or (keeps_none and key in values):
             row[column] = value
         elif default is not None:
-            row[column] = default()
+            row[column] = default.arg if default.is_scalar else default.arg(None)
     return plan.table, row
 
 
@@ -323,8 +324,8 @@ def _row_of(obj: Base) -> tuple[Table, dict[str, Any]]:
 class _RowPlan:
     table: Table
     primary_key: tuple[str, ...]
-    # per column: attribute, column name, whether None is a value, the Python-side default
-    columns: tuple[tuple[str, str, bool, Callable[[], Any] | None], ...]
+    # per column: attribute, column name, whether None is a value, its Python-side default if any
+    columns: tuple[tuple[str, str, bool, ColumnDefault | None], ...]
 
 
 @functools.cache
@@ -336,18 +337,12 @@ def _row_plan(cls: type[Base]) -> _RowPlan:
     columns = []
     for attr in mapper.column_attrs:
         column = table.c[attr.columns[0].key]
-        spec = column.default
-        default: Callable[[], Any] | None = None
-        if spec is not None and spec.is_scalar:
-            default = functools.partial(_same, spec.arg)  # type: ignore[attr-defined]
-        elif spec is not None and spec.is_callable:
-            default = functools.partial(spec.arg, None)  # type: ignore[attr-defined]
+        default = column.default if isinstance(column.default, ColumnDefault) else None
+        if default is not None and default.is_clause_element:  # would be left out of the CTE unnoticed
+            raise TypeError(f"insert_new cannot apply the SQL default of {table.name}.{column.key}: "
+                            "give it a server_default")
         columns.append((attr.key, column.key, bool(column.type.should_evaluate_none), default))
     return _RowPlan(table, tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key), tuple(columns))
-
-
-def _same(value: Any) -> Any:
-    return value
 
 
 @functools.lru_cache(maxsize=256)

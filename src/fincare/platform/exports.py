@@ -37,19 +37,22 @@ def to_xlsx(sheets: Iterable[tuple[str, Iterable[Row]]]) -> bytes:
     """A workbook with one sheet per (title, rows), written row by row. Text is stored as text: openpyxl
     would store a string starting with "=" as a formula, so those cells are typed explicitly."""
     from openpyxl import Workbook  # an export-only dependency: not loaded by every process
-    from openpyxl.cell import WriteOnlyCell
 
     book = Workbook(write_only=True)
     for title, rows in sheets:
         sheet = book.create_sheet(title)
         for row in rows:
-            cells: list[Any] = []
-            for value in row:
-                if isinstance(value, str) and value.startswith("="):
-                    value = WriteOnlyCell(sheet, value=value)
-                    value.data_type = "s"
-                cells.append(value)
-            sheet.append(cells)
+            sheet.append([_xlsx_cell(sheet, value) for value in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _xlsx_cell(sheet: Any, value: Any) -> Any:
+    if not (isinstance(value, str) and value.startswith("=")):
+        return value
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"  # text, not the formula openpyxl would make of it
+    return cell

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from fincare.platform import clock
 from fincare.platform.db import unit_of_work
 from fincare.platform.errors import Invalid
+from fincare.platform.exports import XLSX_TYPE
 from fincare.platform.http import require, require_page
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
@@ -66,7 +67,7 @@ def _report(period: str) -> complaints.ComplaintReport:
 def _file(report: complaints.ComplaintReport, format: str) -> Response:
     name = f"complaints-{report.period.label}"
     if format == "xlsx":
-        return Response(complaints.to_xlsx(report), media_type=complaints.XLSX_TYPE,
+        return Response(complaints.to_xlsx(report), media_type=XLSX_TYPE,
                         headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
     return Response(complaints.to_csv(report), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from fincare.platform.db import unit_of_work
 from fincare.platform.errors import Invalid
+from fincare.platform.exports import XLSX_TYPE
 from fincare.platform.http import require
 from fincare.platform.idempotency import IdempotencyKey
 from fincare.platform.permissions import Permission as P
@@ -296,7 +297,7 @@ def export_regulator_reports(actor: Reporter, format: Annotated[str, Query(patte
     with unit_of_work(read_only=True) as session:
         rows = service.list_reports(session, status=status, limit=100_000)
         if format == "xlsx":
-            return Response(service.to_xlsx(rows), media_type=service.XLSX_TYPE,
+            return Response(service.to_xlsx(rows), media_type=XLSX_TYPE,
                             headers={"Content-Disposition": 'attachment; filename="regulator-reports.xlsx"'})
         return Response(service.to_csv(rows), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="regulator-reports.csv"'})

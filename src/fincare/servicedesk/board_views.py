@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from fincare.platform.db import unit_of_work
 from fincare.platform.errors import Conflict, Forbidden, Invalid
+from fincare.platform.exports import XLSX_TYPE
 from fincare.platform.forms import FormError, Submitted, plain, text
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
@@ -140,4 +141,4 @@ def export_reports_csv(actor: Reporter, status: ReportStatusQuery = None) -> Res
 @router.get("/board/regulator-reports.xlsx")
 def export_reports_xlsx(actor: Reporter, status: ReportStatusQuery = None) -> Response:
     """The regulator reports as an XLSX workbook."""
-    return _export(status, service.to_xlsx, service.XLSX_TYPE, "regulator-reports.xlsx")
+    return _export(status, service.to_xlsx, XLSX_TYPE, "regulator-reports.xlsx")

@@ -39,7 +39,6 @@ UNCODED = "uncoded"
 UNGRADED = "ungraded"
 UNDECIDED = "undecided"
 NO_BRANCH = "unknown"
-XLSX_TYPE = exports.XLSX_TYPE
 
 # names of the non-JR/T keys, (Chinese, English)
 LABELS: dict[str, tuple[str, str]] = {

@@ -29,7 +29,6 @@ from fincare.servicedesk.service.queries import (
     unassigned_queue,
 )
 from fincare.servicedesk.service.regulator import (
-    XLSX_TYPE,
     ReportRow,
     list_reports,
     report_row,
@@ -87,7 +86,6 @@ __all__ = [
     "REPLY_TARGETS",
     "SUBJECT",
     "TRANSITIONS",
-    "XLSX_TYPE",
     "Board",
     "Intake",
     "Offered",

@@ -21,7 +21,6 @@ from fincare.sla.models import Clock, Target
 # A high-risk complaint is reported within a day of receipt; a transferred one by its statutory deadline.
 HIGH_RISK_REPORT_WITHIN = timedelta(hours=24)
 MAX_REFERENCE = 60
-XLSX_TYPE = exports.XLSX_TYPE
 EXPORT_COLUMNS = ("report_id", "ticket_reference", "reasons", "received_at", "due_at", "status", "submitted_at",
                   "regulator_reference", "risk_grade", "channel", "channel_code", "business_type_code", "cause_code",
                   "ticket_status")
