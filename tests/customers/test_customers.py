@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
@@ -16,6 +12,7 @@ from fincare.platform.audit_trail.models import AuditEntry
 from fincare.platform.db import unit_of_work
 from tests.factories import customers as make
 from tests.factories.accounts import Staff
+from tests.rawdb import raw_database
 
 
 def create(client: TestClient, staff: Staff, **overrides):  # type: ignore[no-untyped-def]
@@ -43,19 +40,11 @@ def test_a_new_customer_is_shown_masked(client: TestClient, agent_li: Staff) -> 
     assert shown["birth_year"] == 1985 and shown["risk_tolerance"] == "C3" and shown["risk_assessment_valid"]
 
 
-def test_no_personal_value_is_stored_in_clear(client: TestClient, agent_li: Staff, db: Engine,
-                                               tmp_path: Path) -> None:
+def test_no_personal_value_is_stored_in_clear(client: TestClient, agent_li: Staff, db: Engine) -> None:
     seeded = [create(client, agent_li)[0] for _ in range(5)]
     secrets = [v for body in seeded for v in (body["name"], body["id_number"], body["phone"], body["email"],
                                                body["address"], body["cards"][0])]
-    if db.dialect.name == "sqlite":
-        database = Path(db.url.database or "")  # the main file and its write-ahead log
-        raw = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
-    else:
-        if shutil.which("pg_dump") is None:
-            pytest.skip("pg_dump is not installed")
-        raw = subprocess.run(["pg_dump", "--data-only", db.url.render_as_string(hide_password=False)
-                              .replace("+psycopg", "")], capture_output=True, check=True).stdout
+    raw = raw_database(db)
     for secret in secrets:
         assert secret.encode() not in raw, "a personal value was found in the raw database"
 

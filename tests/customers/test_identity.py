@@ -67,3 +67,65 @@ def test_cards_pass_luhn_and_emails_are_lower_cased() -> None:
     assert identity.email(" Zhang.San@Example.COM ") == "zhang.san@example.com"
     with pytest.raises(Invalid):
         identity.email("zhang@")
+
+
+# -- card and ID numbers typed into free text -------------------------------------------------------
+
+def _luhn(partial: str) -> str:
+    return partial + identity.luhn_check_digit(partial)
+
+
+def _wrong_check(first17: str) -> str:
+    return first17 + next(c for c in "0123456789X" if c != identity.resident_id_check_char(first17))
+
+
+_FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@given(st.sampled_from(["", "卡号", "我的卡号是", "card no. "]), st.sampled_from(["", "，请核实", " 被盗刷", "。"]),
+       st.sampled_from(["", " ", "-"]), st.booleans())
+def test_a_card_number_in_text_keeps_only_its_last_four_digits(before: str, after: str, separator: str,
+                                                             fullwidth: bool) -> None:
+    number = make.card()
+    typed = separator.join(number[i:i + 4] for i in range(0, len(number), 4))
+    typed = typed.translate(_FULLWIDTH) if fullwidth else typed
+    redacted = identity.redact_identifiers(f"{before}{typed}{after}")
+    last_four = typed.replace(" ", "").replace("-", "")[-4:]
+    assert redacted == f"{before}{'*' * (len(number) - 4)}{last_four}{after}"
+    assert number not in redacted and number[:12] not in redacted
+
+
+def test_an_id_number_in_text_is_masked_like_the_customer_record_shows_it() -> None:
+    number = make.resident_id()
+    masked = f"{number[:3]}{'*' * 11}{number[-4:]}"
+    assert identity.redact_identifiers(f"身份证{number}，已核实") == f"身份证{masked}，已核实"
+
+
+def test_a_card_typed_next_to_a_date_or_amount_is_still_found() -> None:
+    number = make.card()
+    grouped = " ".join(number[i:i + 4] for i in range(0, len(number), 4))
+    masked = "*" * (len(number) - 4) + number[-4:]
+    assert identity.redact_identifiers(f"{grouped} 2026-11-23") == f"{masked} 2026-11-23"
+    assert identity.redact_identifiers(f"2026 {grouped}") == f"2026 {masked}"
+    other = make.card()
+    assert identity.redact_identifiers(f"{number} {other}") == f"{masked} {'*' * (len(other) - 4)}{other[-4:]}"
+
+
+def test_a_long_run_of_short_digit_groups_is_searched_group_by_group() -> None:
+    ones = "1 " * 10_000  # 20,000 characters: no recursion, no search over every window
+    assert identity.redact_identifiers(ones) == ones
+    fours = identity.redact_identifiers("4 " * 10_000)  # seventeen 4s pass the Luhn check
+    assert set(fours.split()) <= {"4", "*" * 13 + "4444"} and "*" in fours
+
+
+@pytest.mark.parametrize("text", [
+    "订单号 20261123000012345678 流水",  # a 20-digit reference is no card
+    "电话 13812345678，金额 1234.56 元",
+    "交易流水 4111111111111112",  # fails the Luhn check
+    f"凭证 {_luhn('911111111111111111')}",  # passes Luhn, but no payment-card issuer starts with 9
+    f"身份证 {_wrong_check('11010519850312123')}",
+    "没有数字的文字",
+    "ref A4111111111111111",  # part of a longer code
+])
+def test_numbers_that_are_no_card_or_id_are_left_alone(text: str) -> None:
+    assert identity.redact_identifiers(text) == text

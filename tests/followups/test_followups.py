@@ -16,6 +16,7 @@ from fincare.platform import clock
 from fincare.platform.db import unit_of_work
 from fincare.platform.permissions import Role
 from fincare.sla.models import Clock
+from tests.factories import customers as make
 from tests.factories.accounts import Staff, make_staff
 from tests.factories.customers import make_customer
 from tests.factories.followups import deliver_resolutions, resolved_complaint
@@ -93,6 +94,17 @@ def test_unreachable_on_three_different_days_closes_the_follow_up(
     assert again.status_code == 409
     attempts = client.get(f"{API}/followups/{follow_up.id}/attempts", headers=caller_sun.headers).json()
     assert [a["result"] for a in attempts] == ["unreachable"] * 3 and attempts[0]["note"] == "无人接听"
+
+
+def test_a_card_number_in_a_call_note_is_kept_only_masked(client: TestClient, chen: Staff,
+                                                          caller_sun: Staff) -> None:
+    resolved_complaint(client, chen)
+    deliver_resolutions()
+    follow_up = only_follow_up()
+    card = make.card()
+    assert outcome(client, caller_sun, follow_up.id, result="unreachable", note=f"客户留卡号{card}").status_code == 200
+    attempts = client.get(f"{API}/followups/{follow_up.id}/attempts", headers=caller_sun.headers).json()
+    assert attempts[0]["note"] == f"客户留卡号{'*' * (len(card) - 4)}{card[-4:]}"
 
 
 def test_a_dissatisfied_complainant_gets_the_complaint_reopened_or_reviewed(

@@ -18,6 +18,7 @@ from fincare.platform.db import unit_of_work
 from fincare.platform.notify.models import Notification
 from fincare.platform.outbox.models import OutboundMessage
 from fincare.platform.permissions import Role
+from tests.factories import customers as make
 from tests.factories.accounts import Staff, make_staff
 from tests.factories.customers import make_customer
 from tests.factories.followups import deliver_resolutions, resolved_complaint
@@ -102,6 +103,17 @@ def test_answers_are_recorded_once_and_a_second_submit_says_already_answered(cli
     assert (response.csat, response.nps, response.comment) == (5, 9, "很专业")
     page = client.post(f"/s/{token}", data={"answers.csat": "2"})
     assert page.status_code == 200 and 'data-testid="survey-already"' in page.text
+
+
+def test_a_card_or_id_number_in_a_comment_is_kept_only_masked(client: TestClient, chen: Staff) -> None:
+    token, _ = surveyed_once(client, chen)
+    card, id_number = make.card(), make.resident_id()
+    comment = f"卡{card} 证{id_number}"
+    answered = client.post(f"{API}/surveys/{token}", json={"answers": {"csat": 2, "comment": comment}})
+    assert answered.status_code == 201
+    with unit_of_work(read_only=True) as session:
+        stored = session.execute(select(SurveyResponse.comment)).scalar_one()
+    assert stored == f"卡{'*' * (len(card) - 4)}{card[-4:]} 证{id_number[:3]}{'*' * 11}{id_number[-4:]}"
 
 
 @pytest.mark.parametrize(("answers", "field"), [

@@ -16,9 +16,11 @@ from fincare.platform.jobs.models import Job
 from fincare.platform.permissions import Role
 from fincare.servicedesk.models import RegulatorReport, Ticket, TicketEvent, TicketMessage
 from fincare.sla.models import Clock
+from tests.factories import customers as make
 from tests.factories.accounts import Staff, make_staff
 from tests.factories.customers import make_customer
 from tests.factories.tickets import decide_via_api, open_via_api, ticket_body
+from tests.rawdb import raw_database
 
 
 @pytest.fixture
@@ -156,6 +158,25 @@ def test_a_ticket_cannot_be_opened_for_an_erased_customer(client: TestClient, ag
         row.status = CustomerStatus.RESTRICTED
     response = client.post("/api/v1/tickets", json=ticket_body(customer.id), headers=agent_li.headers)
     assert response.status_code == 422 and response.json()["error"]["field"] == "customer_id"
+
+
+def test_card_and_id_numbers_typed_into_a_ticket_are_kept_only_masked(client: TestClient, agent_li: Staff,
+                                                                      db: Engine) -> None:
+    card, id_number, other_card = make.card(), make.resident_id(), make.card()
+    grouped = " ".join(card[i:i + 4] for i in range(0, len(card), 4))
+    description = f"客户称卡号 {grouped} 于昨日被盗刷，身份证{id_number}，订单号 20261123000012345678。"
+    ticket = open_via_api(client, agent_li, subject=f"卡{card}被盗刷", description=description)
+    assert ticket["subject"] == f"卡{'*' * (len(card) - 4)}{card[-4:]}被盗刷"
+    assert ticket["description"] == (f"客户称卡号 {'*' * (len(card) - 4)}{card[-4:]} 于昨日被盗刷，"
+                                     f"身份证{id_number[:3]}{'*' * 11}{id_number[-4:]}，订单号 20261123000012345678。")
+    reply = client.post(f"/api/v1/tickets/{ticket['id']}/replies", headers=agent_li.headers,
+                        json={"body": f"已为尾号{other_card[-4:]}的卡 {other_card} 办理挂失", "visibility": "internal"})
+    assert reply.status_code == 201 and other_card not in reply.json()["body"]
+    shown = client.get(f"/api/v1/tickets/{ticket['id']}", headers=agent_li.headers).json()
+    assert shown["description"] == ticket["description"]
+    raw = raw_database(db)
+    for number in (card, id_number, other_card):
+        assert number.encode() not in raw, "a card or ID number typed into a ticket was stored in clear"
 
 
 # -- lifecycle -------------------------------------------------------------------------------------

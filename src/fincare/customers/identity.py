@@ -13,6 +13,7 @@ from datetime import date
 from operator import mul
 
 from fincare.platform.errors import Invalid
+from fincare.platform.masking import mask_card, mask_id_number
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -28,6 +29,11 @@ _CARD_FORM = re.compile(r"\d{12,19}")
 # ASCII digits as bytes are 48 + d: Σ d·w = Σ byte·w - 48·Σ w, and the Luhn double of a digit is a byte table.
 _ID_OFFSET = 48 * sum(_ID_WEIGHTS)
 _LUHN_DOUBLE = bytes(48) + bytes((0, 2, 4, 6, 8, 1, 3, 5, 7, 9)) + bytes(198)
+# In free text: runs of digits, possibly in groups split by single spaces or dashes, and 18-character
+# ID numbers, with no ASCII letter or digit joined on (Chinese text runs straight into numbers).
+_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])\d(?:[ -]?\d)*(?![0-9A-Za-z])")
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+_GROUP_SEPARATOR = re.compile(r"([ -])")
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,72 @@ def luhn_check_digit(partial: str) -> str:
         if luhn_valid(partial + d):
             return d
     raise AssertionError("unreachable")
+
+
+def redact_identifiers(text: str) -> str:
+    """`text` with every bank-card and resident ID number in it replaced by its mask.
+
+    Free text (a complaint's description, a reply, a follow-up note, a survey comment) is stored
+    and shown as typed; a card or ID number in it would be one in clear on every screen, export and
+    backup, where the customer record keeps the same numbers encrypted. Redaction is irreversible
+    (as PCI DSS asks of a card number kept without need): the customer record holds the real ones.
+    Only what passes the checks a customer's number must pass is touched — an ID number with its
+    check character and birth date, a card number of 13-19 digits starting 3-6 (the issuer
+    industries of payment cards) with its Luhn digit — so order and transaction numbers stay.
+    """
+    return _DIGIT_RUN.sub(_masked_cards, _ID_IN_TEXT.sub(_masked_id, text))
+
+
+def _masked_id(match: re.Match[str]) -> str:
+    try:
+        return mask_id_number(resident_id(match.group()).number)
+    except Invalid:
+        return match.group()
+
+
+def _masked_cards(match: re.Match[str]) -> str:
+    """The run with its card numbers masked: the whole run, or else consecutive groups of it (a
+    card typed next to a date or an amount: `6222 0212 3456 7894 2026-11`)."""
+    run = match.group()
+    if _is_card(digits := _CARD_NOISE.sub("", run)):
+        return mask_card(digits)
+    parts = _GROUP_SEPARATOR.split(run)  # groups at even positions, separators between
+    groups = parts[::2]
+    out: list[str] = []
+    first = 0
+    while first < len(groups):
+        card_end = _card_from(groups, first)
+        if card_end is None:
+            out.append(parts[2 * first] if first == 0 else parts[2 * first - 1] + parts[2 * first])
+            first += 1
+            continue
+        out.append(("" if first == 0 else parts[2 * first - 1]) + mask_card("".join(groups[first:card_end + 1])))
+        first = card_end + 1
+    return "".join(out)
+
+
+def _card_from(groups: list[str], first: int) -> int | None:
+    """The last group of the longest card number starting at `first`, if there is one: windows of
+    13-19 digits only, so a long run of short groups costs a few checks per group."""
+    if int(groups[first][0]) not in _CARD_INDUSTRIES:
+        return None
+    end, length = first, len(groups[first])
+    while end + 1 < len(groups) and length + len(groups[end + 1]) <= 19:
+        end += 1
+        length += len(groups[end])
+    while end >= first and length >= 13:
+        if _is_card("".join(groups[first:end + 1])):
+            return end
+        length -= len(groups[end])
+        end -= 1
+    return None
+
+
+_CARD_INDUSTRIES = (3, 4, 5, 6)  # ISO/IEC 7812 major industry identifiers of payment cards
+
+
+def _is_card(digits: str) -> bool:
+    return 13 <= len(digits) <= 19 and int(digits[0]) in _CARD_INDUSTRIES and luhn_valid(digits)
 
 
 def name(value: str, *, field: str = "name") -> str:

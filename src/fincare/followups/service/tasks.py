@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fincare.customers import service as customers
+from fincare.customers.identity import redact_identifiers
 from fincare.customers.models import CustomerStatus
 from fincare.followups.models import (
     FollowUp,
@@ -172,7 +173,7 @@ def _clean(value: str | None, field: str, *, required: bool) -> str | None:
         raise Invalid("required", field=field)
     if len(cleaned) > MAX_NOTE:
         raise Invalid(f"at most {MAX_NOTE} characters", field=field)
-    return cleaned or None
+    return redact_identifiers(cleaned) or None
 
 
 def record_attempt(session: Session, *, actor: Principal, follow_up: FollowUp, result: str, note: str | None = None,

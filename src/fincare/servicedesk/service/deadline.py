@@ -19,7 +19,7 @@ from fincare.servicedesk.models import (
     Ticket,
     TicketKind,
 )
-from fincare.servicedesk.service.rules import MAX_REASON, SUBJECT, add_event, clean_text, refresh_due
+from fincare.servicedesk.service.rules import MAX_REASON, SUBJECT, add_event, clean_prose, refresh_due
 from fincare.sla import service as sla
 from fincare.sla.models import Clock, ClockState, Target
 
@@ -58,7 +58,7 @@ def request_extension(session: Session, *, actor: Principal, ticket: Ticket, rea
         raise Invalid("only complaints have a statutory deadline", field="ticket_id")
     if ticket.status not in ACTIVE_STATUSES:
         raise Conflict("a resolved or closed complaint needs no more time", field="ticket_id")
-    reason = clean_text(reason, "reason", MAX_REASON)
+    reason = clean_prose(reason, "reason", MAX_REASON)
     if not _extendable(sla.clocks_of(session, SUBJECT, ticket.id)):
         raise Conflict("the statutory deadline has passed or is not running; it cannot be extended",
                        field="ticket_id")
@@ -96,7 +96,7 @@ def decide_extension(session: Session, *, actor: Principal, request_id: int, app
         raise NotFound("no such extension request", field="request_id")
     if request.status != RequestStatus.PENDING:
         raise Conflict("this request was already decided", field="request_id")
-    note = clean_text(note, "note", MAX_REASON, required=not approve) or None
+    note = clean_prose(note, "note", MAX_REASON, required=not approve) or None
     ticket = session.get(Ticket, request.ticket_id, with_for_update=True)
     if ticket is None:
         raise NotFound("no such ticket", field="request_id")

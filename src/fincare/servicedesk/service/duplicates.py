@@ -23,7 +23,7 @@ from fincare.platform import audit_trail, clock
 from fincare.platform.errors import Conflict, Invalid
 from fincare.platform.permissions import Principal
 from fincare.servicedesk.models import ACTIVE_STATUSES, Ticket, TicketKind, TicketStatus
-from fincare.servicedesk.service.rules import MAX_REASON, SUBJECT, add_event, clean_text, refresh_due
+from fincare.servicedesk.service.rules import MAX_REASON, SUBJECT, add_event, clean_prose, refresh_due
 from fincare.sla import service as sla
 
 DUPLICATE_WINDOW = timedelta(days=7)
@@ -78,7 +78,7 @@ def link_duplicate(session: Session, *, actor: Principal, ticket: Ticket, primar
     The duplicate closes with its clocks cancelled; the earlier complaint's clocks are not touched,
     so linking never restarts or extends its statutory deadline.
     """
-    reason = clean_text(reason, "reason", MAX_REASON)
+    reason = clean_prose(reason, "reason", MAX_REASON)
     if ticket.kind != TicketKind.COMPLAINT or ticket.status not in ACTIVE_STATUSES:
         raise Conflict("only an open complaint can be linked as a duplicate", field="ticket_id")
     if ticket.duplicate_of_id is not None:

@@ -32,7 +32,7 @@ from fincare.servicedesk.service.rules import (
     MAX_DESCRIPTION,
     MAX_SUBJECT,
     SUBJECT,
-    clean_text,
+    clean_prose,
     may_work,
     new_event,
     next_due,
@@ -69,8 +69,8 @@ def parse_intake(session: Session, *, actor: Principal, raw: dict[str, Any]) -> 
     channel = one_of(Channel, raw.get("channel"), "channel")
     if channel == Channel.REGULATOR_TRANSFER and kind != TicketKind.COMPLAINT:
         raise Invalid("only complaints are transferred by the regulator", field="channel")
-    subject = clean_text(raw.get("subject"), "subject", MAX_SUBJECT)
-    description = clean_text(raw.get("description"), "description", MAX_DESCRIPTION)
+    subject = clean_prose(raw.get("subject"), "subject", MAX_SUBJECT)
+    description = clean_prose(raw.get("description"), "description", MAX_DESCRIPTION)
     risk_grade = None
     if raw.get("risk_grade") is not None:
         if kind != TicketKind.COMPLAINT:

@@ -15,7 +15,7 @@ from fincare.platform import audit_trail, clock, exports
 from fincare.platform.errors import Conflict, Forbidden, NotFound, one_of
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import RegulatorReport, ReportStatus, RiskGrade, Ticket
-from fincare.servicedesk.service.rules import MAX_REASON, add_event, clean_text
+from fincare.servicedesk.service.rules import MAX_REASON, add_event, clean_prose, clean_text
 from fincare.sla.models import Clock, Target
 
 # A high-risk complaint is reported within a day of receipt; a transferred one by its statutory deadline.
@@ -77,7 +77,7 @@ def submit_report(session: Session, *, actor: Principal, report_id: int, regulat
     if report.status == ReportStatus.SUBMITTED:
         raise Conflict("this report was already submitted", field="report_id")
     reference = clean_text(regulator_reference, "regulator_reference", MAX_REFERENCE, required=False) or None
-    report.note = clean_text(note, "note", MAX_REASON, required=False) or None
+    report.note = clean_prose(note, "note", MAX_REASON, required=False) or None
     now = clock.now()
     report.status, report.submitted_at, report.submitted_by_id = ReportStatus.SUBMITTED, now, actor.account_id
     report.regulator_reference = reference

@@ -27,7 +27,7 @@ from fincare.servicedesk.models import (
     TicketStatus,
     Visibility,
 )
-from fincare.servicedesk.service.rules import MAX_BODY, MAX_REASON, add_event, clean_text
+from fincare.servicedesk.service.rules import MAX_BODY, MAX_REASON, add_event, clean_prose
 from fincare.servicedesk.service.work import add_message, transition
 
 
@@ -110,11 +110,11 @@ def decide(session: Session, *, actor: Principal, ticket: Ticket, outcome: str, 
         raise Conflict("a decision on this complaint is waiting for approval", field="ticket_id")
     chosen = one_of(Outcome, outcome, "outcome")
     language = one_of(Language, language or actor.language, "language")
-    reply = clean_text(reply, "reply", MAX_BODY)
+    reply = clean_prose(reply, "reply", MAX_BODY)
     missing = missing_routes(reply, language)
     if missing:
         raise Invalid(f"the reply must tell the complainant of these routes: {', '.join(missing)}", field="reply")
-    remedy = clean_text(remedy, "remedy", MAX_REASON, required=False) or None
+    remedy = clean_prose(remedy, "remedy", MAX_REASON, required=False) or None
     now = clock.now()
     waits = needs_approval(ticket)
     decision = ComplaintDecision(ticket_id=ticket.id, outcome=chosen, remedy=remedy, reply=reply, language=language,
@@ -166,7 +166,7 @@ def approve_decision(session: Session, *, actor: Principal, decision_id: int, ap
         raise Conflict("this decision is not waiting for approval", field="decision_id")
     if decision.decided_by_id == actor.account_id:
         raise Forbidden("a decision is approved by someone other than its author", field="decision_id")
-    note = clean_text(note, "note", MAX_REASON, required=not approve) or None
+    note = clean_prose(note, "note", MAX_REASON, required=not approve) or None
     ticket = session.get(Ticket, decision.ticket_id, with_for_update=True)
     if ticket is None:
         raise NotFound("no such ticket", field="decision_id")

@@ -27,7 +27,7 @@ from fincare.servicedesk.models import (
     TicketStatus,
 )
 from fincare.servicedesk.service import routing
-from fincare.servicedesk.service.rules import MAX_REASON, add_event, clean_text
+from fincare.servicedesk.service.rules import MAX_REASON, add_event, clean_prose
 from fincare.servicedesk.service.work import transition
 
 REVIEW_DAYS = 30
@@ -74,7 +74,7 @@ def request_review(session: Session, *, actor: Principal, ticket: Ticket, reason
         raise Conflict("only a decided complaint can be reviewed", field="ticket_id")
     if open_review(session, ticket.id) is not None:
         raise Conflict("a review of this complaint is already open", field="ticket_id")
-    reason = clean_text(reason, "reason", MAX_REASON)
+    reason = clean_prose(reason, "reason", MAX_REASON)
     if reviewer_id is not None:
         _check_reviewer(session, ticket, reviewer_id)
     now = clock.now()
@@ -130,7 +130,7 @@ def conclude_review(session: Session, *, actor: Principal, review_id: int, outco
         review.reviewer_id = actor.account_id
     elif review.reviewer_id != actor.account_id:
         raise Forbidden("only the assigned reviewer concludes this review", field="review_id")
-    finding = clean_text(finding, "finding", MAX_REASON)
+    finding = clean_prose(finding, "finding", MAX_REASON)
     now = clock.now()
     review.status, review.finding, review.decided_at = chosen, finding, now
     add_event(session, ticket, "review_concluded", actor, at=now, review_id=review.id, outcome=chosen,

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from fincare.customers.identity import redact_identifiers
 from fincare.platform import audit_trail, clock
 from fincare.platform.errors import Invalid
 from fincare.platform.permissions import Permission, Principal
@@ -30,6 +31,12 @@ def clean_text(value: object, field: str, max_len: int, *, required: bool = True
     if len(cleaned) > max_len:
         raise Invalid(f"at most {max_len} characters", field=field)
     return cleaned
+
+
+def clean_prose(value: object, field: str, max_len: int, *, required: bool = True) -> str:
+    """`clean_text` for what people write (descriptions, replies, notes, reasons): a bank-card or
+    resident ID number typed into it is kept only as its mask."""
+    return redact_identifiers(clean_text(value, field, max_len, required=required))
 
 
 def may_work(actor: Principal, kind: str) -> bool:

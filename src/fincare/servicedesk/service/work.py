@@ -37,7 +37,7 @@ from fincare.servicedesk.service.rules import (
     MAX_REASON,
     SUBJECT,
     add_event,
-    clean_text,
+    clean_prose,
     may_work,
     record_assignment,
     refresh_due,
@@ -85,7 +85,7 @@ def add_message(session: Session, *, actor: Principal, ticket: Ticket, body: str
 
     The first public reply meets the first-response and feedback clocks and opens a new ticket.
     """
-    body = clean_text(body, "body", MAX_BODY)
+    body = clean_prose(body, "body", MAX_BODY)
     if ticket.status == TicketStatus.CLOSED:
         raise Conflict("the ticket is closed; reopen it first", field="ticket_id")
     now = clock.now()
@@ -157,7 +157,7 @@ def transition(session: Session, *, actor: Principal, ticket: Ticket, to: str, r
     if target == TicketStatus.PENDING_CUSTOMER and ticket.first_response_at is None:
         # waiting for the customer means the bank asked them something; it must not stop the clock unanswered
         raise Conflict("reply to the customer before waiting for their answer", field="to")
-    reason = clean_text(reason, "reason", MAX_REASON, required=target == TicketStatus.REOPENED) or None
+    reason = clean_prose(reason, "reason", MAX_REASON, required=target == TicketStatus.REOPENED) or None
     now = clock.now()
     clocks = sla.clocks_of(session, SUBJECT, ticket.id, lock=True)
     if current == TicketStatus.PENDING_CUSTOMER:
@@ -214,7 +214,7 @@ def assign(session: Session, *, actor: Principal, ticket: Ticket, assignee_id: i
     taking = assignee_id is not None and assignee_id == actor.account_id and may_take(actor, ticket)
     if not (taking or may_hand_over(actor, ticket)):
         raise Forbidden("only a supervisor may reassign a colleague's ticket", field="assignee_id")
-    reason = clean_text(reason, "reason", MAX_REASON, required=not taking) or None
+    reason = clean_prose(reason, "reason", MAX_REASON, required=not taking) or None
     if assignee_id is not None:
         account = session.get(StaffAccount, assignee_id)
         if account is None or not account.active:
