@@ -4,18 +4,21 @@ closed periods snapshotted and corrected by revision; the measures plan."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, select, text, update
 
 from fincare.platform import clock
 from fincare.platform.db import unit_of_work
 from fincare.platform.permissions import Role
 from fincare.scorecard import periods, service
+from fincare.scorecard.models import KpiSnapshot
 from fincare.sla.models import Clock
 from tests.factories.accounts import Staff, make_staff
 from tests.factories.tickets import open_via_api
@@ -104,6 +107,39 @@ def test_a_closed_period_is_snapshotted_and_a_late_correction_is_a_new_revision(
     revised = kpis(client, exec_feng, "2026-10")["consultation_first_response_p90_minutes"]
     assert revised["revision"] == 2 and revised["revised_from"] == pytest.approx(2.0)
     assert revised["actual"] == pytest.approx(2 + 0.9 * 38) and revised["met"] is False
+
+
+def test_two_first_readings_of_a_closed_month_at_once_keep_one_snapshot(db: Engine,
+                                                                        frozen_clock: clock.FrozenClock) -> None:
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: the second reading finds the first's snapshot")
+    frozen_clock.advance(timedelta(days=31))  # November: October is closed and has no snapshot yet
+    october = periods.parse("2026-10")
+    second: list[tuple[str, int | None]] = []
+
+    def read_at_the_same_time() -> None:
+        with unit_of_work() as session:
+            second.extend((r.kpi.key, r.revision) for r in service.scorecard(session, october))
+
+    with unit_of_work() as session:
+        first = [(r.kpi.key, r.revision) for r in service.scorecard(session, october)]  # taken, not committed
+        reader = threading.Thread(target=read_at_the_same_time)
+        reader.start()
+        _wait_for_a_lock_wait(db)  # the second reading waits on the first's snapshot row
+    reader.join()
+    assert second == first and {revision for _, revision in first} == {1}
+    with unit_of_work(read_only=True) as session:
+        assert session.execute(select(func.count()).select_from(KpiSnapshot)).scalar_one() == len(first)
+
+
+def _wait_for_a_lock_wait(db: Engine) -> None:
+    with db.connect() as connection:
+        for _ in range(600):
+            if connection.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                       "AND datname = current_database()")).scalar_one():
+                return
+            time.sleep(0.05)
+    raise AssertionError("the second reading never waited for the first")
 
 
 @pytest.mark.parametrize("period", ["2026-13", "2026-Q5", "26-10", "2026-10-05..2026-10-01", "", "last month"])

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fincare.platform import clock
@@ -72,7 +73,7 @@ def scorecard(session: Session, period: Period, *, keys: list[str] | None = None
             continue
         figure = compute(session, kpi, period)
         if closed:
-            row = _snapshot(session, kpi, period, figure, revision=1, at=now)
+            row, _ = _snapshot(session, kpi, period, figure, revision=1, at=now)
             results.append(_result(kpi, period, [row]))
         else:
             results.append(KpiResult(kpi, period.label, figure.actual, kpi.met(figure.actual), figure.basis,
@@ -81,13 +82,22 @@ def scorecard(session: Session, period: Period, *, keys: list[str] | None = None
 
 
 def _snapshot(session: Session, kpi: Kpi, period: Period, figure: Figure, *, revision: int,
-              at: datetime) -> KpiSnapshot:
+              at: datetime) -> tuple[KpiSnapshot, bool]:
+    """The snapshot `revision` of the KPI for the period, and whether this call took it. Readers at
+    the start of a month and the worker may take the same one at once (PostgreSQL makes the later
+    wait for the earlier's commit): the first stands, the others read it instead of failing."""
     row = KpiSnapshot(kpi_key=kpi.key, period=period.label, revision=revision, actual=figure.actual,
                       target=kpi.target, met=kpi.met(figure.actual), basis=figure.basis, reason=figure.reason,
                       computed_at=at)
-    session.add(row)
-    session.flush()
-    return row
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        taken = session.execute(select(KpiSnapshot).where(
+            KpiSnapshot.kpi_key == kpi.key, KpiSnapshot.period == period.label,
+            KpiSnapshot.revision == revision)).scalar_one()
+        return taken, False
+    return row, True
 
 
 def revise(session: Session, period: Period) -> list[str]:
@@ -103,8 +113,8 @@ def revise(session: Session, period: Period) -> list[str]:
         rows = history.get(kpi.key)
         if rows is None:
             _snapshot(session, kpi, period, figure, revision=1, at=now)
-        elif _differs(rows[-1].actual, figure.actual):
-            _snapshot(session, kpi, period, figure, revision=rows[-1].revision + 1, at=now)
+        elif _differs(rows[-1].actual, figure.actual) and _snapshot(
+                session, kpi, period, figure, revision=rows[-1].revision + 1, at=now)[1]:
             revised.append(kpi.key)
     return revised
 
