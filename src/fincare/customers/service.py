@@ -13,8 +13,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from fincare.customers import identity
@@ -32,6 +30,7 @@ from fincare.customers.models import (
     new_uid,
 )
 from fincare.platform import audit_trail, clock, i18n, keys, outbox
+from fincare.platform.db import insert_on_conflict
 from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound
 from fincare.platform.masking import mask_address, mask_card, mask_email, mask_id_number, mask_name, mask_phone
 from fincare.platform.permissions import SYSTEM, Permission, Principal
@@ -373,8 +372,8 @@ def record_view(session: Session, *, customer: Customer, actor: Principal) -> No
     audit_trail.record(session, actor=actor, action="customer.viewed", subject=customer, kind="read")
     if actor.account_id is None:
         return
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(CustomerViewCount).values(account_id=actor.account_id, day=clock.now().date(), views=1)
+    stmt = insert_on_conflict(session, CustomerViewCount).values(account_id=actor.account_id, day=clock.now().date(),
+                                                                 views=1)
     session.execute(stmt.on_conflict_do_update(index_elements=["account_id", "day"],
                                                set_={"views": CustomerViewCount.views + 1}))
 

@@ -34,6 +34,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
@@ -232,6 +233,12 @@ def one_connection() -> Iterator[Callable[[], AbstractContextManager[Session]]]:
     SQLite page cache and settings, where the pool might hand out another connection each time)."""
     with get_engine().connect() as connection:
         yield lambda: _committed(_factories[False](bind=connection))
+
+
+def insert_on_conflict(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """`insert(table)` that takes PostgreSQL's and SQLite's `ON CONFLICT` clauses (spelled alike by both:
+    `.on_conflict_do_nothing(index_elements=…)`, `.on_conflict_do_update(…)`)."""
+    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def allocate_ids(session: Session, table: str, count: int) -> list[int]:

@@ -27,12 +27,10 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import LargeBinary, String, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column
 
 from fincare.platform import clock, crypto
-from fincare.platform.db import Base, unit_of_work
+from fincare.platform.db import Base, insert_on_conflict, unit_of_work
 
 FORMAT = 1
 _HEADER = 5  # format byte + 4-byte version
@@ -120,8 +118,7 @@ def active_version(session: Session) -> int:
 
 
 def _create_first_key(session: Session) -> int:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(DataKey).values(version=1, wrapped=_wrap(1, AESGCM.generate_key(256)),
+    session.execute(insert_on_conflict(session, DataKey).values(version=1, wrapped=_wrap(1, AESGCM.generate_key(256)),
                                            state=KeyState.ACTIVE, created_at=clock.now())
                     .on_conflict_do_nothing(index_elements=["version"]))
     return int(session.execute(

@@ -8,12 +8,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from fincare.platform import audit_trail, clock
 from fincare.platform.config import get_settings
+from fincare.platform.db import insert_on_conflict
 from fincare.platform.errors import Conflict, NotFound
 from fincare.platform.jobs.models import Job, JobState
 from fincare.platform.jobs.registry import subscriptions
@@ -55,8 +54,7 @@ def enqueue_many(session: Session, event: str, items: Sequence[tuple[str | None,
         return 0
     if len(rows) > 1 and session.get_bind().dialect.name == "postgresql":
         return _insert_unnest(session, rows)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(cast(Table, Job.__table__)).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    stmt = insert_on_conflict(session, cast(Table, Job.__table__)).on_conflict_do_nothing(index_elements=["dedupe_key"])
     return int(session.connection().execute(stmt, rows).rowcount or 0)  # Core executemany: compiled once
 
 

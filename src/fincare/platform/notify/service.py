@@ -12,12 +12,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from fincare.platform import clock
 from fincare.platform.accounts.models import AccountRole, StaffAccount
+from fincare.platform.db import insert_on_conflict
 from fincare.platform.notify.models import Notification
 from fincare.platform.permissions import ROLE_PERMISSIONS, Permission, Role
 
@@ -33,8 +32,7 @@ def notify_staff(session: Session, *, recipients: Iterable[int], kind: str, para
              "created_at": now} for r in sorted(set(recipients))]
     if not rows:
         return 0
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    result = session.execute(insert(Notification).values(rows)
+    result = session.execute(insert_on_conflict(session, Notification).values(rows)
                              .on_conflict_do_nothing(index_elements=["recipient_id", "dedupe_key"]))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

@@ -25,12 +25,11 @@ from typing import Any, cast
 
 from prometheus_client import Counter
 from sqlalchemy import Table, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from fincare.platform import audit_trail, clock, keys
 from fincare.platform.config import get_settings
+from fincare.platform.db import insert_on_conflict
 from fincare.platform.errors import Conflict, Invalid, NotFound, one_of
 from fincare.platform.masking import mask_email, mask_phone
 from fincare.platform.outbox.adapters import DeliveryError, Envelope, Transport, describe, transports_from_settings
@@ -132,8 +131,7 @@ def send(
     }
     # ON CONFLICT DO NOTHING: a concurrent send of the same key waits for the first to commit, then
     # writes nothing, instead of failing on the unique index
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(cast(Table, OutboundMessage.__table__)).values(values)
+    session.execute(insert_on_conflict(session, cast(Table, OutboundMessage.__table__)).values(values)
                     .on_conflict_do_nothing(index_elements=["dedupe_key"]))
     message = get_by_dedupe_key(session, dedupe_key)
     assert message is not None
