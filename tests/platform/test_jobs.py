@@ -228,6 +228,41 @@ def test_a_scheduled_job_runs_once_per_period_whatever_the_number_of_workers(db:
         assert session.execute(select(func.count()).select_from(Job)).scalar_one() == 0
 
 
+slow_runs: list[str] = []
+slow_gate: dict[str, threading.Event] = {}  # set by the test that wants the run held open
+
+
+@scheduled(every=timedelta(hours=1), name="test.hourly_and_slow")
+def hourly_and_slow(session) -> None:  # type: ignore[no-untyped-def]
+    slow_runs.append(threading.current_thread().name)
+    if slow_gate:
+        slow_gate["started"].set()
+        slow_gate["release"].wait(30)
+
+
+def test_a_worker_finding_a_schedule_running_elsewhere_leaves_it_alone(db: Engine, frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    if db.dialect.name != "postgresql":
+        pytest.skip("concurrent workers are a PostgreSQL deployment")
+    Worker(name="a").run_schedules()  # the first run: every schedule has its row now
+    frozen_clock.advance(timedelta(hours=1))
+    slow_runs.clear()
+    slow_gate.update(started=threading.Event(), release=threading.Event())
+    try:
+        holder = threading.Thread(target=Worker(name="a").run_schedules, name="a")
+        holder.start()
+        assert slow_gate["started"].wait(30)  # worker a holds the schedule's row while it runs
+        Worker(name="b").run_schedules()
+        slow_gate["release"].set()
+        holder.join()
+    finally:
+        slow_gate.clear()
+    assert slow_runs == ["a"]
+    with unit_of_work(read_only=True) as session:
+        row = session.get(JobSchedule, "test.hourly_and_slow")
+        assert row is not None and row.last_error is None  # b neither ran it nor recorded a failure
+        assert row.next_run_at == clock.now() + timedelta(hours=1)
+
+
 @scheduled(every=timedelta(seconds=1), name="test.always_fails")
 def always_fails(session) -> None:  # type: ignore[no-untyped-def]
     raise RuntimeError("the mail server is down")

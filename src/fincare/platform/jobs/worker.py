@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from fincare.platform import clock
 from fincare.platform.config import get_settings
-from fincare.platform.db import unit_of_work
+from fincare.platform.db import insert_on_conflict, unit_of_work
 from fincare.platform.jobs.models import Job, JobSchedule, JobState
 from fincare.platform.jobs.registry import Schedule, schedules, subscription
 
@@ -58,11 +58,26 @@ class Worker:
 
     def run_schedules(self) -> int:
         """Run every due `@scheduled` job once; returns how many ran."""
+        self._ensure_schedule_rows()
         ran = 0
         for schedule in schedules():
             if self._run_schedule(schedule):
                 ran += 1
         return ran
+
+    @staticmethod
+    def _ensure_schedule_rows() -> None:
+        # Each schedule's row exists before any worker locks it: the locking read skips a row another
+        # worker holds, which would otherwise look the same as a row never written — and writing it
+        # then fails on its key (every time a schedule was due while another worker ran it). One
+        # statement per pass; a row already there is left alone without waiting for its lock.
+        if not schedules():
+            return
+        with unit_of_work() as session:
+            now = clock.now()
+            session.execute(insert_on_conflict(session, JobSchedule)
+                            .values([{"name": s.name, "next_run_at": now} for s in schedules()])
+                            .on_conflict_do_nothing(index_elements=["name"]))
 
     def _run_schedule(self, schedule: Schedule) -> bool:
         try:
@@ -72,14 +87,9 @@ class Worker:
                     .with_for_update(skip_locked=True)
                 ).scalar_one_or_none()
                 now = clock.now()
-                if row is None:
-                    session.add(JobSchedule(name=schedule.name, next_run_at=now + schedule.every,
-                                            last_run_at=now))
-                    session.flush()
-                elif row.next_run_at > now:
+                if row is None or row.next_run_at > now:  # None: another worker is running it
                     return False
-                else:
-                    row.next_run_at, row.last_run_at, row.last_error = now + schedule.every, now, None
+                row.next_run_at, row.last_run_at, row.last_error = now + schedule.every, now, None
                 with JOB_SECONDS.labels(schedule.name).time():
                     schedule.fn(session)
             SCHEDULED.labels(schedule.name, "ok").inc()
@@ -95,9 +105,9 @@ class Worker:
         # wait at least its period (5 s to 5 min) before the next try, rather than retry every loop
         pause = min(max(schedule.every, timedelta(seconds=5)), timedelta(minutes=5))
         try:
-            with unit_of_work() as session:  # merge: a first run that failed rolled its row back too
-                session.merge(JobSchedule(name=schedule.name, last_error=_describe(exc),
-                                          next_run_at=clock.now() + pause))
+            with unit_of_work() as session:
+                session.execute(update(JobSchedule).where(JobSchedule.name == schedule.name)
+                                .values(last_error=_describe(exc), next_run_at=clock.now() + pause))
         except Exception:  # the database itself may be what failed
             log.exception("could not record the failure of %s", schedule.name)
 
