@@ -179,6 +179,16 @@ def test_card_and_id_numbers_typed_into_a_ticket_are_kept_only_masked(client: Te
         assert number.encode() not in raw, "a card or ID number typed into a ticket was stored in clear"
 
 
+def test_an_extension_reason_keeps_a_typed_id_number_only_masked(client: TestClient, specialist_chen: Staff,
+                                                                 supervisor_wang: Staff, db: Engine) -> None:
+    ticket = open_via_api(client, specialist_chen, kind="complaint")
+    id_number = make.resident_id()
+    extended = client.post(f"/api/v1/tickets/{ticket['id']}/extensions", headers=supervisor_wang.headers,
+                           json={"reason": f"需核实身份证{id_number}的开户记录"})
+    assert extended.status_code == 200
+    assert id_number.encode() not in raw_database(db)  # timeline, clock event and audit entry alike
+
+
 # -- lifecycle -------------------------------------------------------------------------------------
 
 

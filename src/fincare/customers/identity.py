@@ -29,11 +29,16 @@ _CARD_FORM = re.compile(r"\d{12,19}")
 # ASCII digits as bytes are 48 + d: Σ d·w = Σ byte·w - 48·Σ w, and the Luhn double of a digit is a byte table.
 _ID_OFFSET = 48 * sum(_ID_WEIGHTS)
 _LUHN_DOUBLE = bytes(48) + bytes((0, 2, 4, 6, 8, 1, 3, 5, 7, 9)) + bytes(198)
-# In free text: runs of digits, possibly in groups split by single spaces or dashes, and 18-character
-# ID numbers, with no ASCII letter or digit joined on (Chinese text runs straight into numbers).
-_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])\d(?:[ -]?\d)*(?![0-9A-Za-z])")
-_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-_GROUP_SEPARATOR = re.compile(r"([ -])")
+# In free text: runs of digits, possibly in groups split by one separator as people type them (a
+# space: ASCII, no-break or the ideographic one of Chinese input methods; a dash: ASCII or
+# full-width), and 18-character ID numbers. A run never starts right after a mask's `*`, so
+# redacting text twice changes nothing more.
+_SEPARATORS = " \u00a0\u3000\\-\uff0d"
+_DIGIT_RUN = re.compile(rf"(?<![\d*])\d(?:[{_SEPARATORS}]?\d)*(?!\d)")
+_GROUP_SEPARATOR = re.compile(rf"([{_SEPARATORS}])")
+_ID_IN_TEXT = re.compile(r"(?<![\d*])\d{17}[\dXx\uff38\uff58](?!\d)")
+_FULL_WIDTH = str.maketrans("\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19\uff38\uff58",
+                            "0123456789XX")
 
 
 @dataclass(frozen=True)
@@ -153,47 +158,47 @@ def redact_identifiers(text: str) -> str:
 
 def _masked_id(match: re.Match[str]) -> str:
     try:
-        return mask_id_number(resident_id(match.group()).number)
+        return mask_id_number(resident_id(match.group().translate(_FULL_WIDTH)).number)
     except Invalid:
         return match.group()
 
 
 def _masked_cards(match: re.Match[str]) -> str:
-    """The run with its card numbers masked: the whole run, or else consecutive groups of it (a
-    card typed next to a date or an amount: `6222 0212 3456 7894 2026-11`)."""
+    """The run with its card numbers masked: the whole run, or else card-shaped groups of it (a card
+    typed next to another number: `6222 0212 3456 7894 2026-11`, `流水 4000123456 6222 0212 …`)."""
     run = match.group()
-    if _is_card(digits := _CARD_NOISE.sub("", run)):
+    if _is_card(digits := _GROUP_SEPARATOR.sub("", run)):
         return mask_card(digits)
     parts = _GROUP_SEPARATOR.split(run)  # groups at even positions, separators between
     groups = parts[::2]
     out: list[str] = []
     first = 0
     while first < len(groups):
-        card_end = _card_from(groups, first)
-        if card_end is None:
-            out.append(parts[2 * first] if first == 0 else parts[2 * first - 1] + parts[2 * first])
+        before = "" if first == 0 else parts[2 * first - 1]
+        end = _card_from(groups, first)
+        if end is None:
+            out.append(before + groups[first])
             first += 1
-            continue
-        out.append(("" if first == 0 else parts[2 * first - 1]) + mask_card("".join(groups[first:card_end + 1])))
-        first = card_end + 1
+        else:
+            out.append(before + mask_card("".join(groups[first:end + 1])))
+            first = end + 1
     return "".join(out)
 
 
 def _card_from(groups: list[str], first: int) -> int | None:
-    """The last group of the longest card number starting at `first`, if there is one: windows of
-    13-19 digits only, so a long run of short groups costs a few checks per group."""
-    if int(groups[first][0]) not in _CARD_INDUSTRIES:
-        return None
-    end, length = first, len(groups[first])
-    while end + 1 < len(groups) and length + len(groups[end + 1]) <= 19:
+    """The last group of the longest card number starting at group `first`: a group of 13-19 digits,
+    or groups of four digits and a last one of one to four (how cards are printed and typed) — so
+    a number typed just before a card is never taken for its first digits."""
+    if len(groups[first]) >= 13:
+        return first if _is_card(groups[first]) else None
+    found = None
+    end = first + 1
+    while end < len(groups) and len(groups[end - 1]) == 4 and 4 * (end - first) + 1 <= 19:
+        length = 4 * (end - first) + len(groups[end])
+        if 13 <= length <= 19 and len(groups[end]) <= 4 and _is_card("".join(groups[first:end + 1])):
+            found = end
         end += 1
-        length += len(groups[end])
-    while end >= first and length >= 13:
-        if _is_card("".join(groups[first:end + 1])):
-            return end
-        length -= len(groups[end])
-        end -= 1
-    return None
+    return found
 
 
 _CARD_INDUSTRIES = (3, 4, 5, 6)  # ISO/IEC 7812 major industry identifiers of payment cards

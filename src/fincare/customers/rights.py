@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fincare.customers import service
+from fincare.customers.identity import redact_identifiers
 from fincare.customers.models import (
     ConsentPurpose,
     Customer,
@@ -84,7 +85,7 @@ def _close(session: Session, *, actor: Principal, request: RightsRequest, status
 
 def refuse_request(session: Session, *, actor: Principal, request: RightsRequest, reason: str) -> RightsRequest:
     """Refuse with a stated reason (PIPL Art. 50 asks for one)."""
-    reason = reason.strip()
+    reason = redact_identifiers(reason.strip())
     if len(reason) < 4:
         raise Invalid("a refusal states its reason", field="reason")
     return _close(session, actor=actor, request=request, status=RightsRequestStatus.REFUSED, outcome=reason)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from fincare.customers.identity import redact_identifiers
 from fincare.platform.errors import Invalid
 from fincare.servicedesk.history import TIMELY, Historical, local_midnight, parse_day, received_on, shorten
 from fincare.servicedesk.models import Channel, Outcome, Priority, TicketKind
@@ -161,9 +162,10 @@ def parse_cfpb(line: int, raw: dict[str, str], now: datetime) -> Historical:
     return Historical(
         line=line, external_id=f"cfpb-{complaint_id}", customer_external_id=f"cfpb-{complaint_id}",
         customer_branch=raw.get("state") or None, kind=TicketKind.COMPLAINT, channel=channel,
-        subject=shorten(issue, MAX_SUBJECT), description=shorten(description, MAX_DESCRIPTION),
+        subject=shorten(issue, MAX_SUBJECT), description=redact_identifiers(shorten(description, MAX_DESCRIPTION)),
         received_at=received_at, risk_grade=None, priority=Priority.NORMAL,
         codes=(CHANNEL_CODES[channel], business_type_code(product), cause_code(issue)),
         timely=TIMELY[timely_text.lower()], outcome=outcome, closed_at=sent_at if closed else None,
-        reply=shorten(f"{response}. {raw.get('company public response', '')}".strip(), MAX_DESCRIPTION),
+        reply=redact_identifiers(shorten(f"{response}. {raw.get('company public response', '')}".strip(),
+                                         MAX_DESCRIPTION)),
         event_at=sent_at, event_detail=detail, answered=outcome is not None or not closed)

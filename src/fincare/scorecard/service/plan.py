@@ -10,6 +10,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fincare.customers.identity import redact_identifiers
 from fincare.platform import audit_trail, clock
 from fincare.platform.accounts import service as accounts
 from fincare.platform.accounts.models import Department
@@ -82,6 +83,7 @@ def record_progress(session: Session, *, actor: Principal, measure_id: int, text
         raise Invalid("required", field="text")
     if len(text) > MAX_NOTE:
         raise Invalid(f"at most {MAX_NOTE} characters", field="text")
+    text = redact_identifiers(text)
     if progress is not None and not 0 <= progress <= 100:
         raise Invalid("a percentage from 0 to 100", field="progress")
     chosen = one_of(MeasureStatus, status, "status") if status else None

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fincare.customers.identity import redact_identifiers
 from fincare.platform import audit_trail, clock, notify
 from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound
 from fincare.platform.permissions import Permission, Principal, Role
@@ -44,6 +45,7 @@ def extend_deadline(session: Session, *, actor: Principal, ticket: Ticket, reaso
     if statutory is None:
         raise Conflict("this complaint has no statutory clock", field="ticket_id")
     approver = actor if actor.can(Permission.EXTENSION_APPROVE) else None
+    reason = redact_identifiers(reason or "")
     item = sla.extend_statutory(session, item=statutory, actor=actor, approver=approver, reason=reason)
     add_event(session, ticket, "deadline_extended", actor, days=item.budget_seconds // 86400,
               due_at=item.due_at.isoformat(), reason=reason.strip())
