@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import Engine, func, select, text
 
+from fincare.customers import service
 from fincare.customers.models import Customer, CustomerStatus
 from fincare.platform import keys
 from fincare.platform.audit_trail.models import AuditEntry
 from fincare.platform.db import unit_of_work
+from fincare.platform.permissions import SYSTEM
+from tests.concurrency import wait_for_a_lock_wait
 from tests.factories import customers as make
 from tests.factories.accounts import Staff
 from tests.rawdb import raw_database
@@ -47,6 +53,24 @@ def test_no_personal_value_is_stored_in_clear(client: TestClient, agent_li: Staf
     raw = raw_database(db)
     for secret in secrets:
         assert secret.encode() not in raw, "a personal value was found in the raw database"
+
+
+def test_an_external_id_a_concurrent_request_took_first_is_refused_naming_it(client: TestClient, agent_li: Staff,
+                                                                             db: Engine) -> None:
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: the second request sees the first's customer")
+    answers: list[Response] = []
+    with unit_of_work() as session:  # the first registration of CRM-7, not committed yet
+        data = service.parse_customer(make.individual(external_id="CRM-7"))
+        service.create_customer(session, actor=SYSTEM, data=data)
+        second = threading.Thread(target=lambda: answers.append(client.post(
+            "/api/v1/customers", json=make.individual(external_id="CRM-7"), headers=agent_li.headers)))
+        second.start()
+        wait_for_a_lock_wait(db)
+    second.join()
+    assert answers[0].status_code == 409 and answers[0].json()["error"]["field"] == "external_id"
+    with unit_of_work(read_only=True) as session:
+        assert session.execute(select(func.count()).select_from(Customer)).scalar_one() == 1
 
 
 def test_reading_a_customer_adds_exactly_one_read_entry(client: TestClient, agent_li: Staff) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import Engine, func, select, update
 
 from fincare.platform import clock
 from fincare.platform.db import unit_of_work
@@ -20,6 +19,7 @@ from fincare.platform.permissions import Role
 from fincare.scorecard import periods, service
 from fincare.scorecard.models import KpiSnapshot
 from fincare.sla.models import Clock
+from tests.concurrency import wait_for_a_lock_wait
 from tests.factories.accounts import Staff, make_staff
 from tests.factories.tickets import open_via_api
 
@@ -125,21 +125,11 @@ def test_two_first_readings_of_a_closed_month_at_once_keep_one_snapshot(db: Engi
         first = [(r.kpi.key, r.revision) for r in service.scorecard(session, october)]  # taken, not committed
         reader = threading.Thread(target=read_at_the_same_time)
         reader.start()
-        _wait_for_a_lock_wait(db)  # the second reading waits on the first's snapshot row
+        wait_for_a_lock_wait(db)  # the second reading waits on the first's snapshot row
     reader.join()
     assert second == first and {revision for _, revision in first} == {1}
     with unit_of_work(read_only=True) as session:
         assert session.execute(select(func.count()).select_from(KpiSnapshot)).scalar_one() == len(first)
-
-
-def _wait_for_a_lock_wait(db: Engine) -> None:
-    with db.connect() as connection:
-        for _ in range(600):
-            if connection.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                       "AND datname = current_database()")).scalar_one():
-                return
-            time.sleep(0.05)
-    raise AssertionError("the second reading never waited for the first")
 
 
 @pytest.mark.parametrize("period", ["2026-13", "2026-Q5", "26-10", "2026-10-05..2026-10-01", "", "last month"])

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from httpx import Response
+from sqlalchemy import Engine, select
 
 from fincare.platform.audit_trail.models import AuditEntry
 from fincare.platform.db import unit_of_work
 from fincare.platform.permissions import SYSTEM, Role
 from fincare.workforce import service as workforce
+from tests.concurrency import wait_for_a_lock_wait
 from tests.factories.accounts import Staff, make_staff
 
 
@@ -63,6 +67,22 @@ def test_staff_set_their_own_availability_but_nobody_else_s_roster(client: TestC
     assert client.put(roster_url(agent_li, "shifts"), json={"shifts": []}, headers=agent_li.headers).status_code == 403
     assert client.get(roster_url(colleague), headers=agent_li.headers).status_code == 403
     assert client.get(roster_url(agent_li), headers=supervisor_wang.headers).status_code == 200
+
+
+def test_two_first_settings_of_availability_at_once_are_one_change_and_one_conflict(
+        client: TestClient, agent_li: Staff, db: Engine) -> None:
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time")
+    answers: list[Response] = []
+    with unit_of_work() as session:  # agent_li has no availability row yet: this one writes it, not committed
+        workforce.set_availability(session, actor=SYSTEM, account_id=agent_li.id, presence="away")
+        second = threading.Thread(target=lambda: answers.append(client.put(
+            roster_url(agent_li, "availability"), json={"presence": "available"}, headers=agent_li.headers)))
+        second.start()
+        wait_for_a_lock_wait(db)
+    second.join()
+    assert answers[0].status_code == 409 and answers[0].json()["error"]["code"] == "conflict"  # not a 500
+    assert client.get(roster_url(agent_li), headers=agent_li.headers).json()["presence"] == "away"
 
 
 def test_on_duty_follows_shifts_across_midnight_and_absences_that_end(

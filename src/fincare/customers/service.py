@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fincare.customers import identity
@@ -243,6 +244,17 @@ def _ensure_unique_external_id(session: Session, external_id: str | None, own_id
         raise Conflict(f"external id {external_id} belongs to customer {found}", field="external_id")
 
 
+def _flush_claiming_external_id(session: Session, customer: Customer, external_id: str | None) -> None:
+    """Write the customer; if a concurrent request gave the same external id to another customer
+    after `_ensure_unique_external_id` looked, refuse as that check would have."""
+    try:
+        with session.begin_nested():
+            session.add(customer)
+    except IntegrityError:
+        _ensure_unique_external_id(session, external_id, customer.id)
+        raise
+
+
 def create_customer(session: Session, *, actor: Principal, data: CustomerData) -> Customer:
     """Create a customer from validated input; audited with masked values."""
     assert data.kind is not None and data.name is not None
@@ -252,8 +264,7 @@ def create_customer(session: Session, *, actor: Principal, data: CustomerData) -
     customer = Customer(uid=new_uid(), kind=data.kind, status=CustomerStatus.ACTIVE, created_at=now,
                         updated_at=now, service_lines=[], tags=[])
     _apply(session, customer, data, creating=True)
-    session.add(customer)
-    session.flush()
+    _flush_claiming_external_id(session, customer, data.external_id)
     audit_trail.record(session, actor=actor, action="customer.created", subject=customer,
                        after=_masked_view(customer))
     return customer
@@ -268,7 +279,7 @@ def update_customer(session: Session, *, actor: Principal, customer: Customer, d
     _ensure_unique_external_id(session, data.external_id, customer.id)
     before = _masked_view(customer)
     _apply(session, customer, data, creating=False)
-    session.flush()
+    _flush_claiming_external_id(session, customer, data.external_id)
     after = _masked_view(customer)
     # a new value can have the same mask (13812345678 → 13899995678): personal fields given count too
     changed = {k for k in after if before[k] != after[k]} | (data.given & PERSONAL_FIELDS)

@@ -20,6 +20,7 @@ from urllib.parse import quote
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,7 +30,7 @@ from fincare.platform.accounts import service as accounts
 from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.config import get_settings
 from fincare.platform.db import unit_of_work
-from fincare.platform.errors import DomainError, Forbidden, TooLarge, Unauthenticated
+from fincare.platform.errors import Conflict, DomainError, Forbidden, TooLarge, Unauthenticated
 from fincare.platform.observability import HTTP_REQUESTS, HTTP_SECONDS
 from fincare.platform.permissions import Permission, Principal
 
@@ -205,10 +206,25 @@ def install_error_handlers(app: FastAPI, *, console_error: Callable[[Request, Do
         return JSONResponse(_error_body("internal", "an internal error occurred; it was logged", None),
                             status_code=500)
 
+    async def integrity_error(request: Request, exc: Exception) -> Response:
+        # A unique key that a service checked but a concurrent request took first (PostgreSQL lets
+        # the later insert wait for the earlier commit, then refuses it): a conflict, not a fault.
+        assert isinstance(exc, IntegrityError)
+        if not _is_unique_violation(exc):
+            return await unexpected(request, exc)
+        log.warning("a concurrent request took the same key first", exc_info=exc)
+        return await domain_error(request, Conflict(
+            "another change to the same record was saved at the same moment; reload and try again"))
+
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(IntegrityError, integrity_error)
     app.add_exception_handler(Exception, unexpected)
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(exc.orig)
 
 
 def _redirect(request: Request, url: str) -> Response:
