@@ -73,6 +73,27 @@ def test_an_external_id_a_concurrent_request_took_first_is_refused_naming_it(cli
         assert session.execute(select(func.count()).select_from(Customer)).scalar_one() == 1
 
 
+def test_an_external_id_given_to_two_customers_at_once_is_refused_for_the_second(client: TestClient,
+                                                                                 agent_li: Staff, db: Engine) -> None:
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: the second request sees the first's change")
+    first, second = create(client, agent_li)[1], create(client, agent_li)[1]
+    answers: list[Response] = []
+    with unit_of_work() as session:  # the first customer takes CRM-8, not committed yet
+        customer = session.get(Customer, first["id"])
+        assert customer is not None
+        service.update_customer(session, actor=SYSTEM, customer=customer,
+                                data=service.parse_customer({"external_id": "CRM-8"}, partial=True))
+        patch = threading.Thread(target=lambda: answers.append(client.patch(
+            f"/api/v1/customers/{second['id']}", json={"external_id": "CRM-8"}, headers=agent_li.headers)))
+        patch.start()
+        wait_for_a_lock_wait(db)
+    patch.join()
+    assert answers[0].status_code == 409 and answers[0].json()["error"]["field"] == "external_id"
+    shown = client.get(f"/api/v1/customers/{second['id']}", headers=agent_li.headers).json()
+    assert shown["external_id"] != "CRM-8"
+
+
 def test_reading_a_customer_adds_exactly_one_read_entry(client: TestClient, agent_li: Staff) -> None:
     _, shown = create(client, agent_li)
     before = len(audit_entries("customer.viewed", shown["id"]))

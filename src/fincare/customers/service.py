@@ -7,7 +7,8 @@ the rights desk may still act on them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -244,11 +245,14 @@ def _ensure_unique_external_id(session: Session, external_id: str | None, own_id
         raise Conflict(f"external id {external_id} belongs to customer {found}", field="external_id")
 
 
-def _flush_claiming_external_id(session: Session, customer: Customer, external_id: str | None) -> None:
-    """Write the customer; if a concurrent request gave the same external id to another customer
-    after `_ensure_unique_external_id` looked, refuse as that check would have."""
+@contextmanager
+def _claiming_external_id(session: Session, customer: Customer, external_id: str | None) -> Iterator[None]:
+    """Changes to the customer made inside are written in a savepoint: if a concurrent request gave
+    the same external id to another customer after `_ensure_unique_external_id` looked, refuse as
+    that check would have (the changes are undone, the transaction stays usable)."""
     try:
         with session.begin_nested():
+            yield
             session.add(customer)
     except IntegrityError:
         _ensure_unique_external_id(session, external_id, customer.id)
@@ -263,8 +267,8 @@ def create_customer(session: Session, *, actor: Principal, data: CustomerData) -
     now = clock.now()
     customer = Customer(uid=new_uid(), kind=data.kind, status=CustomerStatus.ACTIVE, created_at=now,
                         updated_at=now, service_lines=[], tags=[])
-    _apply(session, customer, data, creating=True)
-    _flush_claiming_external_id(session, customer, data.external_id)
+    with _claiming_external_id(session, customer, data.external_id):
+        _apply(session, customer, data, creating=True)
     audit_trail.record(session, actor=actor, action="customer.created", subject=customer,
                        after=_masked_view(customer))
     return customer
@@ -278,8 +282,8 @@ def update_customer(session: Session, *, actor: Principal, customer: Customer, d
     check_kind_rules(customer.kind, data, customer)
     _ensure_unique_external_id(session, data.external_id, customer.id)
     before = _masked_view(customer)
-    _apply(session, customer, data, creating=False)
-    _flush_claiming_external_id(session, customer, data.external_id)
+    with _claiming_external_id(session, customer, data.external_id):
+        _apply(session, customer, data, creating=False)
     after = _masked_view(customer)
     # a new value can have the same mask (13812345678 → 13899995678): personal fields given count too
     changed = {k for k in after if before[k] != after[k]} | (data.given & PERSONAL_FIELDS)

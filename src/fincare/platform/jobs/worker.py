@@ -69,15 +69,17 @@ class Worker:
     def _ensure_schedule_rows() -> None:
         # Each schedule's row exists before any worker locks it: the locking read skips a row another
         # worker holds, which would otherwise look the same as a row never written — and writing it
-        # then fails on its key (every time a schedule was due while another worker ran it). One
-        # statement per pass; a row already there is left alone without waiting for its lock.
-        if not schedules():
-            return
+        # then fails on its key (every time a schedule was due while another worker ran it). Only
+        # missing rows are written: an insert, even ON CONFLICT DO NOTHING, waits for a transaction
+        # that has changed the row (a schedule running elsewhere), where a plain read does not.
         with unit_of_work() as session:
-            now = clock.now()
-            session.execute(insert_on_conflict(session, JobSchedule)
-                            .values([{"name": s.name, "next_run_at": now} for s in schedules()])
-                            .on_conflict_do_nothing(index_elements=["name"]))
+            present = set(session.execute(select(JobSchedule.name)).scalars())
+            missing = [s.name for s in schedules() if s.name not in present]
+            if missing:
+                now = clock.now()
+                session.execute(insert_on_conflict(session, JobSchedule)
+                                .values([{"name": name, "next_run_at": now} for name in missing])
+                                .on_conflict_do_nothing(index_elements=["name"]))
 
     def _run_schedule(self, schedule: Schedule) -> bool:
         try:
