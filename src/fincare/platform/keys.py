@@ -118,9 +118,9 @@ def active_version(session: Session) -> int:
 
 
 def _create_first_key(session: Session) -> int:
-    session.execute(insert_on_conflict(session, DataKey).values(version=1, wrapped=_wrap(1, AESGCM.generate_key(256)),
-                                           state=KeyState.ACTIVE, created_at=clock.now())
-                    .on_conflict_do_nothing(index_elements=["version"]))
+    first = insert_on_conflict(session, DataKey).values(version=1, wrapped=_wrap(1, AESGCM.generate_key(256)),
+                                                        state=KeyState.ACTIVE, created_at=clock.now())
+    session.execute(first.on_conflict_do_nothing(index_elements=["version"]))
     return int(session.execute(
         select(DataKey.version).where(DataKey.state == KeyState.ACTIVE).with_for_update(read=True)
     ).scalar_one())

@@ -71,15 +71,18 @@ class Worker:
         # worker holds, which would otherwise look the same as a row never written — and writing it
         # then fails on its key (every time a schedule was due while another worker ran it). Only
         # missing rows are written: an insert, even ON CONFLICT DO NOTHING, waits for a transaction
-        # that has changed the row (a schedule running elsewhere), where a plain read does not.
-        with unit_of_work() as session:
+        # that has changed the row (a schedule running elsewhere), where a plain read does not. The
+        # read takes no write lock (SQLite's), so a pass with nothing missing writes nothing.
+        with unit_of_work(read_only=True) as session:
             present = set(session.execute(select(JobSchedule.name)).scalars())
-            missing = [s.name for s in schedules() if s.name not in present]
-            if missing:
-                now = clock.now()
-                session.execute(insert_on_conflict(session, JobSchedule)
-                                .values([{"name": name, "next_run_at": now} for name in missing])
-                                .on_conflict_do_nothing(index_elements=["name"]))
+        missing = [s.name for s in schedules() if s.name not in present]
+        if not missing:
+            return
+        with unit_of_work() as session:
+            now = clock.now()
+            session.execute(insert_on_conflict(session, JobSchedule)
+                            .values([{"name": name, "next_run_at": now} for name in missing])
+                            .on_conflict_do_nothing(index_elements=["name"]))
 
     def _run_schedule(self, schedule: Schedule) -> bool:
         try:

@@ -113,9 +113,10 @@ def revise(session: Session, period: Period) -> list[str]:
         rows = history.get(kpi.key)
         if rows is None:
             _snapshot(session, kpi, period, figure, revision=1, at=now)
-        elif _differs(rows[-1].actual, figure.actual) and _snapshot(
-                session, kpi, period, figure, revision=rows[-1].revision + 1, at=now)[1]:
-            revised.append(kpi.key)
+        elif _differs(rows[-1].actual, figure.actual):
+            _, taken = _snapshot(session, kpi, period, figure, revision=rows[-1].revision + 1, at=now)
+            if taken:  # else a concurrent pass kept the same revision first
+                revised.append(kpi.key)
     return revised
 
 
