@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,12 +18,12 @@ import pytest
 from fincare import serving
 
 
-def exit_at_once(_host: str, _port: int) -> None:
+def exit_at_once(_host: str, _port: int, _channel: socket.socket) -> None:
     """A server process that cannot start (bad settings, a database that is gone)."""
     sys.exit(3)
 
 
-def die_first_then_serve(_host: str, _port: int) -> None:
+def die_first_then_serve(_host: str, _port: int, _channel: socket.socket) -> None:
     """The first process dies at start; the second serves; the third (the first's replacement) stops the server."""
     marker = os.open(os.environ["FINCARE_TEST_SERVE_MARKER"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     os.write(marker, b"x")  # one byte per start: the offset after it says which start this is
@@ -70,3 +72,43 @@ def test_a_process_that_dies_is_replaced_and_sigterm_stops_them_all(monkeypatch:
         serving.serve(host="127.0.0.1", port=_free_port(), workers=2)  # returns once stopped
     assert (tmp_path / "starts").read_bytes() == b"xxx"
     assert signal.getsignal(signal.SIGTERM) == before  # the caller's handlers are back
+
+
+def answer_with_own_pid(_host: str, _port: int, channel: socket.socket) -> None:
+    """A server process that answers each connection it is handed with its process id."""
+    while True:
+        _message, fds, _flags, _address = socket.recv_fds(channel, 1, 8)
+        if not fds:
+            return  # the parent is gone
+        for fd in fds:
+            with socket.socket(fileno=fd) as connection, contextlib.suppress(OSError):  # a probe that left
+                connection.sendall(str(os.getpid()).encode())
+
+
+def test_connections_are_handed_to_the_processes_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A few long-lived connections (a proxy's keep-alive pool) split evenly, not as a hash falls."""
+    monkeypatch.setattr(serving, "_worker", answer_with_own_pid)
+    port = _free_port()
+    served: list[str] = []
+
+    def clients() -> None:
+        deadline = time.monotonic() + 30
+        while True:  # until the parent listens
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "fincare serve did not listen"
+                time.sleep(0.1)
+        for _ in range(12):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+                served.append(connection.recv(32).decode())
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    client = threading.Thread(target=clients)
+    client.start()
+    with at_most(60):
+        serving.serve(host="127.0.0.1", port=port, workers=3)
+    client.join()
+    assert len(served) == 12 and len(set(served)) == 3
+    assert sorted(served.count(pid) for pid in set(served)) == [4, 4, 4]
