@@ -1,11 +1,16 @@
 """The `fincare` command line, run as a user runs it."""
 
+import contextlib
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import Engine, text
 
@@ -70,29 +75,34 @@ def test_production_without_a_master_key_refuses_with_a_clear_reason(tmp_path: P
     assert "FINCARE_MASTER_KEY" in result.stderr
 
 
-def test_serve_with_two_workers_answers_and_stops_cleanly_on_sigterm(db: Engine) -> None:
-    import signal
-    import socket
-    import time
-
-    import httpx
-
+def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return int(probe.getsockname()[1])
+
+
+def _serving(port: int) -> subprocess.Popen[bytes]:
+    """`fincare serve --workers 2` on `port`, once it answers."""
     server = subprocess.Popen([sys.executable, "-m", "fincare", "serve", "--port", str(port), "--workers", "2"],
                               env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise AssertionError("fincare serve did not start")
+        time.sleep(0.2)
+
+
+def test_serve_with_two_workers_answers_and_stops_cleanly_on_sigterm(db: Engine) -> None:
+    port = _free_port()
+    server = _serving(port)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "fincare serve did not start"
-            time.sleep(0.2)
-        # every connection is served, whichever process the kernel gives it to
+        # every connection is served, whichever process it is handed to
         answers = [httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json() for _ in range(20)]
         assert answers == [{"status": "ok"}] * 20
         taken = fincare("serve", "--port", str(port), "--workers", "2")  # never silently shares the port
@@ -100,3 +110,31 @@ def test_serve_with_two_workers_answers_and_stops_cleanly_on_sigterm(db: Engine)
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=60) == 0
+
+
+def test_server_processes_stop_when_their_parent_is_killed(db: Engine) -> None:
+    """No orphan keeps serving (and holding the database's connections) after a kill -9 of `fincare serve`."""
+    server = _serving(_free_port())
+    children = [int(pid) for pid in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()]
+    try:
+        workers = [pid for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert len(workers) == 2  # beside them multiprocessing's resource tracker, which must go too
+        server.kill()
+        server.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while alive := [pid for pid in children if _running(pid)]:
+            assert time.monotonic() < deadline, f"server processes {alive} outlived their parent"
+            time.sleep(0.2)
+    finally:  # a failed run leaves nothing serving behind
+        server.kill()
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # an exited process nobody has reaped yet is gone all the same
