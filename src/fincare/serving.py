@@ -20,6 +20,7 @@ import selectors
 import signal
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -60,6 +61,7 @@ class HandedConnections(uvicorn.Server):
         super().__init__(config)
         self.channel = channel
         self._opening: set[asyncio.Task[object]] = set()
+        self._take: Callable[[], None] | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=[])  # no listening socket of its own
@@ -81,14 +83,18 @@ class HandedConnections(uvicorn.Server):
                 self.should_exit = True
                 return
             for fd in fds:
-                connection = socket.socket(fileno=fd)
-                connection.setblocking(False)
-                task = loop.create_task(loop.connect_accepted_socket(protocol, connection))
-                self._opening.add(task)
-                task.add_done_callback(self._opened)
+                self._open(loop, protocol, fd)
 
+        self._take = take
         self.channel.setblocking(False)
         loop.add_reader(self.channel.fileno(), take)
+
+    def _open(self, loop: asyncio.AbstractEventLoop, protocol: Callable[[], asyncio.Protocol], fd: int) -> None:
+        connection = socket.socket(fileno=fd)
+        connection.setblocking(False)
+        task = loop.create_task(loop.connect_accepted_socket(protocol, connection))
+        self._opening.add(task)
+        task.add_done_callback(self._opened)
 
     def _opened(self, task: asyncio.Task[object]) -> None:
         self._opening.discard(task)
@@ -96,8 +102,20 @@ class HandedConnections(uvicorn.Server):
             log.info("a handed connection could not be opened: %s", task.exception())
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Stop taking connections (the parent then hands them to the other processes), open the ones
+        already sent, and let uvicorn finish them all, as it does for connections it accepted itself."""
         with contextlib.suppress(ValueError, OSError):  # already removed when the parent went away
             asyncio.get_running_loop().remove_reader(self.channel.fileno())
+        with contextlib.suppress(OSError):
+            self.channel.shutdown(socket.SHUT_RD)  # the parent's next send to this process fails at once
+        if self._take is not None:
+            while True:  # what was queued before the shutdown: served, never reset
+                before = len(self._opening)
+                self._take()
+                if len(self._opening) == before:
+                    break
+        if self._opening:
+            await asyncio.wait(set(self._opening))
         await super().shutdown(sockets)
 
 
@@ -126,9 +144,14 @@ def serve(*, host: str, port: int, workers: int) -> None:
 
     def start() -> _Worker:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)  # one message per connection
-        process = context.Process(target=_worker, args=(host, port, theirs), name="fincare-http")
-        process.start()
-        theirs.close()
+        try:
+            process = context.Process(target=_worker, args=(host, port, theirs), name="fincare-http")
+            process.start()
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
         ours.setblocking(False)  # a worker that stops reading must not stall the others' connections
         return _Worker(process, ours, time.monotonic())
 
@@ -161,12 +184,15 @@ def serve(*, host: str, port: int, workers: int) -> None:
         while not stopping:
             if selector.select(timeout=0.5):
                 for _ in range(ACCEPTS_PER_PASS):  # then look after the processes, even under a flood
+                    if stopping:
+                        break
                     try:
                         connection, _address = listener.accept()
                     except (BlockingIOError, InterruptedError):
                         break
                     except OSError as exc:  # out of file descriptors: the rest wait in the backlog
                         log.warning("cannot accept a connection: %s", exc)
+                        time.sleep(0.1)  # the listener stays readable: do not spin on it
                         break
                     with connection:  # the worker has its own copy now
                         hand(connection)

@@ -94,7 +94,8 @@ def _serving(port: int) -> subprocess.Popen[bytes]:
             pass
         if server.poll() is not None or time.monotonic() > deadline:
             server.kill()
-            raise AssertionError("fincare serve did not start")
+            _out, err = server.communicate(timeout=30)
+            raise AssertionError(f"fincare serve did not start: {err.decode(errors='replace')[-2000:]}")
         time.sleep(0.2)
 
 
@@ -109,7 +110,11 @@ def test_serve_with_two_workers_answers_and_stops_cleanly_on_sigterm(db: Engine)
         assert taken.returncode != 0 and "cannot listen" in taken.stderr
     finally:
         server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=60) == 0
+        try:
+            assert server.wait(timeout=60) == 0
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise
 
 
 def test_server_processes_stop_when_their_parent_is_killed(db: Engine) -> None:
@@ -125,11 +130,12 @@ def test_server_processes_stop_when_their_parent_is_killed(db: Engine) -> None:
         while alive := [pid for pid in children if _running(pid)]:
             assert time.monotonic() < deadline, f"server processes {alive} outlived their parent"
             time.sleep(0.2)
-    finally:  # a failed run leaves nothing serving behind
+    except BaseException:  # a failed run leaves nothing serving behind
         server.kill()
         for pid in children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        raise
 
 
 def _running(pid: int) -> bool:

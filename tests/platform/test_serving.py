@@ -90,25 +90,32 @@ def test_connections_are_handed_to_the_processes_in_turn(monkeypatch: pytest.Mon
     monkeypatch.setattr(serving, "_worker", answer_with_own_pid)
     port = _free_port()
     served: list[str] = []
+    failures: list[BaseException] = []
 
     def clients() -> None:
-        deadline = time.monotonic() + 30
-        while True:  # until the parent listens
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "fincare serve did not listen"
-                time.sleep(0.1)
-        for _ in range(12):
-            with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
-                served.append(connection.recv(32).decode())
-        os.kill(os.getpid(), signal.SIGTERM)
+        try:
+            deadline = time.monotonic() + 30
+            while True:  # until the parent listens
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "fincare serve did not listen"
+                    time.sleep(0.1)
+            for _ in range(12):
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+                    served.append(connection.recv(32).decode())
+        except BaseException as exc:  # reported by the test, not lost as a thread warning
+            failures.append(exc)
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)
 
     client = threading.Thread(target=clients)
     client.start()
     with at_most(60):
         serving.serve(host="127.0.0.1", port=port, workers=3)
     client.join()
+    if failures:
+        raise failures[0]
     assert len(served) == 12 and len(set(served)) == 3
     assert sorted(served.count(pid) for pid in set(served)) == [4, 4, 4]
