@@ -6,13 +6,17 @@ Letting the kernel spread connections instead splits a handful of long-lived kee
 connections unevenly: with SO_REUSEPORT each connection is hashed to a process, and 16 connections
 from a proxy or a load balancer often land 10 and 6, so every request on the busier process waits
 behind more others; on one shared socket (what `uvicorn --workers` does) an idle event loop accepts
-a whole burst at once and one process serves them all. The parent also supervises: it restarts a
-worker that dies and stops them all on SIGTERM or Ctrl-C.
+a whole burst at once and one process serves them all. A process gets connections only once it has
+said its app is up (the parent starts accepting when all first processes have), so none waits on a
+process that dies while starting; one that is stopping refuses them and the next takes them; when
+no process can take one, it waits in the parent and new ones wait in the kernel's backlog. The
+parent also supervises: it restarts a worker that dies and stops them all on SIGTERM or Ctrl-C.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import multiprocessing
@@ -33,6 +37,7 @@ log = logging.getLogger("fincare.serve")
 QUICK_DEATH_SECONDS = 10.0
 MAX_QUICK_DEATHS = 3
 ACCEPTS_PER_PASS = 256
+READY = b"r"  # a server process to the parent: its app has started
 
 
 class WorkerCrashed(RuntimeError):
@@ -61,7 +66,7 @@ class HandedConnections(uvicorn.Server):
         super().__init__(config)
         self.channel = channel
         self._opening: set[asyncio.Task[object]] = set()
-        self._take: Callable[[], None] | None = None
+        self._protocol: Callable[[], asyncio.Protocol] | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=[])  # no listening socket of its own
@@ -73,28 +78,30 @@ class HandedConnections(uvicorn.Server):
                 config=config, server_state=self.server_state, app_state=self.lifespan.state, _loop=loop)
             return made
 
-        def take() -> None:
-            try:
-                message, fds, _flags, _address = socket.recv_fds(self.channel, 1, 8)
-            except BlockingIOError:
-                return
-            if not message and not fds:  # the parent is gone: finish what is in flight and stop
-                loop.remove_reader(self.channel.fileno())
-                self.should_exit = True
-                return
-            for fd in fds:
-                self._open(loop, protocol, fd)
-
-        self._take = take
+        self._protocol = protocol
         self.channel.setblocking(False)
-        loop.add_reader(self.channel.fileno(), take)
+        loop.add_reader(self.channel.fileno(), self._receive)
+        self.channel.send(READY)  # the app is up: the parent may hand this process connections now
 
-    def _open(self, loop: asyncio.AbstractEventLoop, protocol: Callable[[], asyncio.Protocol], fd: int) -> None:
-        connection = socket.socket(fileno=fd)
-        connection.setblocking(False)
-        task = loop.create_task(loop.connect_accepted_socket(protocol, connection))
-        self._opening.add(task)
-        task.add_done_callback(self._opened)
+    def _receive(self) -> bool:
+        """Open the connection(s) of one message from the parent; False when none was waiting."""
+        try:
+            message, fds, _flags, _address = socket.recv_fds(self.channel, 1, 8)
+        except BlockingIOError:
+            return False
+        if not message and not fds:  # the parent is gone: finish what is in flight and stop
+            asyncio.get_running_loop().remove_reader(self.channel.fileno())
+            self.should_exit = True
+            return False
+        assert self._protocol is not None
+        for fd in fds:
+            connection = socket.socket(fileno=fd)
+            connection.setblocking(False)
+            task = asyncio.get_running_loop().create_task(
+                asyncio.get_running_loop().connect_accepted_socket(self._protocol, connection))
+            self._opening.add(task)
+            task.add_done_callback(self._opened)
+        return True
 
     def _opened(self, task: asyncio.Task[object]) -> None:
         self._opening.discard(task)
@@ -108,12 +115,8 @@ class HandedConnections(uvicorn.Server):
             asyncio.get_running_loop().remove_reader(self.channel.fileno())
         with contextlib.suppress(OSError):
             self.channel.shutdown(socket.SHUT_RD)  # the parent's next send to this process fails at once
-        if self._take is not None:
-            while True:  # what was queued before the shutdown: served, never reset
-                before = len(self._opening)
-                self._take()
-                if len(self._opening) == before:
-                    break
+        while self._protocol is not None and self._receive():  # what was queued: served, never reset
+            pass
         if self._opening:
             await asyncio.wait(set(self._opening))
         await super().shutdown(sockets)
@@ -126,26 +129,35 @@ def _worker(host: str, port: int, channel: socket.socket) -> None:
 
 @dataclass
 class _Worker:
-    """A server process and the parent's end of the socket its connections are sent over."""
+    """A server process, the parent's end of the socket its connections are sent over, and whether it
+    has said it is ready for them."""
 
     process: BaseProcess
     channel: socket.socket
     started: float
+    ready: bool = False
 
 
-def serve(*, host: str, port: int, workers: int) -> None:
-    """Serve console and API on `host:port` with `workers` processes until stopped."""
-    if workers <= 1:
-        uvicorn.Server(_config(host, port)).run()
-        return
-    listener = _listen(host, port)  # fails here, with one clear error, if anyone listens there already
-    context = multiprocessing.get_context("spawn")
-    stopping = False
+class _Dispatcher:
+    """The parent's side: accept, hand each connection to the next ready process, supervise."""
 
-    def start() -> _Worker:
+    def __init__(self, host: str, port: int, workers: int) -> None:
+        self.listener = _listen(host, port)  # fails here, with one clear error, if anyone listens there already
+        self.listener.setblocking(False)
+        self.host, self.port = host, port
+        self.context = multiprocessing.get_context("spawn")
+        self.selector = selectors.DefaultSelector()
+        self.accepting = False
+        self.opened = False  # every first process is ready: from then on, any ready process will do
+        # accepted, but no process could take it yet (none ready, or all behind): it waits here
+        self.waiting: collections.deque[socket.socket] = collections.deque()
+        self.turn = 0
+        self.running = [self._start() for _ in range(workers)]
+
+    def _start(self) -> _Worker:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)  # one message per connection
         try:
-            process = context.Process(target=_worker, args=(host, port, theirs), name="fincare-http")
+            process = self.context.Process(target=_worker, args=(self.host, self.port, theirs), name="fincare-http")
             process.start()
         except BaseException:
             ours.close()
@@ -153,50 +165,117 @@ def serve(*, host: str, port: int, workers: int) -> None:
         finally:
             theirs.close()
         ours.setblocking(False)  # a worker that stops reading must not stall the others' connections
-        return _Worker(process, ours, time.monotonic())
+        worker = _Worker(process, ours, time.monotonic())
+        self.selector.register(ours, selectors.EVENT_READ, worker)
+        return worker
+
+    def replace(self, n: int) -> None:
+        """Start a process in place of `running[n]`, which has exited."""
+        with contextlib.suppress(KeyError):  # unless its end was already heard
+            self.selector.unregister(self.running[n].channel)
+        self.running[n].channel.close()
+        self.running[n] = self._start()
+
+    def pass_once(self, stopping: Callable[[], bool]) -> None:
+        """Wait up to half a second for connections and messages and deal with them."""
+        # the first connections wait for every process, else they would all go to the first one up
+        self.opened = self.opened or all(w.ready for w in self.running)
+        self._watch_listener(self.opened and any(w.ready for w in self.running) and not self.waiting)
+        for key, _events in self.selector.select(timeout=0.05 if self.waiting else 0.5):
+            if key.fileobj is self.listener:
+                self._accept(stopping)
+            else:
+                self._hear(key.data)
+        while self.waiting and self._hand(self.waiting[0]):
+            self.waiting.popleft().close()  # the process has its own copy now
+
+    def _watch_listener(self, accepting: bool) -> None:
+        # left unwatched, a pending connection waits in the kernel's backlog, not in a busy loop here
+        if accepting and not self.accepting:
+            self.selector.register(self.listener, selectors.EVENT_READ)
+        elif self.accepting and not accepting:
+            self.selector.unregister(self.listener)
+        self.accepting = accepting
+
+    def _accept(self, stopping: Callable[[], bool]) -> None:
+        for _ in range(ACCEPTS_PER_PASS):  # then look after the processes, even under a flood
+            if stopping() or self.waiting:
+                return
+            try:
+                connection, _address = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # out of file descriptors: the rest wait in the backlog
+                log.warning("cannot accept a connection: %s", exc)
+                time.sleep(0.1)  # the listener stays readable: do not spin on it
+                return
+            if self._hand(connection):
+                connection.close()  # the process has its own copy now
+            else:
+                self.waiting.append(connection)
+
+    def _hear(self, worker: _Worker) -> None:
+        try:
+            message = worker.channel.recv(16)
+        except BlockingIOError:
+            return
+        except OSError:
+            message = b""
+        if message:
+            worker.ready = worker.ready or READY in message
+        else:  # the process has exited: no more connections for it until the supervisor replaces it
+            worker.ready = False
+            self.selector.unregister(worker.channel)
+
+    def _hand(self, connection: socket.socket) -> bool:
+        """Send `connection` to the next ready process that takes it; False if none does."""
+        for _ in self.running:
+            worker = self.running[self.turn % len(self.running)]
+            self.turn += 1
+            if not worker.ready:
+                continue
+            try:
+                socket.send_fds(worker.channel, [b"c"], [connection.fileno()])
+                return True
+            except BlockingIOError:  # not keeping up: the next one
+                continue
+            except OSError:  # stopping or gone: no more connections for it
+                worker.ready = False
+        return False
+
+    def close(self) -> None:
+        """Stop accepting, let every process finish what it has, and wait for them."""
+        self.selector.close()
+        self.listener.close()
+        for connection in self.waiting:
+            connection.close()
+        for worker in self.running:
+            if worker.process.is_alive():
+                worker.process.terminate()  # uvicorn finishes the requests in flight on SIGTERM
+        for worker in self.running:
+            worker.process.join(timeout=30)
+            worker.channel.close()
+
+
+def serve(*, host: str, port: int, workers: int) -> None:
+    """Serve console and API on `host:port` with `workers` processes until stopped."""
+    if workers <= 1:
+        uvicorn.Server(_config(host, port)).run()
+        return
+    stopping = False
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
 
+    dispatcher = _Dispatcher(host, port, workers)
     handlers = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
-    running = [start() for _ in range(workers)]
     log.info("serving on http://%s:%s with %s processes", host, port, workers)
-    turn = 0
-
-    def hand(connection: socket.socket) -> None:
-        nonlocal turn
-        for _ in running:
-            worker = running[turn % len(running)]
-            turn += 1
-            try:
-                socket.send_fds(worker.channel, [b"c"], [connection.fileno()])
-                return
-            except OSError:  # that process is gone or not keeping up: the next one
-                continue
-        log.warning("no server process could take a connection; it was closed")
-
-    selector = selectors.DefaultSelector()
-    listener.setblocking(False)
-    selector.register(listener, selectors.EVENT_READ)
     quick_deaths = 0
     try:
         while not stopping:
-            if selector.select(timeout=0.5):
-                for _ in range(ACCEPTS_PER_PASS):  # then look after the processes, even under a flood
-                    if stopping:
-                        break
-                    try:
-                        connection, _address = listener.accept()
-                    except (BlockingIOError, InterruptedError):
-                        break
-                    except OSError as exc:  # out of file descriptors: the rest wait in the backlog
-                        log.warning("cannot accept a connection: %s", exc)
-                        time.sleep(0.1)  # the listener stays readable: do not spin on it
-                        break
-                    with connection:  # the worker has its own copy now
-                        hand(connection)
-            for n, worker in enumerate(running):
+            dispatcher.pass_once(lambda: stopping)
+            for n, worker in enumerate(dispatcher.running):
                 if worker.process.is_alive() or stopping:
                     continue
                 # a worker that cannot even start (bad settings, database gone) would be restarted
@@ -207,16 +286,8 @@ def serve(*, host: str, port: int, workers: int) -> None:
                                         f"(last exit code {worker.process.exitcode})")
                 log.warning("server process %s exited with %s; starting another", worker.process.pid,
                             worker.process.exitcode)
-                worker.channel.close()
-                running[n] = start()
+                dispatcher.replace(n)
     finally:
-        selector.close()
-        listener.close()
-        for worker in running:
-            if worker.process.is_alive():
-                worker.process.terminate()  # uvicorn finishes the requests in flight on SIGTERM
-        for worker in running:
-            worker.process.join(timeout=30)
-            worker.channel.close()
+        dispatcher.close()
         for signum, handler in handlers.items():
             signal.signal(signum, handler)

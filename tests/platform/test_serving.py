@@ -76,6 +76,7 @@ def test_a_process_that_dies_is_replaced_and_sigterm_stops_them_all(monkeypatch:
 
 def answer_with_own_pid(_host: str, _port: int, channel: socket.socket) -> None:
     """A server process that answers each connection it is handed with its process id."""
+    channel.send(serving.READY)
     while True:
         _message, fds, _flags, _address = socket.recv_fds(channel, 1, 8)
         if not fds:
@@ -85,10 +86,8 @@ def answer_with_own_pid(_host: str, _port: int, channel: socket.socket) -> None:
                 connection.sendall(str(os.getpid()).encode())
 
 
-def test_connections_are_handed_to_the_processes_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A few long-lived connections (a proxy's keep-alive pool) split evenly, not as a hash falls."""
-    monkeypatch.setattr(serving, "_worker", answer_with_own_pid)
-    port = _free_port()
+def _answers(port: int, connections: int, workers: int) -> list[str]:
+    """What `connections` clients, one after another, are answered by a server of `workers` processes."""
     served: list[str] = []
     failures: list[BaseException] = []
 
@@ -102,7 +101,7 @@ def test_connections_are_handed_to_the_processes_in_turn(monkeypatch: pytest.Mon
                 except OSError:
                     assert time.monotonic() < deadline, "fincare serve did not listen"
                     time.sleep(0.1)
-            for _ in range(12):
+            for _ in range(connections):
                 with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
                     served.append(connection.recv(32).decode())
         except BaseException as exc:  # reported by the test, not lost as a thread warning
@@ -113,9 +112,35 @@ def test_connections_are_handed_to_the_processes_in_turn(monkeypatch: pytest.Mon
     client = threading.Thread(target=clients)
     client.start()
     with at_most(60):
-        serving.serve(host="127.0.0.1", port=port, workers=3)
+        serving.serve(host="127.0.0.1", port=port, workers=workers)
     client.join()
     if failures:
         raise failures[0]
+    return served
+
+
+def test_connections_are_handed_to_the_processes_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A few long-lived connections (a proxy's keep-alive pool) split evenly, not as a hash falls."""
+    monkeypatch.setattr(serving, "_worker", answer_with_own_pid)
+    served = _answers(_free_port(), 12, workers=3)
     assert len(served) == 12 and len(set(served)) == 3
     assert sorted(served.count(pid) for pid in set(served)) == [4, 4, 4]
+
+
+def die_at_first_start_else_answer(host: str, port: int, channel: socket.socket) -> None:
+    """The first process exits before its app is up; the others answer with their process id."""
+    marker = os.open(os.environ["FINCARE_TEST_SERVE_MARKER"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    os.write(marker, b"x")
+    if os.lseek(marker, 0, os.SEEK_CUR) == 1:
+        time.sleep(0.5)  # long enough for the first connections to arrive while it still runs
+        sys.exit(3)
+    answer_with_own_pid(host, port, channel)
+
+
+def test_a_process_that_dies_at_start_loses_no_connection(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Connections go only to processes that said they are ready: none waits on one that never will be."""
+    monkeypatch.setattr(serving, "_worker", die_at_first_start_else_answer)
+    monkeypatch.setenv("FINCARE_TEST_SERVE_MARKER", str(tmp_path / "starts"))
+    served = _answers(_free_port(), 6, workers=2)
+    assert len(served) == 6 and all(served)  # every connection answered: none was closed unserved
+    assert len(set(served)) == 2
