@@ -34,6 +34,17 @@ def test_ids_for_several_tables_come_in_one_call_and_are_never_handed_out_twice(
     assert min(second["sla_clock"]) > max(first["sla_clock"])
 
 
+def test_many_ids_at_once_are_as_distinct_and_ordered_as_a_few(db: Engine) -> None:
+    with unit_of_work() as session:
+        few = allocate_id_sets(session, {"sla_clock": 2, "ticket": 1})
+        many = allocate_id_sets(session, {"sla_clock": 40, "ticket": 25})  # beyond one row of calls
+    assert [len(many["sla_clock"]), len(many["ticket"])] == [40, 25]
+    for table in ("sla_clock", "ticket"):
+        assert many[table] == sorted(set(many[table]))
+        if db.dialect.name == "postgresql":  # SQLite hands out max(id)+1…: nothing is reserved until inserted
+            assert min(many[table]) > max(few[table])
+
+
 def test_rows_are_stored_as_the_unit_of_work_stores_them_in_the_order_they_were_made(db: Engine) -> None:
     made = [a_clock(paused_seconds=None)]  # None where the column has a default: the default applies
     made += [ClockEvent(clock_id=0, kind=kind, at=AT, detail={"名": kind}) for kind in ("started", "warned", "met")]

@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
+    Connection,
     DateTime,
     Engine,
     FromClause,
@@ -247,37 +249,76 @@ def allocate_ids(session: Session, table: str, count: int) -> list[int]:
     PostgreSQL draws them from the table's sequence; SQLite's write lock (taken at BEGIN IMMEDIATE)
     makes max(id)+1… safe for the rest of the transaction.
     """
-    if count <= 0:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
-                               {"t": table, "n": count})
-        return [int(r[0]) for r in rows]
-    start = int(session.execute(text(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"')).scalar_one()) + 1  # noqa: S608
-    return list(range(start, start + count))
+    return allocate_id_sets(session, {table: count})[table]
 
 
 def allocate_id_sets(session: Session, counts: Mapping[str, int]) -> dict[str, list[int]]:
-    """`allocate_ids` for several tables in one round trip (PostgreSQL: one query over their sequences)."""
+    """`allocate_ids` for several tables in one round trip, each table's ids in ascending order.
+
+    PostgreSQL: a few ids (a new ticket's) come as one row of `nextval` calls on the sequences named
+    as constants, which costs the server less than a set over `generate_series` and catalog lookups
+    of the sequences by table name; many (a bulk import) as a set.
+    """
     wanted = {table: count for table, count in counts.items() if count > 0}
-    if session.get_bind().dialect.name != "postgresql" or len(wanted) <= 1:
-        return {table: allocate_ids(session, table, count) for table, count in counts.items()}
-    names = tuple(wanted)
-    params: dict[str, Any] = {}
-    for n, (table, count) in enumerate(wanted.items()):
-        params |= {f"t{n}": table, f"n{n}": count}
     found: dict[str, list[int]] = {table: [] for table in counts}
-    for n, value in session.connection().execute(_id_sets_query(len(names)), params):
-        found[names[n]].append(int(value))
+    if not wanted:
+        return found
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        for table, count in wanted.items():
+            start = int(connection.execute(text(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"')).scalar_one()) + 1  # noqa: S608
+            found[table] = list(range(start, start + count))
+        return found
+    sequences = _sequences(connection, wanted)
+    named = tuple(sequences[table] for table in wanted)
+    if sum(wanted.values()) <= _IDS_IN_ONE_ROW:
+        counted = tuple(zip(named, wanted.values(), strict=True))
+        values = iter(connection.execute(_ids_row_query(counted)).one())
+        for table, count in wanted.items():
+            found[table] = sorted(int(next(values)) for _ in range(count))
+        return found
+    tables = tuple(wanted)
+    for n, value in connection.execute(_ids_set_query(named), {f"n{n}": c for n, c in enumerate(wanted.values())}):
+        found[tables[n]].append(int(value))
+    for ids in found.values():
+        ids.sort()
     return found
 
 
-@functools.lru_cache(maxsize=16)
-def _id_sets_query(tables: int) -> TextClause:
-    """The query of `allocate_id_sets` for this many tables, built (and keyed by SQLAlchemy) once."""
-    return text(" UNION ALL ".join(
-        f"SELECT {n}, nextval(pg_get_serial_sequence(:t{n}, 'id')) FROM generate_series(1, :n{n})"  # noqa: S608
-        for n in range(tables)))
+_IDS_IN_ONE_ROW = 32
+_sequence_names: weakref.WeakKeyDictionary[Engine, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def _sequences(connection: Connection, tables: Iterable[str]) -> Mapping[str, str]:
+    """The id sequence of each table, read from the catalog once per engine (again for a table not seen)."""
+    names = _sequence_names.get(connection.engine, {})
+    if any(table not in names for table in tables):
+        rows = connection.execute(text(
+            "SELECT c.relname, pg_get_serial_sequence(c.oid::regclass::text, 'id') FROM pg_class c"
+            " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'id' AND NOT a.attisdropped"
+            " WHERE c.relkind IN ('r', 'p') AND c.relnamespace = current_schema()::regnamespace"))
+        names = _sequence_names[connection.engine] = {table: sequence for table, sequence in rows if sequence}
+        if missing := [table for table in tables if table not in names]:
+            raise ValueError(f"no id sequence for table(s) {', '.join(missing)}")
+    return names
+
+
+def _nextval(sequence: str) -> str:
+    """`nextval` of a sequence named as a constant: resolved when the statement is prepared, not per call."""
+    return "nextval('" + sequence.replace("'", "''") + "'::regclass)"
+
+
+@functools.lru_cache(maxsize=64)
+def _ids_row_query(counted: tuple[tuple[str, int], ...]) -> TextClause:
+    """One row: `count` calls of `nextval` on each sequence, in the order given."""
+    return text("SELECT " + ", ".join(_nextval(sequence) for sequence, count in counted for _ in range(count)))
+
+
+@functools.lru_cache(maxsize=64)
+def _ids_set_query(named: tuple[str, ...]) -> TextClause:
+    """Rows of (position of the sequence in `named`, id): `:n<position>` ids from each."""
+    return text(" UNION ALL ".join(f"SELECT {n}, {_nextval(sequence)} FROM generate_series(1, :n{n})"  # noqa: S608
+                                   for n, sequence in enumerate(named)))
 
 
 def number(objects: Sequence[Base], ids: Mapping[str, Sequence[int]]) -> None:
