@@ -34,8 +34,7 @@ def open_ticket(actor: Principal, *, customer_id: int | None = None, received_at
     if received_at is not None:
         raw["received_at"] = received_at
     with unit_of_work() as session:
-        intake = service.parse_intake(session, actor=actor, raw=raw)
-        return service.open_ticket(session, actor=actor, intake=intake).ticket
+        return service.open_ticket(session, actor=actor, raw=raw).ticket
 
 
 def decide_via_api(client: TestClient, staff: Staff, ticket_id: int, outcome: str = "partly_upheld",

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 
 from fincare.platform.audit_trail import new_entry
 from fincare.platform.audit_trail.models import AuditEntry
-from fincare.platform.db import allocate_id_sets, insert_new, number, unit_of_work
+from fincare.platform.db import allocate_id_sets, insert_new, number, read_with_ids, unit_of_work
 from fincare.platform.permissions import SYSTEM
 from fincare.sla.models import Clock, ClockEvent
 
@@ -43,6 +43,21 @@ def test_many_ids_at_once_are_as_distinct_and_ordered_as_a_few(db: Engine) -> No
         assert many[table] == sorted(set(many[table]))
         if db.dialect.name == "postgresql":  # SQLite hands out max(id)+1…: nothing is reserved until inserted
             assert min(many[table]) > max(few[table])
+
+
+def test_a_row_and_ids_are_read_together_and_no_row_draws_no_ids(db: Engine) -> None:
+    query = select(Clock.id, Clock.target).where(Clock.id == bindparam("id"))
+    with unit_of_work() as session:
+        first = allocate_id_sets(session, {"sla_clock": 1})["sla_clock"][0]
+        insert_new(session, [a_clock(id=first)])
+        missing, none = read_with_ids(session, query, {"id": first + 1000}, {"sla_clock": 2, "ticket": 1})
+        row, ids = read_with_ids(session, query, {"id": first}, {"sla_clock": 2, "ticket": 1, "audit_entry": 0})
+    assert missing is None and none == {"sla_clock": [], "ticket": []}
+    assert row is not None and (row.id, row.target) == (first, "resolution")
+    assert len(ids["ticket"]) == 1 and ids["audit_entry"] == []
+    assert len(ids["sla_clock"]) == 2 and ids["sla_clock"] == sorted(ids["sla_clock"]) and first not in ids["sla_clock"]
+    if db.dialect.name == "postgresql":  # the missing row drew nothing: the sequence went on from `first`
+        assert ids["sla_clock"] == [first + 1, first + 2]
 
 
 def test_rows_are_stored_as_the_unit_of_work_stores_them_in_the_order_they_were_made(db: Engine) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import Select, bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -330,7 +330,18 @@ def summaries(session: Session, customer_ids: Iterable[int]) -> dict[int, Custom
     one = len(wanted) == 1
     statement = _ONE_SUMMARY if one else _SUMMARIES.where(_SUMMARY_TABLE.c.id.in_(wanted))
     rows = session.connection().execute(statement, {"id": wanted[0]} if one else None).all()
-    return {r.id: CustomerSummary(r.id, r.name_mask, r.phone_mask, r.status) for r in rows}
+    return {r.id: summary_of(r) for r in rows}
+
+
+def summary_query(customer_id: int) -> tuple[Select[Any], dict[str, Any]]:
+    """The statement and parameters that read one customer's summary (for `summary_of`), for a caller
+    that reads it together with something else in one round trip."""
+    return _ONE_SUMMARY, {"id": customer_id}
+
+
+def summary_of(row: Any) -> CustomerSummary:
+    """The summary in a row read by `summaries`' statement (`summary_query`)."""
+    return CustomerSummary(row.id, row.name_mask, row.phone_mask, row.status)
 
 
 _SUMMARY_TABLE = Customer.__table__

@@ -58,8 +58,7 @@ def create(body: TicketIn, actor: Writer, idem: IdempotencyKey) -> JSONResponse:
     """Take in a consultation, complaint or feedback; its SLA clocks start at `received_at` (default now)."""
     with unit_of_work() as session:
         def open_it() -> TicketRead:
-            intake = service.parse_intake(session, actor=actor, raw=body.raw())
-            return TicketRead.opened(service.open_ticket(session, actor=actor, intake=intake))
+            return TicketRead.opened(service.open_ticket(session, actor=actor, raw=body.raw()))
 
         return idem.run(session, actor, open_it)
 

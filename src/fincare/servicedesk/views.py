@@ -108,7 +108,7 @@ def _received_at(value: str) -> datetime | None:
 
 
 def _raw_intake(typed: dict[str, str]) -> dict[str, Any]:
-    """`parse_intake`'s input: empty selects mean "the default", the customer by id."""
+    """`open_ticket`'s input: empty selects mean "the default", the customer by id."""
     customer_id = typed["customer_id"]
     raw: dict[str, Any] = {
         "kind": typed["kind"], "channel": typed["channel"], "subject": typed["subject"],
@@ -185,8 +185,7 @@ def create_ticket(request: Request, actor: Writer, form: Submitted) -> Response:
         if not typed["customer_id"]:
             raise Invalid("find the customer by mobile phone or ID number first", field="lookup_value")
         with unit_of_work() as session:
-            intake = service.parse_intake(session, actor=actor, raw=_raw_intake(typed))
-            ticket_id = service.open_ticket(session, actor=actor, intake=intake).ticket.id
+            ticket_id = service.open_ticket(session, actor=actor, raw=_raw_intake(typed)).ticket.id
     except (Invalid, Forbidden, Conflict) as exc:
         return _new_form(request, actor, typed, error=FormError.of("ticket", exc))
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,7 +14,7 @@ from fincare.customers.models import CustomerStatus
 from fincare.customers.service import CustomerSummary
 from fincare.platform import audit_trail, clock
 from fincare.platform.config import get_settings
-from fincare.platform.db import Base, allocate_id_sets, insert_new, number
+from fincare.platform.db import Base, insert_new, number, read_with_ids
 from fincare.platform.errors import Forbidden, Invalid, one_of
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import (
@@ -48,12 +48,12 @@ EARLIEST_RECEIVED = datetime(2000, 1, 1, tzinfo=UTC)  # historical imports, yes;
 
 
 @dataclass(frozen=True)
-class Intake:
-    """A validated new ticket."""
+class Request:
+    """A new ticket as validated before its customer is read."""
 
     kind: TicketKind
     channel: Channel
-    customer: CustomerSummary
+    customer_id: int | None  # None: not an id at all
     subject: str
     description: str
     priority: Priority
@@ -63,8 +63,22 @@ class Intake:
     named: Named = field(default_factory=Named)
 
 
+@dataclass(frozen=True)
+class Intake(Request):
+    """A validated new ticket: its customer exists and may be processed."""
+
+    customer: CustomerSummary = field(kw_only=True)
+
+
 def parse_intake(session: Session, *, actor: Principal, raw: dict[str, Any]) -> Intake:
-    """Validate a new ticket (API body or console form); Invalid / Forbidden name the field at fault."""
+    """Validate a new ticket (an import row); Invalid / Forbidden name the field at fault."""
+    request = _parse_request(session, actor=actor, raw=raw)
+    found = customers.summaries(session, [request.customer_id]).get(request.customer_id) \
+        if request.customer_id is not None else None
+    return _with_customer(request, found)
+
+
+def _parse_request(session: Session, *, actor: Principal, raw: dict[str, Any]) -> Request:
     kind = one_of(TicketKind, raw.get("kind"), "kind")
     channel = one_of(Channel, raw.get("channel"), "channel")
     if channel == Channel.REGULATOR_TRANSFER and kind != TicketKind.COMPLAINT:
@@ -95,19 +109,23 @@ def parse_intake(session: Session, *, actor: Principal, raw: dict[str, Any]) -> 
             raise Forbidden("your role may not record a ticket received earlier", field="received_at")
         received_at = received_at.astimezone(UTC)  # as stored: the answer to a new ticket equals a later read
     customer_id = raw.get("customer_id")
-    customer = customers.summaries(session, [customer_id]).get(customer_id) \
-        if isinstance(customer_id, int) and not isinstance(customer_id, bool) else None
-    if customer is None:
-        raise Invalid("no such customer", field="customer_id")
-    if customer.status != CustomerStatus.ACTIVE:
-        raise Invalid(f"the customer's data is {customer.status}; it may not be processed", field="customer_id")
+    if not isinstance(customer_id, int) or isinstance(customer_id, bool):
+        customer_id = None
     product = one_of(Skill, raw["product"], "product") if raw.get("product") is not None else None
     named = routing.Named()
     if raw.get("named_staff_ids") or raw.get("named_department_ids"):
         if kind != TicketKind.COMPLAINT:
             raise Invalid("only a complaint names the staff or units it is about", field="named_staff_ids")
         named = routing.parse_named(session, raw.get("named_staff_ids"), raw.get("named_department_ids"))
-    return Intake(kind, channel, customer, subject, description, priority, risk_grade, received_at, product, named)
+    return Request(kind, channel, customer_id, subject, description, priority, risk_grade, received_at, product, named)
+
+
+def _with_customer(request: Request, customer: CustomerSummary | None) -> Intake:
+    if customer is None:
+        raise Invalid("no such customer", field="customer_id")
+    if customer.status != CustomerStatus.ACTIVE:
+        raise Invalid(f"the customer's data is {customer.status}; it may not be processed", field="customer_id")
+    return Intake(**{f.name: getattr(request, f.name) for f in fields(Request)}, customer=customer)
 
 
 def _default_priority(channel: Channel, risk_grade: RiskGrade | None) -> Priority:
@@ -125,23 +143,29 @@ class Opened:
     customer: CustomerSummary
 
 
-def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Opened:
-    """Record a new ticket and start its clocks from `received_at`.
+def open_ticket(session: Session, *, actor: Principal, raw: dict[str, Any]) -> Opened:
+    """Validate a new ticket as `parse_intake` does (API body or console form), record it and start
+    its clocks from `received_at`.
 
     First-contact responsibility: whoever takes it in owns it if qualified to work it (and not named
     in it); otherwise it is routed to a qualified colleague on duty, or waits in its kind's queue.
     A high-risk or regulator-transferred complaint gets its regulator report record.
     """
     now = clock.now()
-    specs = sla.clock_specs(session, kind=intake.kind, priority=intake.priority, risk_grade=intake.risk_grade,
-                            channel=intake.channel)
-    findings = duplicates.examine(session, customer_id=intake.customer.id, received_at=intake.received_at,
-                                  subject=intake.subject, description=intake.description) \
-        if intake.kind == TicketKind.COMPLAINT else None
+    request = _parse_request(session, actor=actor, raw=raw)
+    specs = sla.clock_specs(session, kind=request.kind, priority=request.priority, risk_grade=request.risk_grade,
+                            channel=request.channel)
+    findings = duplicates.examine(session, customer_id=request.customer_id, received_at=request.received_at,
+                                  subject=request.subject, description=request.description) \
+        if request.kind == TicketKind.COMPLAINT and request.customer_id is not None else None
     duplicate_of = findings.possible_duplicate_of if findings else None
-    # every row's id in one query: the ticket's and clocks' are referred to, and all are in creation order
-    ids = allocate_id_sets(session, {"ticket": 1, "sla_clock": len(specs), "sla_clock_event": len(specs),
-                                     "ticket_event": 1 if duplicate_of is None else 2, "audit_entry": 1})
+    # the customer is read with every new row's id, in one round trip: intake is the desk's busiest
+    # write. The ticket's and clocks' ids are referred to, and all are in creation order.
+    counts = {"ticket": 1, "sla_clock": len(specs), "sla_clock_event": len(specs),
+              "ticket_event": 1 if duplicate_of is None else 2, "audit_entry": 1}
+    row, ids = (None, {}) if request.customer_id is None else read_with_ids(
+        session, *customers.summary_query(request.customer_id), counts)
+    intake = _with_customer(request, None if row is None else customers.summary_of(row))
     ticket_id = ids["ticket"][0]
     first_contact = actor.account_id is not None and may_work(actor, intake.kind) and not intake.named.excludes(
         actor.account_id, actor.department_id)
@@ -175,8 +199,7 @@ def open_ticket(session: Session, *, actor: Principal, intake: Intake) -> Opened
         written.append(new_event(ticket, "possible_duplicate", actor, at=now, of=duplicate_of.id,
                                  reference=duplicate_of.reference))
     number(written, ids)
-    # one round trip for every row of the new ticket: intake is the desk's busiest write
-    insert_new(session, written)
+    insert_new(session, written)  # every row of the new ticket in one round trip
     if intake.named.staff_ids or intake.named.department_ids:
         routing.record_named(session, ticket, intake.named)
     if intake.kind == TicketKind.COMPLAINT and (intake.risk_grade == RiskGrade.HIGH or ticket.regulator_transfer):
