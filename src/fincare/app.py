@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
@@ -87,20 +88,23 @@ def serve_app() -> FastAPI:
     settings = get_settings()
     configure_logging(json_lines=settings.log_json)
     app = create_app()
-    app.router.lifespan_context = _thread_limit(settings.server_threads)
+    app.router.lifespan_context = _thread_limit(settings.server_threads, app.router.lifespan_context)
     # Everything loaded so far lives as long as the process: leave it out of the collector's full
     # passes, which otherwise walk every module, route and model on the request path (tail latency).
     gc.freeze()
     return app
 
 
-def _thread_limit(threads: int) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """A lifespan that lets `threads` synchronous endpoints run at once in this process (anyio's
-    default is 40); the others wait their turn in arrival order instead of on the interpreter lock."""
+def _thread_limit(threads: int, inner: Callable[[FastAPI], AbstractAsyncContextManager[Any]]
+                  ) -> Callable[[FastAPI], AbstractAsyncContextManager[Any]]:
+    """The app's lifespan (`inner`), first letting `threads` synchronous endpoints run at once in this
+    process (anyio's default is 40); the others wait their turn in arrival order instead of on the
+    interpreter lock."""
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
-        yield
+        async with inner(app) as state:
+            yield state
 
     return lifespan

@@ -47,10 +47,14 @@ def test_a_server_process_runs_as_many_requests_at_once_as_it_has_threads(monkey
             monkeypatch.setenv("FINCARE_SERVER_THREADS", threads)
         reset_settings()
         try:
-            with TestClient(serve_app()) as server:
+            served = serve_app()
+            started: list[bool] = []
+            served.router.on_startup.append(lambda: started.append(True))  # the app's own lifespan still runs
+            with TestClient(served) as server:
                 assert server.get("/health").json() == {"status": "ok"}
                 assert server.portal is not None
                 assert server.portal.call(tokens) == expected
+                assert started == [True]
         finally:
             gc.unfreeze()
             reset_settings()

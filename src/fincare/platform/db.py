@@ -138,11 +138,16 @@ def _keep_parsed_statements() -> None:
     """psycopg keeps its parsed form of a statement only up to 4096 bytes and 50 parameters; the
     one-round-trip inserts of `insert_new` exceed both, and parsing one again on every execution
     costs more than sending it. FinCare's statements bind their values, so they are few and
-    repeat; the cache stays bounded (LRU)."""
-    from psycopg import _queries
-
-    _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, 32_768)
-    _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, 512)
+    repeat; the cache stays bounded (LRU). The limits are psycopg's private settings: a release
+    without them leaves its own (slower, not wrong)."""
+    try:
+        from psycopg import _queries
+    except ImportError:
+        return
+    for name, wanted in (("MAX_CACHED_STATEMENT_LENGTH", 32_768), ("MAX_CACHED_STATEMENT_PARAMS", 512)):
+        current = getattr(_queries, name, None)
+        if isinstance(current, int) and current < wanted:
+            setattr(_queries, name, wanted)
 
 
 # A pooled connection that was idle longer than this is tested before use (a restarted database
