@@ -60,6 +60,16 @@ def test_a_row_and_ids_are_read_together_and_no_row_draws_no_ids(db: Engine) -> 
         assert ids["sla_clock"] == [first + 1, first + 2]
 
 
+def test_many_ids_come_with_a_row_too(db: Engine) -> None:
+    query = select(Clock.id).where(Clock.id == bindparam("id"))
+    with unit_of_work() as session:
+        first = allocate_id_sets(session, {"sla_clock": 1})["sla_clock"][0]
+        insert_new(session, [a_clock(id=first)])
+        row, ids = read_with_ids(session, query, {"id": first}, {"sla_clock_event": 40})  # beyond one row of calls
+    assert row is not None and row.id == first
+    assert len(ids["sla_clock_event"]) == 40 and ids["sla_clock_event"] == sorted(set(ids["sla_clock_event"]))
+
+
 def test_rows_are_stored_as_the_unit_of_work_stores_them_in_the_order_they_were_made(db: Engine) -> None:
     made = [a_clock(paused_seconds=None)]  # None where the column has a default: the default applies
     made += [ClockEvent(clock_id=0, kind=kind, at=AT, detail={"名": kind}) for kind in ("started", "warned", "met")]

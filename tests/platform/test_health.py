@@ -1,5 +1,7 @@
 """Probes and metrics."""
 
+import functools
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -49,7 +51,7 @@ def test_a_server_process_runs_as_many_requests_at_once_as_it_has_threads(monkey
         try:
             served = serve_app()
             started: list[bool] = []
-            served.router.on_startup.append(lambda: started.append(True))  # the app's own lifespan still runs
+            served.router.on_startup.append(functools.partial(started.append, True))  # the app's own lifespan runs
             with TestClient(served) as server:
                 assert server.get("/health").json() == {"status": "ok"}
                 assert server.portal is not None

@@ -148,16 +148,33 @@ def test_bad_input_is_refused_with_the_field_named_and_nothing_written(
     assert count(AuditEntry) == entries_before
 
 
-def test_a_ticket_cannot_be_opened_for_an_erased_customer(client: TestClient, agent_li: Staff) -> None:
+@pytest.mark.parametrize("kind", ["consultation", "complaint"])
+def test_a_ticket_cannot_be_opened_for_an_erased_customer(client: TestClient, specialist_chen: Staff,
+                                                          kind: str) -> None:
     from fincare.customers.models import Customer, CustomerStatus
 
     customer = make_customer()
+    open_via_api(client, specialist_chen, customer_id=customer.id, kind=kind)  # an earlier one of the same kind
     with unit_of_work() as session:
         row = session.get(Customer, customer.id)
         assert row is not None
         row.status = CustomerStatus.RESTRICTED
-    response = client.post("/api/v1/tickets", json=ticket_body(customer.id), headers=agent_li.headers)
+    entries = count(AuditEntry)
+    response = client.post("/api/v1/tickets", json=ticket_body(customer.id, kind=kind), headers=specialist_chen.headers)
     assert response.status_code == 422 and response.json()["error"]["field"] == "customer_id"
+    assert count(Ticket) == 1 and count(AuditEntry) == entries
+
+
+def test_a_complaint_for_no_customer_is_refused_and_draws_no_ticket_number(client: TestClient,
+                                                                           specialist_chen: Staff, db: Engine) -> None:
+    first = open_via_api(client, specialist_chen, kind="complaint")
+    refused = client.post("/api/v1/tickets", json=ticket_body(999_999, kind="complaint"),
+                          headers=specialist_chen.headers)
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "customer_id"
+    second = open_via_api(client, specialist_chen, kind="complaint")
+    assert count(Ticket) == 2
+    if db.dialect.name == "postgresql":  # SQLite numbers by max(id) + 1: nothing to draw
+        assert second["id"] == first["id"] + 1
 
 
 def test_card_and_id_numbers_typed_into_a_ticket_are_kept_only_masked(client: TestClient, agent_li: Staff,

@@ -325,8 +325,8 @@ def summaries(session: Session, customer_ids: Iterable[int]) -> dict[int, Custom
     wanted = sorted(set(customer_ids))
     if not wanted:
         return {}
-    # one id (a ticket's page, intake) by a statement built once: building and keying a select costs
-    # more than running it; an IN list would be re-rendered into the SQL on every call anyway
+    # one id (a ticket's page, an imported ticket) by a statement built once: building and keying a
+    # select costs more than running it; an IN list would be re-rendered into the SQL on every call
     one = len(wanted) == 1
     statement = _ONE_SUMMARY if one else _SUMMARIES.where(_SUMMARY_TABLE.c.id.in_(wanted))
     rows = session.connection().execute(statement, {"id": wanted[0]} if one else None).all()

@@ -43,7 +43,7 @@ from sqlalchemy.engine import Dialect, Row
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.attributes import instance_dict
-from sqlalchemy.sql.expression import Executable, Select, TextClause
+from sqlalchemy.sql.expression import Executable, Label, Select, TextClause
 from sqlalchemy.sql.schema import ColumnDefault
 from sqlalchemy.types import TypeDecorator
 
@@ -272,6 +272,7 @@ def allocate_id_sets(session: Session, counts: Mapping[str, int]) -> dict[str, l
         return found
     connection = session.connection()
     if connection.dialect.name != "postgresql":
+        session.flush()  # an object still pending would take an id handed out here
         for table, count in wanted.items():
             start = int(connection.execute(text(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"')).scalar_one()) + 1  # noqa: S608
             found[table] = list(range(start, start + count))
@@ -295,8 +296,10 @@ def read_with_ids(session: Session, statement: Select[Any], params: Mapping[str,
     """The first row of `statement` and, if there is one, ids as `allocate_id_sets` gives them.
 
     On PostgreSQL one round trip: the `nextval` calls are columns added to the statement's (after
-    its own, which keep their names), so no row draws no ids. A check that must pass before rows
-    are written (the customer of a new ticket) costs no round trip of its own this way.
+    its own, which keep their names) and the statement is limited to one row, so no row draws no
+    ids. `statement` reads plain rows (no aggregate or DISTINCT, which the added columns would
+    change). A check that must pass before rows are written (the customer of a new ticket) costs
+    no round trip of its own this way.
     """
     connection = session.connection()
     wanted = {table: count for table, count in counts.items() if count > 0}
@@ -317,7 +320,8 @@ def read_with_ids(session: Session, statement: Select[Any], params: Mapping[str,
 @functools.lru_cache(maxsize=64)
 def _with_nextvals(statement: Select[Any], counted: tuple[tuple[str, int], ...]) -> Select[Any]:
     calls = (_nextval(sequence) for sequence, count in counted for _ in range(count))
-    return statement.add_columns(*(literal_column(call).label(f"_new_id_{n}") for n, call in enumerate(calls)))
+    columns: list[Label[Any]] = [literal_column(call).label(f"_new_id_{n}") for n, call in enumerate(calls)]
+    return statement.add_columns(*columns).limit(1)  # every row returned would draw its own ids
 
 
 _IDS_IN_ONE_ROW = 32
@@ -325,17 +329,20 @@ _sequence_names: weakref.WeakKeyDictionary[Engine, dict[str, str]] = weakref.Wea
 
 
 def _sequences(connection: Connection, tables: Iterable[str]) -> Mapping[str, str]:
-    """The id sequence of each table, read from the catalog once per engine (again for a table not seen)."""
+    """The id sequence of each table (found through the search path, as the table is), read from the
+    catalog once per engine and table. A migration that renames a sequence while FinCare runs needs
+    the server processes restarted, as any schema change does."""
     names = _sequence_names.get(connection.engine, {})
-    if any(table not in names for table in tables):
-        rows = connection.execute(text(
-            "SELECT c.relname, pg_get_serial_sequence(c.oid::regclass::text, 'id') FROM pg_class c"
-            " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'id' AND NOT a.attisdropped"
-            " WHERE c.relkind IN ('r', 'p') AND c.relnamespace = current_schema()::regnamespace"))
-        names = _sequence_names[connection.engine] = {table: sequence for table, sequence in rows if sequence}
-        if missing := [table for table in tables if table not in names]:
+    if missing := [table for table in tables if table not in names]:
+        rows = connection.execute(_SEQUENCE_OF, {"tables": missing})
+        names = _sequence_names[connection.engine] = {**names, **{table: sequence for table, sequence in rows
+                                                                  if sequence}}
+        if missing := [table for table in missing if table not in names]:
             raise ValueError(f"no id sequence for table(s) {', '.join(missing)}")
     return names
+
+
+_SEQUENCE_OF = text("SELECT t, pg_get_serial_sequence(t, 'id') FROM unnest(CAST(:tables AS text[])) AS t")
 
 
 def _nextval(sequence: str) -> str:

@@ -48,12 +48,12 @@ EARLIEST_RECEIVED = datetime(2000, 1, 1, tzinfo=UTC)  # historical imports, yes;
 
 
 @dataclass(frozen=True)
-class Request:
+class TicketRequest:
     """A new ticket as validated before its customer is read."""
 
     kind: TicketKind
     channel: Channel
-    customer_id: int | None  # None: not an id at all
+    customer_id: int  # not yet known to exist
     subject: str
     description: str
     priority: Priority
@@ -64,21 +64,20 @@ class Request:
 
 
 @dataclass(frozen=True)
-class Intake(Request):
+class Intake(TicketRequest):
     """A validated new ticket: its customer exists and may be processed."""
 
     customer: CustomerSummary = field(kw_only=True)
 
 
 def parse_intake(session: Session, *, actor: Principal, raw: dict[str, Any]) -> Intake:
-    """Validate a new ticket (an import row); Invalid / Forbidden name the field at fault."""
+    """Validate a new ticket (an import row); Invalid / Forbidden name the field at fault. Whether the
+    customer exists and may be processed is checked after every other field, as `open_ticket` does."""
     request = _parse_request(session, actor=actor, raw=raw)
-    found = customers.summaries(session, [request.customer_id]).get(request.customer_id) \
-        if request.customer_id is not None else None
-    return _with_customer(request, found)
+    return _with_customer(request, customers.summaries(session, [request.customer_id]).get(request.customer_id))
 
 
-def _parse_request(session: Session, *, actor: Principal, raw: dict[str, Any]) -> Request:
+def _parse_request(session: Session, *, actor: Principal, raw: dict[str, Any]) -> TicketRequest:
     kind = one_of(TicketKind, raw.get("kind"), "kind")
     channel = one_of(Channel, raw.get("channel"), "channel")
     if channel == Channel.REGULATOR_TRANSFER and kind != TicketKind.COMPLAINT:
@@ -110,22 +109,23 @@ def _parse_request(session: Session, *, actor: Principal, raw: dict[str, Any]) -
         received_at = received_at.astimezone(UTC)  # as stored: the answer to a new ticket equals a later read
     customer_id = raw.get("customer_id")
     if not isinstance(customer_id, int) or isinstance(customer_id, bool):
-        customer_id = None
+        raise Invalid("no such customer", field="customer_id")
     product = one_of(Skill, raw["product"], "product") if raw.get("product") is not None else None
     named = routing.Named()
     if raw.get("named_staff_ids") or raw.get("named_department_ids"):
         if kind != TicketKind.COMPLAINT:
             raise Invalid("only a complaint names the staff or units it is about", field="named_staff_ids")
         named = routing.parse_named(session, raw.get("named_staff_ids"), raw.get("named_department_ids"))
-    return Request(kind, channel, customer_id, subject, description, priority, risk_grade, received_at, product, named)
+    return TicketRequest(kind, channel, customer_id, subject, description, priority, risk_grade, received_at,
+                         product, named)
 
 
-def _with_customer(request: Request, customer: CustomerSummary | None) -> Intake:
+def _with_customer(request: TicketRequest, customer: CustomerSummary | None) -> Intake:
     if customer is None:
         raise Invalid("no such customer", field="customer_id")
     if customer.status != CustomerStatus.ACTIVE:
         raise Invalid(f"the customer's data is {customer.status}; it may not be processed", field="customer_id")
-    return Intake(**{f.name: getattr(request, f.name) for f in fields(Request)}, customer=customer)
+    return Intake(**{f.name: getattr(request, f.name) for f in fields(TicketRequest)}, customer=customer)
 
 
 def _default_priority(channel: Channel, risk_grade: RiskGrade | None) -> Priority:
@@ -155,17 +155,17 @@ def open_ticket(session: Session, *, actor: Principal, raw: dict[str, Any]) -> O
     request = _parse_request(session, actor=actor, raw=raw)
     specs = sla.clock_specs(session, kind=request.kind, priority=request.priority, risk_grade=request.risk_grade,
                             channel=request.channel)
-    findings = duplicates.examine(session, customer_id=request.customer_id, received_at=request.received_at,
-                                  subject=request.subject, description=request.description) \
-        if request.kind == TicketKind.COMPLAINT and request.customer_id is not None else None
-    duplicate_of = findings.possible_duplicate_of if findings else None
     # the customer is read with every new row's id, in one round trip: intake is the desk's busiest
-    # write. The ticket's and clocks' ids are referred to, and all are in creation order.
+    # write. The ticket's and clocks' ids are referred to, and all are in creation order. A complaint
+    # may turn out to be a possible duplicate, an event more: its id is drawn either way.
+    complaint = request.kind == TicketKind.COMPLAINT
     counts = {"ticket": 1, "sla_clock": len(specs), "sla_clock_event": len(specs),
-              "ticket_event": 1 if duplicate_of is None else 2, "audit_entry": 1}
-    row, ids = (None, {}) if request.customer_id is None else read_with_ids(
-        session, *customers.summary_query(request.customer_id), counts)
+              "ticket_event": 2 if complaint else 1, "audit_entry": 1}
+    row, ids = read_with_ids(session, *customers.summary_query(request.customer_id), counts)
     intake = _with_customer(request, None if row is None else customers.summary_of(row))
+    findings = duplicates.examine(session, customer_id=intake.customer.id, received_at=intake.received_at,
+                                  subject=intake.subject, description=intake.description) if complaint else None
+    duplicate_of = findings.possible_duplicate_of if findings else None
     ticket_id = ids["ticket"][0]
     first_contact = actor.account_id is not None and may_work(actor, intake.kind) and not intake.named.excludes(
         actor.account_id, actor.department_id)
