@@ -281,10 +281,7 @@ def allocate_id_sets(session: Session, counts: Mapping[str, int]) -> dict[str, l
     named = tuple(sequences[table] for table in wanted)
     if sum(wanted.values()) <= _IDS_IN_ONE_ROW:
         counted = tuple(zip(named, wanted.values(), strict=True))
-        values = iter(connection.execute(_ids_row_query(counted)).one())
-        for table, count in wanted.items():
-            found[table] = sorted(int(next(values)) for _ in range(count))
-        return found
+        return found | _dealt(connection.execute(_ids_row_query(counted)).one(), wanted)
     arrays = connection.execute(_ids_arrays_query(named), {f"n{n}": c for n, c in enumerate(wanted.values())}).one()
     for table, ids in zip(wanted, arrays, strict=True):
         found[table] = sorted(ids)
@@ -310,17 +307,26 @@ def read_with_ids(session: Session, statement: Select[Any], params: Mapping[str,
     counted = tuple((sequences[table], count) for table, count in wanted.items())
     row = connection.execute(_with_nextvals(statement, counted), params).first()
     found: dict[str, list[int]] = {table: [] for table in counts}
-    if row is not None:
-        values = iter(row[len(row) - sum(wanted.values()):])
-        for table, count in wanted.items():
-            found[table] = sorted(int(next(values)) for _ in range(count))
-    return row, found
+    if row is None:
+        return None, found
+    return row, found | _dealt(row[len(row) - sum(wanted.values()):], wanted)
+
+
+def _dealt(values: Sequence[Any], counts: Mapping[str, int]) -> dict[str, list[int]]:
+    """`values` drawn `counts[table]` at a time, table after table, each table's in ascending order."""
+    drawn = iter(values)
+    return {table: sorted(int(next(drawn)) for _ in range(count)) for table, count in counts.items()}
+
+
+def _nextval_calls(counted: tuple[tuple[str, int], ...]) -> list[str]:
+    """`count` calls of `nextval` on each sequence, in the order given."""
+    return [_nextval(sequence) for sequence, count in counted for _ in range(count)]
 
 
 @functools.lru_cache(maxsize=64)
 def _with_nextvals(statement: Select[Any], counted: tuple[tuple[str, int], ...]) -> Select[Any]:
-    calls = (_nextval(sequence) for sequence, count in counted for _ in range(count))
-    columns: list[Label[Any]] = [literal_column(call).label(f"_new_id_{n}") for n, call in enumerate(calls)]
+    columns: list[Label[Any]] = [literal_column(call).label(f"_new_id_{n}")
+                                 for n, call in enumerate(_nextval_calls(counted))]
     return statement.add_columns(*columns).limit(1)  # every row returned would draw its own ids
 
 
@@ -352,8 +358,7 @@ def _nextval(sequence: str) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _ids_row_query(counted: tuple[tuple[str, int], ...]) -> TextClause:
-    """One row: `count` calls of `nextval` on each sequence, in the order given."""
-    return text("SELECT " + ", ".join(_nextval(sequence) for sequence, count in counted for _ in range(count)))
+    return text("SELECT " + ", ".join(_nextval_calls(counted)))
 
 
 @functools.lru_cache(maxsize=64)
