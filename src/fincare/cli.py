@@ -246,7 +246,8 @@ def import_customers(
     = None,
     batch: Annotated[int, typer.Option(min=1, max=20_000)] = 2000,
     workers: Annotated[int | None, typer.Option(
-        min=0, help="Processes validating and encrypting ahead of the writer (0: none; default: cores - 1).")]
+        min=0, help="Processes validating and encrypting ahead of the writer "
+                    "(0: none; default: one per core, at most 4).")]
     = None,
     as_json: JsonFlag = False,
 ) -> None:

@@ -149,3 +149,20 @@ def test_a_csv_error_in_a_worker_stops_the_import_before_any_later_batch(db: Eng
     with unit_of_work(read_only=True) as session:
         imported = set(session.execute(select(Customer.external_id)).scalars())
     assert imported == {f"EXT-{n}" for n in range(6)}  # the batches before it, none after
+
+
+def test_several_workers_write_the_blocks_in_file_order(db: Engine, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "in.csv", [row(n) for n in range(40)])
+    result = fincare("import", "customers", str(path), "--batch", "3", "--workers", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["created"] == 40
+    with unit_of_work(read_only=True) as session:
+        in_id_order = list(session.execute(select(Customer.external_id).order_by(Customer.id)).scalars())
+    assert in_id_order == [f"EXT-{n}" for n in range(40)]
+
+
+@pytest.mark.parametrize(("cores", "workers"), [(None, 1), (1, 1), (2, 2), (3, 3), (64, importer.MAX_DEFAULT_WORKERS)])
+def test_the_default_is_one_worker_per_core_up_to_a_few(monkeypatch: pytest.MonkeyPatch, cores: int | None,
+                                                         workers: int) -> None:
+    monkeypatch.setattr(importer.os, "cpu_count", lambda: cores)
+    assert importer.default_workers() == workers

@@ -321,9 +321,18 @@ def _write_batch(session: Session, *, actor: Principal, totals: ImportTotals, ro
     session.expunge_all()  # flat memory: nothing of this batch stays in the identity map
 
 
+MAX_DEFAULT_WORKERS = 4  # one writer and one database connection take what about four workers prepare
+
+
 def default_workers() -> int:
-    """Worker processes for `run_import`: one per core beyond the writer's, at least one."""
-    return max((os.cpu_count() or 1) - 1, 1)
+    """Worker processes for `run_import`: one per core, at most `MAX_DEFAULT_WORKERS`.
+
+    Not one per core beyond the writer's: the writer mostly waits for the database, and a single
+    worker then took turns with the database (each idle while the other worked, three quarters of
+    two cores busy); a second one prepares the next block meanwhile (both cores busy, 20-30 % more
+    rows per second on two cores, PostgreSQL and SQLite alike; see BENCHMARKS.md).
+    """
+    return min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS)
 
 
 def run_import(source: CsvSource, *, actor: Principal, totals: ImportTotals, batch_size: int,
