@@ -247,7 +247,7 @@ def import_customers(
     batch: Annotated[int, typer.Option(min=1, max=20_000)] = 2000,
     workers: Annotated[int | None, typer.Option(
         min=0, help="Processes validating and encrypting ahead of the writer "
-                    "(0: none; default: one per core, at most 4).")]
+                    "(0: none; default: one per core, on SQLite one fewer; at most 4).")]
     = None,
     as_json: JsonFlag = False,
 ) -> None:

@@ -161,8 +161,10 @@ def test_several_workers_write_the_blocks_in_file_order(db: Engine, tmp_path: Pa
     assert in_id_order == [f"EXT-{n}" for n in range(40)]
 
 
-@pytest.mark.parametrize(("cores", "workers"), [(None, 1), (1, 1), (2, 2), (3, 3), (64, importer.MAX_DEFAULT_WORKERS)])
-def test_the_default_is_one_worker_per_core_up_to_a_few(monkeypatch: pytest.MonkeyPatch, cores: int | None,
-                                                         workers: int) -> None:
+@pytest.mark.parametrize(("cores", "server", "sqlite"), [(None, 1, 1), (1, 1, 1), (2, 2, 1), (3, 3, 2), (64, 4, 4)])
+def test_the_default_is_a_worker_per_core_and_sqlite_leaves_one_to_the_writer(
+        monkeypatch: pytest.MonkeyPatch, cores: int | None, server: int, sqlite: int) -> None:
     monkeypatch.setattr(importer.os, "cpu_count", lambda: cores)
-    assert importer.default_workers() == workers
+    assert importer.MAX_DEFAULT_WORKERS == 4
+    assert importer.default_workers(Encoding.COPY_BINARY) == importer.default_workers(Encoding.VALUES) == server
+    assert importer.default_workers(Encoding.SQLITE) == sqlite

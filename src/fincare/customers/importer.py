@@ -324,15 +324,17 @@ def _write_batch(session: Session, *, actor: Principal, totals: ImportTotals, ro
 MAX_DEFAULT_WORKERS = 4  # one writer and one database connection take what about four workers prepare
 
 
-def default_workers() -> int:
-    """Worker processes for `run_import`: one per core, at most `MAX_DEFAULT_WORKERS`.
+def default_workers(encoding: Encoding) -> int:
+    """Worker processes for `run_import` writing in this encoding, at least one.
 
-    Not one per core beyond the writer's: the writer mostly waits for the database, and a single
-    worker then took turns with the database (each idle while the other worked, three quarters of
-    two cores busy); a second one prepares the next block meanwhile (both cores busy, 20-30 % more
-    rows per second on two cores, PostgreSQL and SQLite alike; see BENCHMARKS.md).
+    On SQLite the writer does the database's work itself: it keeps a core, and the workers get the
+    others (a second worker on two cores took its CPU and gained nothing at 1M rows). On a database
+    server the writer mostly waits: with one worker per core beyond it, that worker and the
+    database took turns, each idle while the other worked (three quarters of two cores busy); one
+    per core keeps both cores busy (20-30 % more rows per second on PostgreSQL; BENCHMARKS.md).
     """
-    return min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS)
+    cores = os.cpu_count() or 1
+    return min(max(cores - 1, 1) if encoding == Encoding.SQLITE else cores, MAX_DEFAULT_WORKERS)
 
 
 def run_import(source: CsvSource, *, actor: Principal, totals: ImportTotals, batch_size: int,
@@ -342,20 +344,19 @@ def run_import(source: CsvSource, *, actor: Principal, totals: ImportTotals, bat
     cut), each written inside `transaction()`.
 
     With --skip-bad-rows the CLI gives a new transaction per batch, for all-or-nothing the same one
-    every time. When there is more than one batch, `workers` processes (default: `default_workers()`)
+    every time. When there is more than one batch, `workers` processes (default: `default_workers`)
     parse, validate, encrypt and encode the next batches while this process writes the current one,
     in file order; at most `workers + 1` batches are in flight, so memory stays flat. Workers never
     touch the database: they get a block of the file, a `keys.Sealer`, the time and the encoding,
     and send back a `PreparedBatch`.
     """
-    workers = default_workers() if workers is None else workers
     blocks = source.blocks(batch_size)
     gc.freeze()  # what is loaded by now lives to the end: the collector need not scan it per batch
     gc.disable()  # …and runs once per batch below, instead of every few hundred allocations
     try:
         first = next(blocks, None)
         second = next(blocks, None) if first is not None else None
-        if second is None or workers < 1:  # small file: forking would cost more than it saves
+        if second is None or (workers is not None and workers < 1):  # small file: forking costs more
             for block in itertools.chain(() if first is None else (first,), () if second is None else (second,),
                                          blocks):
                 with transaction() as session:
@@ -364,6 +365,7 @@ def run_import(source: CsvSource, *, actor: Principal, totals: ImportTotals, bat
             return
         with transaction() as session:
             sealer, encoding = keys.sealer(session), encoding_for(session)
+        workers = default_workers(encoding) if workers is None else workers
         context = multiprocessing.get_context("fork")
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_started)
         try:
