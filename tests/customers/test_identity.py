@@ -1,5 +1,7 @@
 """Chinese identifiers are validated with their check characters; contact data is normalised."""
 
+from datetime import date
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -28,6 +30,29 @@ def test_malformed_resident_ids_are_rejected_with_the_field(bad: str) -> None:
 def test_exactly_one_check_character_is_valid(first17: str) -> None:
     valid = [c for c in "0123456789X" if _accepts(first17 + c)]
     assert len(valid) <= 1  # 0 when the digits hold no valid date
+
+
+@given(st.text(alphabet="0123456789", min_size=8, max_size=8))
+def test_the_birth_date_is_read_as_yyyymmdd_and_must_exist(birth: str) -> None:
+    number = make.resident_id(birth=birth, seq=123)
+    try:
+        expected = date(int(birth[:4]), int(birth[4:6]), int(birth[6:]))
+    except ValueError:
+        expected = None
+    if expected is None or expected.year < 1900 or expected > date.today():
+        assert not _accepts(number)
+    else:
+        assert identity.resident_id(number).birth_date == expected
+
+
+def test_full_width_digits_are_read_as_ascii_and_other_scripts_refused() -> None:
+    number = make.resident_id(birth="19851231", seq=124)
+    wide = number.translate(str.maketrans("0123456789X", "０１２３４５６７８９ｘ"))
+    assert identity.resident_id(wide) == (number, date(1985, 12, 31), "female")
+    arabic_indic = number.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    with pytest.raises(Invalid) as error:
+        identity.resident_id(arabic_indic)
+    assert error.value.field == "id_number"
 
 
 def _accepts(number: str) -> bool:

@@ -105,6 +105,7 @@ _ALLOWED = frozenset(ALLOWED)
 _KINDS = {kind.value: kind for kind in CustomerKind}
 _TOLERANCES = {tolerance.value: tolerance for tolerance in RiskTolerance}
 _SERVICE_LINES = frozenset(line.value for line in ServiceLine)
+_CARD_FIELDS = tuple(f"cards.{i}" for i in range(MAX_CARDS))  # `cards` holds at most MAX_CARDS
 
 
 def parse_customer(raw: dict[str, Any], *, partial: bool = False) -> CustomerData:
@@ -132,7 +133,7 @@ def parse_customer(raw: dict[str, Any], *, partial: bool = False) -> CustomerDat
         data.address = identity.address(str(value))
     if "cards" in raw:
         cards = _str_list(raw.get("cards"), "cards", MAX_CARDS)
-        data.cards = [identity.bank_card(c, field=f"cards.{i}") for i, c in enumerate(cards)]
+        data.cards = [identity.bank_card(c, field=f) for f, c in zip(_CARD_FIELDS, cards, strict=False)]
     if value := raw.get("risk_tolerance"):
         data.risk_tolerance = _TOLERANCES.get(str(value).upper())
         if data.risk_tolerance is None:
