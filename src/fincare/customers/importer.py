@@ -321,7 +321,7 @@ def _write_batch(session: Session, *, actor: Principal, totals: ImportTotals, ro
     session.expunge_all()  # flat memory: nothing of this batch stays in the identity map
 
 
-MAX_DEFAULT_WORKERS = 4  # one writer and one database connection take what about four workers prepare
+MAX_DEFAULT_WORKERS = 4  # more than one writer on one connection can take: they would only wait
 
 
 def default_workers(encoding: Encoding) -> int:
