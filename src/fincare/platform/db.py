@@ -296,7 +296,8 @@ def read_with_ids(session: Session, statement: Select[Any], params: Mapping[str,
     its own, which keep their names) and the statement is limited to one row, so no row draws no
     ids. `statement` reads plain rows (no aggregate or DISTINCT, which the added columns would
     change). A check that must pass before rows are written (the customer of a new ticket) costs
-    no round trip of its own this way.
+    no round trip of its own this way. The statement with its calls added is kept per `statement`
+    object, so pass one built once (a module constant), not a new select per call.
     """
     connection = session.connection()
     wanted = {table: count for table, count in counts.items() if count > 0}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -125,7 +125,7 @@ def _with_customer(request: TicketRequest, customer: CustomerSummary | None) -> 
         raise Invalid("no such customer", field="customer_id")
     if customer.status != CustomerStatus.ACTIVE:
         raise Invalid(f"the customer's data is {customer.status}; it may not be processed", field="customer_id")
-    return Intake(**{f.name: getattr(request, f.name) for f in fields(TicketRequest)}, customer=customer)
+    return Intake(**vars(request), customer=customer)
 
 
 def _default_priority(channel: Channel, risk_grade: RiskGrade | None) -> Priority:
