@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from fincare.customers import importer
+from fincare.customers import importer, service
 from fincare.customers.import_rows import Encoding, encoding_for
 from fincare.customers.models import Customer, CustomerCard
 from fincare.platform import keys
@@ -168,3 +168,23 @@ def test_the_default_is_a_worker_per_core_and_sqlite_leaves_one_to_the_writer(
     assert importer.MAX_DEFAULT_WORKERS == 4
     assert importer.default_workers(Encoding.COPY_BINARY) == importer.default_workers(Encoding.VALUES) == server
     assert importer.default_workers(Encoding.SQLITE) == sqlite
+
+
+def test_uids_tell_when_their_row_was_made_so_later_rows_sort_after(db: Engine, tmp_path: Path) -> None:
+    with unit_of_work() as session:
+        older = service.create_customer(session, actor=SYSTEM, data=service.parse_customer(
+            importer.normalise_row(row(999)))).uid
+    path = write_csv(tmp_path / "in.csv", [row(n) for n in range(30)])
+    result = fincare("import", "customers", str(path), "--batch", "4", "--workers", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    with unit_of_work(read_only=True) as session:
+        imported = session.execute(select(Customer).where(Customer.external_id != "EXT-999")
+                                   .order_by(Customer.id)).scalars().all()
+        uids = [customer.uid for customer in imported]
+        assert all(customer.uid[:keys.UID_TIME] == keys.uid_prefix(customer.created_at) for customer in imported)
+        assert all(card.uid[:keys.UID_TIME] == customer.uid[:keys.UID_TIME]
+                   for customer in imported for card in customer.cards)
+    assert len(set(uids)) == 30 and all(len(uid) == 16 for uid in uids)
+    # in file order, batch after batch (rows of one batch share their time; the rest is random)
+    assert [uid[:keys.UID_TIME] for uid in uids] == sorted(uid[:keys.UID_TIME] for uid in uids)
+    assert older[:keys.UID_TIME] <= uids[0][:keys.UID_TIME]

@@ -8,7 +8,10 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 
 from fincare.customers import service
@@ -25,6 +28,21 @@ def seed(n: int, start: int = 0) -> list[dict[str, object]]:
         for body in bodies:
             service.create_customer(session, actor=SYSTEM, data=service.parse_customer(body))
     return bodies
+
+
+@given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(9999, 1, 1)),
+       st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(9999, 1, 1)))
+def test_a_uid_made_later_never_sorts_before_one_made_earlier(one: datetime, other: datetime) -> None:
+    earlier, later = sorted((one.replace(tzinfo=UTC), other.replace(tzinfo=UTC)))
+    assert keys.uid_prefix(earlier) <= keys.uid_prefix(later)
+    assert len(keys.uid_prefix(earlier)) == keys.UID_TIME
+
+
+def test_new_uids_are_unique_and_begin_with_the_time() -> None:
+    before = keys.uid_prefix(datetime.now(UTC))
+    uids = [keys.new_uid() for _ in range(1000)]
+    assert len(set(uids)) == 1000 and all(len(uid) == 16 for uid in uids)
+    assert all(before <= uid[:keys.UID_TIME] <= keys.uid_prefix(datetime.now(UTC)) for uid in uids)
 
 
 def versions_in_use() -> set[int]:

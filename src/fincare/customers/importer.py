@@ -159,6 +159,7 @@ def prepare_batch(rows: Iterable[Row], sealer: keys.Sealer, now: datetime,
     seen: set[str] = set()
     shared: dict[Any, Any] = {}  # equal dates and lists become one object: the writer converts each once
     random = _Random()
+    uid_prefix = keys.uid_prefix(now)  # the rows' uids tell when they were made, as `created_at` does
     customers: list[tuple[Any, ...]] = []
     cards: list[tuple[Any, ...]] = []
     index = -1
@@ -183,7 +184,7 @@ def prepare_batch(rows: Iterable[Row], sealer: keys.Sealer, now: datetime,
                 errors.append(RowError(line, "external_id", "appears twice in this batch"))
                 continue
             seen.add(external_id)
-        values, row_cards = _sealed_row(data, sealer, now, shared, random)
+        values, row_cards = _sealed_row(data, sealer, now, uid_prefix, shared, random)
         prepared.rows.append((index, external_id, len(row_cards)))
         customers.append(values)
         cards += row_cards
@@ -210,14 +211,14 @@ class _Random:
 _ACTIVE = str(CustomerStatus.ACTIVE)  # plain str values: an Enum member hashes in Python, a str in C
 
 
-def _sealed_row(data: service.CustomerData, sealer: keys.Sealer, now: datetime, shared: dict[Any, Any],
-                random: _Random) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+def _sealed_row(data: service.CustomerData, sealer: keys.Sealer, now: datetime, uid_prefix: bytes,
+                shared: dict[Any, Any], random: _Random) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
     """The customer's column values (without id) and its cards' (without id and customer id)."""
     version, seal, index = sealer.version, sealer.seal, sealer.blind_index
     cards = list(dict.fromkeys(data.cards)) if data.cards else []
-    # the row's uid, a nonce per customer field (6) and a uid and nonce per card
-    rnd = random.take(88 + 28 * len(cards))
-    uid = rnd[:16]
+    # the random part of the row's uid, a nonce per customer field (6), and both for each card
+    rnd = random.take(82 + 22 * len(cards))
+    uid = uid_prefix + rnd[:10]
     name, id_number, credit_code, phone, email, address = (data.name, data.id_number, data.credit_code,
                                                            data.phone, data.email, data.address)
     resident = data.resident
@@ -228,20 +229,20 @@ def _sealed_row(data: service.CustomerData, sealer: keys.Sealer, now: datetime, 
     tags = tuple(data.tags or ())
     values = (
         uid, str(data.kind), _ACTIVE, version,
-        seal(name, _NAME, uid, rnd[16:28]) if name is not None else None, mask_name(name or ""),
-        seal(id_number, _ID_NUMBER, uid, rnd[28:40]) if id_number else None,
+        seal(name, _NAME, uid, rnd[10:22]) if name is not None else None, mask_name(name or ""),
+        seal(id_number, _ID_NUMBER, uid, rnd[22:34]) if id_number else None,
         index("id_number", id_number) if id_number else None,
         mask_id_number(id_number) if id_number else None,
-        seal(credit_code, _CREDIT_CODE, uid, rnd[40:52]) if credit_code else None,
+        seal(credit_code, _CREDIT_CODE, uid, rnd[34:46]) if credit_code else None,
         index("credit_code", credit_code) if credit_code else None,
         mask_id_number(credit_code) if credit_code else None,
-        seal(phone, _PHONE, uid, rnd[52:64]) if phone else None,
+        seal(phone, _PHONE, uid, rnd[46:58]) if phone else None,
         index("phone", phone) if phone else None,
         mask_phone(phone) if phone else None,
-        seal(email, _EMAIL, uid, rnd[64:76]) if email else None,
+        seal(email, _EMAIL, uid, rnd[58:70]) if email else None,
         index("email", email) if email else None,
         mask_email(email) if email else None,
-        seal(address, _ADDRESS, uid, rnd[76:88]) if address else None,
+        seal(address, _ADDRESS, uid, rnd[70:82]) if address else None,
         mask_address(address) if address else None,
         resident.birth_date.year if resident else None, resident.gender if resident else None,
         str(data.risk_tolerance) if data.risk_tolerance else None, assessed,
@@ -251,9 +252,9 @@ def _sealed_row(data: service.CustomerData, sealer: keys.Sealer, now: datetime, 
     )
     card_values = []
     for n, number in enumerate(cards):
-        at = 88 + 28 * n
-        card_uid = rnd[at:at + 16]
-        card_values.append((card_uid, version, seal(number, _CARD, card_uid, rnd[at + 16:at + 28]),
+        at = 82 + 22 * n
+        card_uid = uid_prefix + rnd[at:at + 10]
+        card_values.append((card_uid, version, seal(number, _CARD, card_uid, rnd[at + 10:at + 22]),
                             index("card_number", number), mask_card(number)))
     return values, card_values
 

@@ -4,7 +4,6 @@ and exports never decrypt."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -47,10 +46,6 @@ class ServiceLine(StrEnum):
     CARDS = "cards"
 
 
-def new_uid() -> bytes:
-    return secrets.token_bytes(16)
-
-
 def customer_reference(customer_id: int) -> str:
     """What people read and quote: CU-00000042."""
     return f"CU-{customer_id:08d}"
@@ -69,7 +64,7 @@ class Customer(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    uid: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True, default=new_uid)  # binds ciphertexts
+    uid: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True, default=keys.new_uid)  # binds ciphertexts
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default=CustomerStatus.ACTIVE)
     key_version: Mapped[int]  # no index: rotation walks the primary key (keys.reencrypt_batch)
@@ -119,7 +114,7 @@ class CustomerCard(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
-    uid: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True, default=new_uid)
+    uid: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True, default=keys.new_uid)
     key_version: Mapped[int]
     number_enc: Mapped[bytes] = mapped_column(LargeBinary)
     number_lookup: Mapped[bytes] = mapped_column(LargeBinary(16), index=True)
