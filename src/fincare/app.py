@@ -20,6 +20,7 @@ from fincare.platform.errors import DomainError
 from fincare.platform.http import RequestContext, install_error_handlers
 from fincare.platform.migrations import current_revision, head_revision
 from fincare.platform.observability import metrics_payload
+from fincare.platform.routing import RouteIndex
 
 # Routes anyone may call without signing in; the route audit test holds every other route to a
 # permission. Keep this list short and say why each one is here.
@@ -77,6 +78,7 @@ def create_app() -> FastAPI:
 
     for router in registry.routers():
         app.include_router(router)
+    RouteIndex.install(app.router)
     return app
 
 
