@@ -4,10 +4,14 @@ FinCare: `fincare serve --workers 2` on a fresh database; 16 keep-alive connecti
 /api/v1/tickets for `FINCARE_BENCH_SECONDS` (default 20) — each request validates, starts its
 clocks, writes the ticket, its clock and timeline events and its audit entry in one transaction.
 The peer: django-helpdesk's REST API (`benchmarks/peers/`), gunicorn with 2 workers, same load.
-The physical limit: pgbench, 16 clients, one single-row INSERT per transaction, same database
-server. Every request body differs (`{{n}}`), and the tickets created are counted afterwards. Each
-HTTP load is preceded by 3 s of the same load that is not counted (first requests of each server
-process, for FinCare and the peer alike).
+Both servers run side by side and take turns, `ROUNDS` loads each (FinCare, peer, FinCare, peer):
+this machine's speed drifts by up to 2x within minutes, and one load each, one after the other,
+gave ratios from 5.6x to 15.9x for the same code. Each side's figures add up its rounds (requests
+over seconds); its p50 and p99 are those of its worst round. The physical limit: pgbench, 16
+clients, one single-row INSERT per transaction, same database server. Every request body differs
+(`{{n}}`, and a prefix per round), and the tickets created are counted afterwards. The first load
+of each server is preceded by 3 s of the same load that is not counted (first requests of each
+server process, for FinCare and the peer alike).
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -40,6 +47,7 @@ from fincare.sla import service as sla
 
 SECONDS = int(os.environ.get("FINCARE_BENCH_SECONDS", "20"))
 WARM_UP_SECONDS = 3  # the same load first, not counted, for FinCare and the peer alike
+ROUNDS = 2
 CONNECTIONS = 16
 WORKERS = 2
 BODY = ('{"kind": "consultation", "channel": "phone", "customer_id": %d, "subject": "信用卡年费咨询 {{n}}",'
@@ -52,8 +60,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def fincare_load(url: str) -> dict[str, Any]:
-    """Seed an agent and a customer, serve with `fincare serve --workers 2`, load POST /api/v1/tickets."""
+@dataclass(frozen=True)
+class Target:
+    """A server under load: POST `body` (each `{{n}}` made unique) to `url` with `headers`."""
+
+    url: str
+    headers: dict[str, str]
+    body: str
+
+
+@contextmanager
+def fincare_server(url: str) -> Iterator[Target]:
+    """Seed an agent and a customer, serve with `fincare serve --workers 2`; stopped afterwards."""
     with unit_of_work() as session:
         sla.ensure_default_policies(session)
         token = accounts.create_account(session, actor=SYSTEM, username="agent_bench", roles=[Role.AGENT],
@@ -78,32 +96,54 @@ def fincare_load(url: str) -> dict[str, Any]:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("fincare serve did not become ready")
             time.sleep(0.2)
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        figures = post_load(f"{base}/api/v1/tickets", headers=headers, body=BODY % customer_id,
-                            connections=CONNECTIONS, duration_s=SECONDS, warm_up_s=WARM_UP_SECONDS)
+        yield Target(f"{base}/api/v1/tickets", {"Authorization": f"Bearer {token}",
+                                                "Content-Type": "application/json"}, BODY % customer_id)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    with unit_of_work(read_only=True) as session:
-        figures["tickets_created"] = session.execute(select(func.count()).select_from(Ticket)).scalar_one()
-    return figures
+
+
+def combined(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One side's rounds as one figure: requests over seconds; latency of the worst round."""
+    requests, seconds = sum(r["requests"] for r in rounds), sum(r["duration_s"] for r in rounds)
+    return {"requests_per_s": round(requests / seconds, 1) if seconds else 0.0,
+            "p50_ms": max(r["p50_ms"] for r in rounds), "p99_ms": max(r["p99_ms"] for r in rounds),
+            "max_ms": max(r["max_ms"] for r in rounds), "errors": sum(r["errors"] for r in rounds),
+            "requests": requests, "non_2xx": sum(r["non_2xx"] for r in rounds),
+            "socket_errors": sum(r["socket_errors"] for r in rounds), "connections": CONNECTIONS,
+            "duration_s": round(seconds, 2), "warm_up_requests": rounds[0].get("warm_up_requests", 0),
+            "rounds": [{k: r[k] for k in ("requests_per_s", "p50_ms", "p99_ms")} for r in rounds]}
+
+
+def take_turns(targets: list[Target]) -> list[dict[str, Any]]:
+    """`ROUNDS` loads of each target, in turn; each target's rounds combined."""
+    rounds: list[list[dict[str, Any]]] = [[] for _ in targets]
+    for n in range(ROUNDS):
+        for target, done in zip(targets, rounds, strict=True):
+            body = target.body.replace("{{n}}", f"r{n}-{{{{n}}}}")  # no request repeats an earlier round's
+            done.append(post_load(target.url, headers=target.headers, body=body, connections=CONNECTIONS,
+                                  duration_s=SECONDS,
+                                  warm_up_s=WARM_UP_SECONDS if n == 0 else 0))
+    return [combined(done) for done in rounds]
 
 
 def run() -> dict[str, Any]:
     load_models()
     load_jobs()
     results: dict[str, Any] = {"scenario": "ticket_intake", "connections": CONNECTIONS, "seconds": SECONDS,
-                               "server_workers": WORKERS, "goal_ratio_to_peer": 10, "goal_p99_ms": 50}
+                               "rounds": ROUNDS, "server_workers": WORKERS, "goal_ratio_to_peer": 10,
+                               "goal_p99_ms": 50}
     with postgres_database() as engine:
         url = engine.url.render_as_string(hide_password=False)
         results["postgresql"] = postgres_version(engine)
-        results["fincare"] = fincare_load(url)
+        with fincare_server(url) as fincare, helpdesk_server(workers=WORKERS) as peer:
+            results["fincare"], results["django_helpdesk"] = take_turns(
+                [fincare, Target(peer.url, peer.headers, peer.body)])
+            results["django_helpdesk"]["tickets_created"] = ticket_count(peer.database)
+        with unit_of_work(read_only=True) as session:
+            results["fincare"]["tickets_created"] = session.execute(
+                select(func.count()).select_from(Ticket)).scalar_one()
         results["pgbench_insert"] = insert_tps(url, clients=CONNECTIONS, duration_s=SECONDS)
-    with helpdesk_server(workers=WORKERS) as peer:
-        figures = post_load(peer.url, headers=peer.headers, body=peer.body, connections=CONNECTIONS,
-                            duration_s=SECONDS, warm_up_s=WARM_UP_SECONDS)
-        figures["tickets_created"] = ticket_count(peer.database)
-        results["django_helpdesk"] = figures
     fincare, peer_rps = results["fincare"], results["django_helpdesk"]["requests_per_s"]
     results["ratio_to_peer"] = round(fincare["requests_per_s"] / peer_rps, 1) if peer_rps else None
     results["share_of_pgbench_insert_tps"] = round(fincare["requests_per_s"] / results["pgbench_insert"]["tps"], 3)
