@@ -10,7 +10,7 @@ from sqlalchemy import Engine, bindparam, select
 
 from fincare.platform.audit_trail import new_entry
 from fincare.platform.audit_trail.models import AuditEntry
-from fincare.platform.db import allocate_id_sets, insert_new, number, read_with_ids, unit_of_work
+from fincare.platform.db import allocate_id_sets, insert_new, new_row, number, read_with_ids, unit_of_work
 from fincare.platform.permissions import SYSTEM
 from fincare.sla.models import Clock, ClockEvent
 
@@ -87,6 +87,40 @@ def test_rows_are_stored_as_the_unit_of_work_stores_them_in_the_order_they_were_
     assert [(e.kind, e.detail, e.actor_id) for e in events] == [
         ("started", {"名": "started"}, None), ("warned", {"名": "warned"}, None), ("met", {"名": "met"}, None)]
     assert (entry.id, entry.after, entry.before) == (ids["audit_entry"][0], {"a": 1}, None)
+
+
+CLOCK = {"subject_type": "ticket", "subject_id": 7, "target": "resolution", "calendar": "24x7",
+         "budget_seconds": 60, "started_at": AT, "due_at": AT, "warn_at": AT, "state": "running"}
+
+
+def stored_clocks() -> list[tuple[object, ...]]:
+    with unit_of_work(read_only=True) as session:
+        return [(c.target, c.budget_seconds, c.paused_seconds, c.extensions, c.due_at, c.state, c.policy_id)
+                for c in session.execute(select(Clock).order_by(Clock.subject_id)).scalars()]
+
+
+def test_a_new_row_is_stored_as_the_constructor_s_object_is_by_either_path(db: Engine) -> None:
+    made = new_row(Clock, **CLOCK)
+    assert (made.target, made.due_at, made.id, made.paused_seconds) == ("resolution", AT, None, None)
+    with unit_of_work() as session:  # the session's unit of work: added, flushed, given an id
+        added = [new_row(Clock, **{**CLOCK, "subject_id": 1}), Clock(**{**CLOCK, "subject_id": 2})]
+        session.add_all(added)
+        session.flush()
+        assert all(c.id is not None for c in added)
+    with unit_of_work() as session:  # insert_new
+        rows = [new_row(Clock, **{**CLOCK, "subject_id": 3}), Clock(**{**CLOCK, "subject_id": 4})]
+        number(rows, allocate_id_sets(session, {"sla_clock": 2}))
+        insert_new(session, rows)
+    by_new_row, by_constructor, *inserted = stored_clocks()
+    assert by_new_row == by_constructor == inserted[0] == inserted[1]
+    assert by_new_row[2:4] == (0, 0)  # column defaults applied on both paths
+
+
+def test_a_new_row_with_an_attribute_that_is_not_a_column_is_refused() -> None:
+    with pytest.raises(TypeError, match="no column attribute 'nonsense'"):
+        new_row(Clock, **CLOCK, nonsense=1)
+    with pytest.raises(TypeError, match="no column attribute"):
+        new_row(Clock, **CLOCK, events=[])  # a relationship or anything else but a column
 
 
 def test_objects_without_their_ids_are_refused_before_anything_is_written(db: Engine) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from fincare.platform import clock, context, crypto
 from fincare.platform.audit_trail.models import AuditChainHead, AuditEntry
-from fincare.platform.db import Base
+from fincare.platform.db import Base, new_row
 from fincare.platform.masking import mask_fields
 from fincare.platform.permissions import Principal
 
@@ -73,7 +73,8 @@ def new_entry(
     kind: str = "change",
 ) -> AuditEntry:
     """An entry not yet added, for a caller that writes it with its own rows (`db.insert_new`)."""
-    return AuditEntry(
+    return new_row(
+        AuditEntry,
         occurred_at=clock.now(),
         kind=kind,
         actor_id=actor.account_id,

@@ -14,7 +14,7 @@ from fincare.customers.models import CustomerStatus
 from fincare.customers.service import CustomerSummary
 from fincare.platform import audit_trail, clock
 from fincare.platform.config import get_settings
-from fincare.platform.db import Base, insert_new, number, read_with_ids
+from fincare.platform.db import Base, insert_new, new_row, number, read_with_ids
 from fincare.platform.errors import Forbidden, Invalid, one_of
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import (
@@ -173,7 +173,8 @@ def open_ticket(session: Session, *, actor: Principal, raw: dict[str, Any]) -> O
     # the clocks first, so the ticket row is written once, with its queue sort key already known
     clocks, clock_events = sla.new_clocks(session, subject_type=SUBJECT, subject_id=ticket_id, specs=specs,
                                           started_at=intake.received_at, ids=ids["sla_clock"])
-    ticket = Ticket(
+    ticket = new_row(
+        Ticket,
         id=ticket_id, reference=ticket_reference(intake.kind, ticket_id, intake.received_at,
                                                  ZoneInfo(get_settings().timezone)),
         kind=intake.kind, channel=intake.channel, status=TicketStatus.OPEN if owner else TicketStatus.NEW,

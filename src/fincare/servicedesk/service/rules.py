@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from fincare.customers.identity import redact_identifiers
 from fincare.platform import audit_trail, clock
+from fincare.platform.db import new_row
 from fincare.platform.errors import Invalid
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import ACTIVE_STATUSES, Ticket, TicketEvent, TicketKind, TicketStatus
@@ -68,8 +69,8 @@ def add_event(session: Session, ticket: Ticket, kind: str, actor: Principal | No
 def new_event(ticket: Ticket, kind: str, actor: Principal | None, at: datetime | None = None,
               **detail: Any) -> TicketEvent:
     """A timeline entry not yet added, for a caller that writes it with its own rows (`db.insert_new`)."""
-    return TicketEvent(ticket_id=ticket.id, kind=kind, at=at or clock.now(),
-                       actor_id=actor.account_id if actor else None, detail=detail)
+    return new_row(TicketEvent, ticket_id=ticket.id, kind=kind, at=at or clock.now(),
+                   actor_id=actor.account_id if actor else None, detail=detail)
 
 
 _NOT_COUNTING = (ClockState.PAUSED, ClockState.CANCELLED)

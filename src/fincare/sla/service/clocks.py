@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fincare.platform import audit_trail, clock, jobs
+from fincare.platform.db import new_row
 from fincare.platform.errors import Conflict, Forbidden, Invalid
 from fincare.platform.permissions import Permission, Principal
 from fincare.sla.models import CalendarKind, Clock, ClockEvent, ClockState, Target
@@ -75,17 +76,17 @@ def new_clocks(session: Session, *, subject_type: str, subject_id: int, specs: S
 
 
 def _new_clock(session: Session, subject_type: str, subject_id: int, spec: ClockSpec, started_at: datetime) -> Clock:
-    item = Clock(subject_type=subject_type, subject_id=subject_id, target=spec.target, calendar=spec.calendar,
-                 policy_id=spec.policy_id, budget_seconds=int(spec.budget.total_seconds()), paused_seconds=0,
-                 started_at=started_at, due_at=started_at, warn_at=started_at, state=ClockState.RUNNING,
-                 extensions=0)
+    item = new_row(Clock, subject_type=subject_type, subject_id=subject_id, target=spec.target,
+                   calendar=spec.calendar, policy_id=spec.policy_id, budget_seconds=int(spec.budget.total_seconds()),
+                   paused_seconds=0, started_at=started_at, due_at=started_at, warn_at=started_at,
+                   state=ClockState.RUNNING, extensions=0)
     _schedule(session, item)
     return item
 
 
 def _started_event(item: Clock) -> ClockEvent:
-    return ClockEvent(clock_id=item.id, kind="started", at=item.started_at, detail={"due_at": item.due_at.isoformat()},
-                      actor_id=None)
+    return new_row(ClockEvent, clock_id=item.id, kind="started", at=item.started_at,
+                   detail={"due_at": item.due_at.isoformat()}, actor_id=None)
 
 
 def clock_specs(session: Session, *, kind: str, priority: str | None = None, risk_grade: str | None = None,
