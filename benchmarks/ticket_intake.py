@@ -4,10 +4,12 @@ FinCare: `fincare serve --workers 2` on a fresh database; 16 keep-alive connecti
 /api/v1/tickets for `FINCARE_BENCH_SECONDS` (default 20) — each request validates, starts its
 clocks, writes the ticket, its clock and timeline events and its audit entry in one transaction.
 The peer: django-helpdesk's REST API (`benchmarks/peers/`), gunicorn with 2 workers, same load.
-Both servers run side by side and take turns, `ROUNDS` loads each (FinCare, peer, FinCare, peer):
-this machine's speed drifts by up to 2x within minutes, and one load each, one after the other,
-gave ratios from 5.6x to 15.9x for the same code. Each side's figures add up its rounds (requests
-over seconds); its p50 and p99 are those of its worst round. The physical limit: pgbench, 16
+Both servers run side by side and take turns, `ROUNDS` loads each (FinCare, peer, peer, FinCare:
+a steady drift favours neither): this machine's speed drifts by up to 2x within minutes, and one
+load each, one after the other, gave ratios from 5.6x to 15.9x for the same code. Before each load
+both databases are vacuumed and PostgreSQL checkpoints, so the background work one side's writes
+leave behind does not land in the other's turn. Each side's rate adds up its rounds (requests
+over seconds); its p50, p99 and max are the highest of its rounds'. The physical limit: pgbench, 16
 clients, one single-row INSERT per transaction, same database server. Every request body differs
 (`{{n}}`, and a prefix per round), and the tickets created are counted afterwards. The first load
 of each server is preceded by 3 s of the same load that is not counted (first requests of each
@@ -30,11 +32,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import psycopg
 from sqlalchemy import func, select
 
 from benchmarks.database import postgres_database, postgres_version
 from benchmarks.load import post_load
-from benchmarks.peers.django_helpdesk import helpdesk_server, ticket_count
+from benchmarks.peers.django_helpdesk import helpdesk_server, peer_dsn, ticket_count
 from benchmarks.pgbench import insert_tps
 from fincare.customers import service as customers
 from fincare.demo.people import synthetic_customer
@@ -62,11 +65,13 @@ def _free_port() -> int:
 
 @dataclass(frozen=True)
 class Target:
-    """A server under load: POST `body` (each `{{n}}` made unique) to `url` with `headers`."""
+    """A server under load: POST `body` (each `{{n}}` made unique) to `url` with `headers`; its
+    rows go to the database at `dsn`."""
 
     url: str
     headers: dict[str, str]
     body: str
+    dsn: str
 
 
 @contextmanager
@@ -97,14 +102,15 @@ def fincare_server(url: str) -> Iterator[Target]:
                 raise RuntimeError("fincare serve did not become ready")
             time.sleep(0.2)
         yield Target(f"{base}/api/v1/tickets", {"Authorization": f"Bearer {token}",
-                                                "Content-Type": "application/json"}, BODY % customer_id)
+                                                "Content-Type": "application/json"}, BODY % customer_id,
+                     url.replace("postgresql+psycopg://", "postgresql://", 1))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
 
 
 def combined(rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    """One side's rounds as one figure: requests over seconds; latency of the worst round."""
+    """One side's rounds as one figure: requests over seconds; each latency the highest of the rounds'."""
     requests, seconds = sum(r["requests"] for r in rounds), sum(r["duration_s"] for r in rounds)
     return {"requests_per_s": round(requests / seconds, 1) if seconds else 0.0,
             "p50_ms": max(r["p50_ms"] for r in rounds), "p99_ms": max(r["p99_ms"] for r in rounds),
@@ -115,16 +121,27 @@ def combined(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             "rounds": [{k: r[k] for k in ("requests_per_s", "p50_ms", "p99_ms")} for r in rounds]}
 
 
+def settle(targets: list[Target]) -> None:
+    """Vacuum every target's database and checkpoint: what the last load left to do is done now."""
+    for target in targets:
+        with psycopg.connect(target.dsn, autocommit=True) as connection:
+            connection.execute("VACUUM (ANALYZE)")
+    with psycopg.connect(targets[0].dsn, autocommit=True) as connection:
+        connection.execute("CHECKPOINT")
+
+
 def take_turns(targets: list[Target]) -> list[dict[str, Any]]:
-    """`ROUNDS` loads of each target, in turn; each target's rounds combined."""
-    rounds: list[list[dict[str, Any]]] = [[] for _ in targets]
+    """`ROUNDS` loads of each target, in turn, every other round in reverse order; each target's
+    rounds combined, in the order of `targets`."""
+    rounds: dict[int, list[dict[str, Any]]] = {n: [] for n in range(len(targets))}
     for n in range(ROUNDS):
-        for target, done in zip(targets, rounds, strict=True):
+        order = list(enumerate(targets))
+        for at, target in order if n % 2 == 0 else reversed(order):
+            settle(targets)
             body = target.body.replace("{{n}}", f"r{n}-{{{{n}}}}")  # no request repeats an earlier round's
-            done.append(post_load(target.url, headers=target.headers, body=body, connections=CONNECTIONS,
-                                  duration_s=SECONDS,
-                                  warm_up_s=WARM_UP_SECONDS if n == 0 else 0))
-    return [combined(done) for done in rounds]
+            rounds[at].append(post_load(target.url, headers=target.headers, body=body, connections=CONNECTIONS,
+                                        duration_s=SECONDS, warm_up_s=WARM_UP_SECONDS if n == 0 else 0))
+    return [combined(rounds[at]) for at in range(len(targets))]
 
 
 def run() -> dict[str, Any]:
@@ -138,7 +155,7 @@ def run() -> dict[str, Any]:
         results["postgresql"] = postgres_version(engine)
         with fincare_server(url) as fincare, helpdesk_server(workers=WORKERS) as peer:
             results["fincare"], results["django_helpdesk"] = take_turns(
-                [fincare, Target(peer.url, peer.headers, peer.body)])
+                [fincare, Target(peer.url, peer.headers, peer.body, peer_dsn(peer.database))])
             results["django_helpdesk"]["tickets_created"] = ticket_count(peer.database)
         with unit_of_work(read_only=True) as session:
             results["fincare"]["tickets_created"] = session.execute(

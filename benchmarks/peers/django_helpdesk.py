@@ -139,9 +139,13 @@ def helpdesk_server(database: str | None = None, *, workers: int = 2, threads: i
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
+def peer_dsn(database: str) -> str:
+    """The connection string of the peer's database."""
+    return ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}"
+
+
 def ticket_count(database: str) -> int:
     """Tickets in the peer's database, to check that load really created rows."""
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}"
-    with psycopg.connect(dsn) as connection:
+    with psycopg.connect(peer_dsn(database)) as connection:
         row = connection.execute("SELECT count(*) FROM helpdesk_ticket").fetchone()
         return int(row[0]) if row else 0

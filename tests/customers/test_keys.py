@@ -45,6 +45,15 @@ def test_new_uids_are_unique_and_begin_with_the_time() -> None:
     assert all(before <= uid[:keys.UID_TIME] <= keys.uid_prefix(datetime.now(UTC)) for uid in uids)
 
 
+def test_a_customer_s_uids_begin_with_its_creation_time_on_the_institution_s_clock(
+        db: Engine, frozen_clock: object) -> None:
+    with unit_of_work() as session:
+        customer = service.create_customer(session, actor=SYSTEM, data=service.parse_customer(make.individual()))
+        assert customer.cards
+        assert customer.uid[:keys.UID_TIME] == keys.uid_prefix(customer.created_at)
+        assert all(card.uid[:keys.UID_TIME] == keys.uid_prefix(customer.created_at) for card in customer.cards)
+
+
 def versions_in_use() -> set[int]:
     with unit_of_work(read_only=True) as session:
         return set(session.execute(select(Customer.key_version).distinct()).scalars()) | set(

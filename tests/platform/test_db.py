@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, bindparam, select
 
+from fincare.platform import audit_trail
 from fincare.platform.audit_trail import new_entry
 from fincare.platform.audit_trail.models import AuditEntry
 from fincare.platform.db import allocate_id_sets, insert_new, new_row, number, read_with_ids, unit_of_work
@@ -114,6 +115,23 @@ def test_a_new_row_is_stored_as_the_constructor_s_object_is_by_either_path(db: E
     by_new_row, by_constructor, *inserted = stored_clocks()
     assert by_new_row == by_constructor == inserted[0] == inserted[1]
     assert by_new_row[2:4] == (0, 0)  # column defaults applied on both paths
+
+
+def test_a_new_row_changed_before_its_flush_is_stored_as_changed(db: Engine) -> None:
+    with unit_of_work() as session:
+        clock_row = new_row(Clock, **CLOCK)
+        session.add(clock_row)
+        clock_row.budget_seconds = 120  # an instrumented set on an object made without events
+        session.flush()
+        clock_row.state = "met"  # and after its flush: an UPDATE, as for any object of the session
+        entry = audit_trail.record(session, actor=SYSTEM, action="test.recorded", subject=("sla_clock", 1),
+                                   after={"名": "值"})
+    with unit_of_work(read_only=True) as session:
+        stored = session.execute(select(Clock)).scalar_one()
+        recorded = session.get(AuditEntry, entry.id)
+    assert (stored.budget_seconds, stored.state) == (120, "met")
+    assert recorded is not None and (recorded.before, recorded.after, recorded.action) == (
+        None, {"名": "值"}, "test.recorded")
 
 
 def test_a_new_row_with_an_attribute_that_is_not_a_column_is_refused() -> None:

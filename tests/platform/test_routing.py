@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
+import anyio
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -105,3 +107,57 @@ def test_a_router_with_middleware_of_its_own_is_refused() -> None:
     app.router.middleware_stack = lambda scope, receive, send: None  # type: ignore[assignment,method-assign]
     with pytest.raises(ValueError, match="middleware"):
         RouteIndex.install(app.router)
+
+
+async def answer(asgi: Any, method: str, path: str, root_path: str = "") -> tuple[int | str, bytes]:
+    """The status and body the router part of the app answers with, or the error it raises (the
+    app's error handlers sit above it)."""
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+             "path": root_path + path, "raw_path": (root_path + path).encode(), "root_path": root_path,
+             "query_string": b"", "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 1),
+             "server": ("testserver", 80)}
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    try:
+        await asgi(scope, receive, send)
+    except Exception as exc:  # compared, not handled
+        return type(exc).__name__, str(exc).encode()
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+@pytest.mark.parametrize(("method", "path", "root_path"), [
+    ("GET", "/health", ""), ("HEAD", "/health", ""), ("GET", "/health", "/pre"), ("GET", "/health/", "/pre"),
+    ("POST", "/health", "/pre"), ("GET", "/api/v1/tickets", "/pre"), ("HEAD", "/static/nothing.css", ""),
+    ("GET", "/pre/health", "/pre"), ("GET", "/nowhere", "/pre")])
+def test_dispatch_answers_as_the_full_walk_does(app: FastAPI, method: str, path: str, root_path: str) -> None:
+    index = app.router.middleware_stack
+    assert isinstance(index, RouteIndex)
+    indexed = anyio.run(answer, index, method, path, root_path)
+    walked = anyio.run(answer, app.router.app, method, path, root_path)
+    assert indexed == walked
+
+
+def test_a_replaced_route_list_is_indexed_anew() -> None:
+    app = FastAPI()
+
+    @app.get("/one")
+    def one() -> dict[str, int]:
+        return {"n": 1}
+
+    index = RouteIndex.install(app.router)
+    assert [getattr(r, "path", "") for r in index.candidates("/one")][-1:] == ["/one"]
+    other = FastAPI()
+
+    @other.get("/two")
+    def two() -> dict[str, int]:
+        return {"n": 2}
+
+    app.router.routes = [route for route in other.router.routes if getattr(route, "path", "") == "/two"]
+    assert [getattr(r, "path", "") for r in index.candidates("/two")] == ["/two"]
+    assert index.candidates("/one") == []

@@ -221,8 +221,8 @@ def _apply(session: Session, customer: Customer, data: CustomerData, *, creating
 
 
 def _card(session: Session, number: str) -> CustomerCard:
-    card = CustomerCard(uid=keys.new_uid(), key_version=keys.active_version(session), number_mask=mask_card(number),
-                        number_lookup=keys.blind_index("card_number", number))
+    card = CustomerCard(uid=keys.uid_at(clock.now()), key_version=keys.active_version(session),
+                        number_mask=mask_card(number), number_lookup=keys.blind_index("card_number", number))
     card.number_enc = keys.encrypt(session, number, table="customer_card", column="number_enc", uid=card.uid)
     return card
 
@@ -265,7 +265,7 @@ def create_customer(session: Session, *, actor: Principal, data: CustomerData) -
     check_kind_rules(data.kind, data)
     _ensure_unique_external_id(session, data.external_id)
     now = clock.now()
-    customer = Customer(uid=keys.new_uid(), kind=data.kind, status=CustomerStatus.ACTIVE, created_at=now,
+    customer = Customer(uid=keys.uid_at(now), kind=data.kind, status=CustomerStatus.ACTIVE, created_at=now,
                         updated_at=now, service_lines=[], tags=[])
     with _claiming_external_id(session, customer, data.external_id):
         _apply(session, customer, data, creating=True)

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -135,13 +135,23 @@ def uid_prefix(at: datetime) -> bytes:
     them grows at its right edge, in pages that are in memory, instead of taking a random page
     per insert: with random uids, at a million customers, those pages no longer fitted in
     PostgreSQL's buffers and it spent a fifth more CPU per imported row (BENCHMARKS.md)."""
-    return int(at.timestamp() * 1000).to_bytes(UID_TIME, "big")
+    return ((at - _UNIX_EPOCH) // _MILLISECOND).to_bytes(UID_TIME, "big")
+
+
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+def uid_at(at: datetime) -> bytes:
+    """The uid of a row made at `at` (its `created_at`), which binds its ciphertexts to it (`aad`):
+    unique (80 random bits per millisecond), not secret (it tells when the row was made, as its
+    creation time does)."""
+    return uid_prefix(at) + secrets.token_bytes(16 - UID_TIME)
 
 
 def new_uid() -> bytes:
-    """A row's uid, which binds its ciphertexts to it (`aad`): unique (80 random bits per
-    millisecond), not secret (it tells when the row was made, as its creation time does)."""
-    return uid_prefix(datetime.now(UTC)) + secrets.token_bytes(16 - UID_TIME)
+    """`uid_at` now: a column default, for rows made without one."""
+    return uid_at(datetime.now(UTC))
 
 
 def aad(table: str, column: str, uid: bytes) -> bytes:

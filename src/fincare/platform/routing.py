@@ -32,13 +32,14 @@ def literal_segments(path: str) -> tuple[str, ...]:
 
 class RouteIndex:
     """An ASGI app standing in for `router.app`: install with `RouteIndex.install(router)` once
-    every route is added. A route added later is still found (by the router's own walk); the
-    index is rebuilt when the number of routes changes."""
+    every route is added. The index is rebuilt when routes are added or removed or the list is
+    replaced (a route swapped in place for another is not noticed: the app's routes are fixed once
+    it is built)."""
 
     def __init__(self, router: Router) -> None:
         self._router = router
         self._walk = router.app
-        self._indexed = -1
+        self._indexed: tuple[list[BaseRoute] | None, int] = (None, 0)  # the route list indexed, and its length
         self._candidates: dict[tuple[str, ...], list[BaseRoute]] = {}
 
     @classmethod
@@ -58,11 +59,12 @@ class RouteIndex:
         self._candidates = {key: [route for route, other in zip(routes, keys, strict=True)
                                   if key[:len(other)] == other]
                             for key in {*keys, ()}}
-        self._indexed = len(routes)
+        self._indexed = (routes, len(routes))
 
     def candidates(self, path: str) -> list[BaseRoute]:
         """The routes, in order, that a request for `path` could match."""
-        if self._indexed != len(self._router.routes):
+        indexed, length = self._indexed
+        if indexed is not self._router.routes or length != len(indexed):
             self._build()
         segments = tuple(path.split("/")[1:DEPTH + 1])
         for depth in range(len(segments), -1, -1):
