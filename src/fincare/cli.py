@@ -258,7 +258,7 @@ def import_customers(
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from fincare.customers import importer
-    from fincare.platform.db import one_connection, unit_of_work
+    from fincare.platform.db import checkpoint, one_connection, unit_of_work
     from fincare.platform.permissions import Principal
     from fincare.registry import load_models
 
@@ -300,6 +300,7 @@ def import_customers(
         fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
     except (UnicodeDecodeError, csv.Error) as exc:
         fail(f"the file is not a readable UTF-8 CSV: {exc}")
+    checkpoint()  # the import raised its connection's WAL checkpoint threshold: the last one is its own
     if totals.errors:
         importer.write_errors(report, totals.errors)
     written = not totals.errors or skip_bad_rows
@@ -337,7 +338,7 @@ def import_tickets(
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from fincare.customers.importer import open_csv, write_errors
-    from fincare.platform.db import unit_of_work
+    from fincare.platform.db import checkpoint, unit_of_work
     from fincare.platform.permissions import SYSTEM
     from fincare.registry import load_models
     from fincare.servicedesk import importer
@@ -380,6 +381,7 @@ def import_tickets(
         fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
     except (UnicodeDecodeError, csv.Error) as exc:
         fail(f"the file is not a readable UTF-8 CSV: {exc}")
+    checkpoint()  # its customers' import raised the WAL checkpoint threshold: the last one is its own
     if totals.errors:
         write_errors(report, totals.errors)
     written = not totals.errors or skip_bad_rows

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import random
+import sqlite3
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -188,3 +189,18 @@ def test_uids_tell_when_their_row_was_made_so_later_rows_sort_after(db: Engine, 
     # in file order, batch after batch (rows of one batch share their time; the rest is random)
     assert [uid[:keys.UID_TIME] for uid in uids] == sorted(uid[:keys.UID_TIME] for uid in uids)
     assert older[:keys.UID_TIME] <= uids[0][:keys.UID_TIME]
+
+
+def test_an_import_on_sqlite_leaves_its_rows_in_the_database_file_not_only_in_the_wal(
+        db: Engine, tmp_path: Path) -> None:
+    if db.dialect.name != "sqlite":
+        pytest.skip("the write-ahead log checkpoint is SQLite's")
+    path = write_csv(tmp_path / "in.csv", [row(n) for n in range(30)])
+    result = fincare("import", "customers", str(path), "--skip-bad-rows", "--batch", "4", "--json")
+    assert result.returncode == 0, result.stderr
+    # the database file alone, as if the WAL were gone: the import ran its last checkpoint itself
+    main_file = sqlite3.connect(f"file:{db.url.database}?immutable=1", uri=True)
+    try:
+        assert main_file.execute("SELECT count(*) FROM customer").fetchone()[0] == 30
+    finally:
+        main_file.close()

@@ -235,6 +235,15 @@ def _committed(session: Session) -> Iterator[Session]:
         session.close()
 
 
+def checkpoint() -> None:
+    """On SQLite, copy what the WAL holds into the database now (PASSIVE: without waiting for
+    readers), for a bulk job that raised its connection's checkpoint threshold; elsewhere nothing."""
+    engine = get_engine()
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:  # on the driver's connection: outside the BEGIN ours get
+            connection.connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
+
+
 @contextmanager
 def one_connection() -> Iterator[Callable[[], AbstractContextManager[Session]]]:
     """Units of work one after another on one connection: each `with unit() as session:` block is
