@@ -133,15 +133,15 @@ def settle(targets: list[Target]) -> None:
 def take_turns(targets: list[Target]) -> list[dict[str, Any]]:
     """`ROUNDS` loads of each target, in turn, every other round in reverse order; each target's
     rounds combined, in the order of `targets`."""
-    rounds: dict[int, list[dict[str, Any]]] = {n: [] for n in range(len(targets))}
+    rounds: list[list[dict[str, Any]]] = [[] for _ in targets]
+    turns = list(zip(targets, rounds, strict=True))
     for n in range(ROUNDS):
-        order = list(enumerate(targets))
-        for at, target in order if n % 2 == 0 else reversed(order):
+        for target, done in turns if n % 2 == 0 else reversed(turns):
             settle(targets)
             body = target.body.replace("{{n}}", f"r{n}-{{{{n}}}}")  # no request repeats an earlier round's
-            rounds[at].append(post_load(target.url, headers=target.headers, body=body, connections=CONNECTIONS,
-                                        duration_s=SECONDS, warm_up_s=WARM_UP_SECONDS if n == 0 else 0))
-    return [combined(rounds[at]) for at in range(len(targets))]
+            done.append(post_load(target.url, headers=target.headers, body=body, connections=CONNECTIONS,
+                                  duration_s=SECONDS, warm_up_s=WARM_UP_SECONDS if n == 0 else 0))
+    return [combined(done) for done in rounds]
 
 
 def run() -> dict[str, Any]:
