@@ -253,12 +253,10 @@ def import_customers(
 ) -> None:
     """Import customers (columns in `fincare.customers.importer`); re-running updates, never duplicates."""
     _setup(log_json=False)
-    from contextlib import nullcontext
-
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from fincare.customers import importer
-    from fincare.platform.db import checkpoint, one_connection, unit_of_work
+    from fincare.platform.db import bulk_writes
     from fincare.platform.permissions import Principal
     from fincare.registry import load_models
 
@@ -276,15 +274,10 @@ def import_customers(
             progress.update(task, completed=stream.buffer.tell())
 
         rows = importer.read_rows(stream)
-        if skip_bad_rows:  # each batch commits on its own
-            with one_connection() as unit:
-                importer.run_import(rows, actor=actor, totals=totals, batch_size=batch, transaction=unit,
-                                    after_batch=after_batch, workers=workers)
-            return
-        with unit_of_work() as session:
-            importer.run_import(rows, actor=actor, totals=totals, batch_size=batch,
-                                transaction=lambda: nullcontext(session), after_batch=after_batch, workers=workers)
-            if totals.errors:
+        with bulk_writes(each_unit_commits=skip_bad_rows) as unit:  # skip: each batch commits on its own
+            importer.run_import(rows, actor=actor, totals=totals, batch_size=batch, transaction=unit,
+                                after_batch=after_batch, workers=workers)
+            if totals.errors and not skip_bad_rows:
                 raise Aborted
 
     try:
@@ -300,7 +293,6 @@ def import_customers(
         fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
     except (UnicodeDecodeError, csv.Error) as exc:
         fail(f"the file is not a readable UTF-8 CSV: {exc}")
-    checkpoint()  # the import raised its connection's WAL checkpoint threshold: the last one is its own
     if totals.errors:
         importer.write_errors(report, totals.errors)
     written = not totals.errors or skip_bad_rows
@@ -333,12 +325,10 @@ def import_tickets(
 ) -> None:
     """Import historical tickets (layouts in `fincare.servicedesk.importer`); re-running skips what exists."""
     _setup(log_json=False)
-    from contextlib import nullcontext
-
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from fincare.customers.importer import open_csv, write_errors
-    from fincare.platform.db import checkpoint, unit_of_work
+    from fincare.platform.db import bulk_writes
     from fincare.platform.permissions import SYSTEM
     from fincare.registry import load_models
     from fincare.servicedesk import importer
@@ -366,22 +356,17 @@ def import_tickets(
             def after_batch() -> None:
                 progress.update(task, completed=stream.buffer.tell())
 
-            if skip_bad_rows:  # each batch commits on its own
-                totals = importer.run_import(source, actor=actor, batch_size=batch, transaction=unit_of_work,
+            with bulk_writes(each_unit_commits=skip_bad_rows) as unit:  # skip: each batch commits on its own
+                totals = importer.run_import(source, actor=actor, batch_size=batch, transaction=unit,
                                              after_batch=after_batch)
-            else:
-                with unit_of_work() as session:
-                    totals = importer.run_import(source, actor=actor, batch_size=batch,
-                                                 transaction=lambda: nullcontext(session), after_batch=after_batch)
-                    if totals.errors:
-                        raise Aborted
+                if totals.errors and not skip_bad_rows:
+                    raise Aborted
     except Aborted:
         pass
     except DomainError as exc:
         fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
     except (UnicodeDecodeError, csv.Error) as exc:
         fail(f"the file is not a readable UTF-8 CSV: {exc}")
-    checkpoint()  # its customers' import raised the WAL checkpoint threshold: the last one is its own
     if totals.errors:
         write_errors(report, totals.errors)
     written = not totals.errors or skip_bad_rows

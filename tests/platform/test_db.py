@@ -4,6 +4,7 @@ in one statement, stored exactly as the session's unit of work would store them.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, bindparam, select
@@ -176,12 +177,12 @@ def test_a_pooled_connection_that_died_while_idle_is_replaced_before_use(db: Eng
         assert session.execute(text("SELECT pg_backend_pid()")).scalar_one() != victim
 
 
-def test_units_on_one_connection_commit_one_by_one_and_keep_the_connection(db: Engine) -> None:
+def test_bulk_units_that_each_commit_do_so_one_by_one_on_one_connection(db: Engine) -> None:
     from sqlalchemy import text
 
-    from fincare.platform.db import one_connection
+    from fincare.platform.db import bulk_writes
 
-    with one_connection() as unit:
+    with bulk_writes(each_unit_commits=True) as unit:
         with unit() as session:
             session.execute(text("CREATE TEMPORARY TABLE scratch (n integer)"))  # lives as long as the connection
             insert_new(session, [a_clock(id=1)])
@@ -198,6 +199,46 @@ def test_units_on_one_connection_commit_one_by_one_and_keep_the_connection(db: E
             assert session.execute(text("SELECT count(*) FROM scratch")).scalar_one() == 0
     with unit_of_work(read_only=True) as session:
         assert session.execute(select(Clock.id)).scalars().all() == [1]
+
+
+def test_bulk_units_all_or_nothing_share_one_transaction(db: Engine) -> None:
+    from fincare.platform.db import bulk_writes
+
+    with bulk_writes(each_unit_commits=False) as unit:
+        with unit() as session:
+            insert_new(session, [a_clock(id=1)])
+        with unit() as session:  # sees the first unit's row: the same transaction, not yet committed
+            assert session.get(Clock, 1) is not None
+            insert_new(session, [a_clock(id=2, subject_id=2)])
+    with unit_of_work(read_only=True) as session:
+        assert session.execute(select(Clock.id).order_by(Clock.id)).scalars().all() == [1, 2]
+
+    def an_aborted_job() -> None:
+        with bulk_writes(each_unit_commits=False) as unit:
+            with unit() as session:
+                insert_new(session, [a_clock(id=3, subject_id=3)])
+            raise RuntimeError("a bad row later in the file")
+
+    with pytest.raises(RuntimeError):
+        an_aborted_job()
+    with unit_of_work(read_only=True) as session:  # nothing of the aborted job is left
+        assert session.execute(select(Clock.id).order_by(Clock.id)).scalars().all() == [1, 2]
+
+
+def test_a_bulk_job_on_sqlite_raises_its_connections_limits_and_sets_them_back(db: Engine) -> None:
+    if db.dialect.name != "sqlite":
+        pytest.skip("page cache and WAL checkpoint threshold are SQLite's")
+    from fincare.platform import db as database
+
+    def limits(driver: Any) -> tuple[int, int]:
+        return (driver.execute("PRAGMA cache_size").fetchone()[0],
+                driver.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+
+    bulk = (-database.SQLITE_BULK_CACHE_KIB, database.SQLITE_BULK_CHECKPOINT_PAGES)
+    with database.bulk_writes(each_unit_commits=True) as unit, unit() as session:
+        driver = session.connection().connection.driver_connection
+        assert limits(driver) == bulk
+    assert limits(driver) == (-2000, 1000) != bulk  # the connection, back in the pool, has SQLite's defaults
 
 
 def test_a_read_only_unit_of_work_cannot_write_on_postgresql_and_leaves_the_connection_writable(db: Engine) -> None:

@@ -59,8 +59,6 @@ __all__ = ["COLUMNS", "LIST_COLUMNS", "Block", "CsvSource", "Encoding", "ImportT
 
 MAX_FIELD = 1000
 
-SQLITE_CACHE_KIB = 256 * 1024  # the import connection's page cache on SQLite (the default is 2 MiB)
-SQLITE_CHECKPOINT_PAGES = 16_384  # …and its WAL checkpoint threshold: 64 MiB (the default is ~4 MiB)
 
 
 @dataclass(frozen=True)
@@ -276,15 +274,6 @@ def _write_batch(session: Session, *, actor: Principal, totals: ImportTotals, ro
     """`import_batch`, where the rows are only parsed (`rows()`) if the writer needs them: to update
     existing customers, or to prepare the batch again."""
     encoding = encoding_for(session)
-    if encoding == Encoding.SQLITE:
-        # random blind-index keys touch a new page of each index for almost every row: a page cache
-        # that holds them (bounded, so memory stays flat) saves writing and re-reading them per row
-        session.execute(text(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}"))
-        # each commit (a batch, with --skip-bad-rows) writes the pages it dirtied to the WAL, and the
-        # next batches dirty most of those index pages again: checkpointing less often copies such
-        # a page into the database once for many batches (1M rows: 100 s -> 85 s). The importer runs
-        # the last checkpoint itself (`db.checkpoint`), so no later request pays for it.
-        session.execute(text(f"PRAGMA wal_autocheckpoint = {SQLITE_CHECKPOINT_PAGES}"))
     if prepared is None or (prepared.rows and (prepared.version != keys.active_version(session)
                                                or prepared.encoding not in (encoding, Encoding.VALUES))):
         prepared = prepare_batch(rows(), keys.sealer(session), clock.now(), encoding)

@@ -11,7 +11,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -235,22 +235,57 @@ def _committed(session: Session) -> Iterator[Session]:
         session.close()
 
 
-def checkpoint() -> None:
-    """On SQLite, copy what the WAL holds into the database now (PASSIVE: without waiting for
-    readers), for a bulk job that raised its connection's checkpoint threshold; elsewhere nothing."""
-    engine = get_engine()
-    if engine.dialect.name == "sqlite":
-        with engine.connect() as connection:  # on the driver's connection: outside the BEGIN ours get
-            connection.connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
+# A bulk job's SQLite connection. Random blind-index keys touch a new page of each index for almost
+# every row: a page cache that holds them (bounded, so memory stays flat) saves writing and re-reading
+# them per row. Each commit writes the pages it dirtied to the WAL and the next batches dirty most of
+# them again: checkpointing less often copies such a page into the database once for many batches
+# (1M customers with a commit per batch: 100 s -> 85 s).
+SQLITE_BULK_CACHE_KIB = 256 * 1024  # SQLite's default: 2 MiB
+SQLITE_BULK_CHECKPOINT_PAGES = 16_384  # 64 MiB of WAL; SQLite's default: 1,000 pages (~4 MiB)
 
 
 @contextmanager
-def one_connection() -> Iterator[Callable[[], AbstractContextManager[Session]]]:
-    """Units of work one after another on one connection: each `with unit() as session:` block is
-    its own transaction, and the connection stays open in between (a long bulk job keeps its
-    SQLite page cache and settings, where the pool might hand out another connection each time)."""
+def bulk_writes(*, each_unit_commits: bool) -> Iterator[Callable[[], AbstractContextManager[Session]]]:
+    """Units of work for a bulk job (an import), all on one connection: `with unit() as session:`.
+
+    With `each_unit_commits` every unit is its own transaction (a bad batch rolls back alone);
+    without, all units share one transaction, committed when the `with bulk_writes(...)` block ends
+    and rolled back if it raises (all or nothing). One connection keeps SQLite's page cache warm
+    from batch to batch, where the pool might hand out another one each time. On SQLite the
+    connection's page cache and WAL checkpoint threshold are raised for the job and set back after
+    it, and the job runs its last checkpoint itself, so no later request pays for it.
+    """
     with get_engine().connect() as connection:
-        yield lambda: _committed(_factories[False](bind=connection))
+        restore = _raise_bulk_limits(connection)
+        try:
+            if each_unit_commits:
+                yield lambda: _committed(_factories[False](bind=connection))
+            else:
+                with _committed(_factories[False](bind=connection)) as session:
+                    yield lambda: nullcontext(session)
+        finally:
+            restore()
+
+
+def _raise_bulk_limits(connection: Connection) -> Callable[[], None]:
+    """Raise a bulk job's SQLite limits on `connection`; what ends the job: the last checkpoint and
+    the connection's own limits back (on PostgreSQL: nothing)."""
+    if connection.dialect.name != "sqlite":
+        return lambda: None
+    # on the driver's connection: outside the BEGIN that SQLAlchemy's would start
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    cache_size = int(driver.execute("PRAGMA cache_size").fetchone()[0])
+    threshold = int(driver.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+    driver.execute(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}")
+    driver.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_BULK_CHECKPOINT_PAGES}")
+
+    def restore() -> None:
+        driver.execute("PRAGMA wal_checkpoint(PASSIVE)")  # PASSIVE: without waiting for readers
+        driver.execute(f"PRAGMA cache_size = {cache_size}")
+        driver.execute(f"PRAGMA wal_autocheckpoint = {threshold}")
+
+    return restore
 
 
 def insert_on_conflict(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
