@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, bindparam, select
 
-from fincare.platform import audit_trail
+from fincare.platform import audit_trail, driver
 from fincare.platform.audit_trail import new_entry
 from fincare.platform.audit_trail.models import AuditEntry
 from fincare.platform.db import allocate_id_sets, insert_new, new_row, number, read_with_ids, unit_of_work
@@ -252,3 +252,71 @@ def test_a_read_only_unit_of_work_cannot_write_on_postgresql_and_leaves_the_conn
         insert_new(session, [a_clock(id=1)])
     with unit_of_work(read_only=True) as session:
         assert session.execute(select(Clock.id)).scalars().all() == [1]
+
+# -- the busiest path's statements on the driver's cursor (`platform.driver`): the same rows, values
+# and errors as through SQLAlchemy's execute, or SQLAlchemy's execute where the driver cannot
+
+
+def test_a_duplicate_row_is_sqlalchemys_integrity_error_with_the_values_hidden(db: Engine) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    with unit_of_work() as session:
+        insert_new(session, [a_clock(id=1)])
+    with pytest.raises(IntegrityError) as caught, unit_of_work() as session:
+        insert_new(session, [a_clock(id=1, subject_id=8), ClockEvent(id=1, clock_id=1, kind="started", at=AT)])
+    assert "parameters hidden" in str(caught.value)  # bound values may be personal: never in a log line
+    with unit_of_work(read_only=True) as session:
+        assert session.execute(select(Clock.subject_id)).scalars().all() == [7]
+        assert session.execute(select(ClockEvent)).first() is None
+
+
+def test_values_the_driver_cannot_return_as_they_are_come_through_sqlalchemy(db: Engine) -> None:
+    query = select(Clock.id, Clock.due_at).where(Clock.id == bindparam("id"))  # a time zone to put back
+    assert driver.on_driver(query, db.dialect) is None
+    with unit_of_work() as session:
+        insert_new(session, [a_clock(id=1)])
+        row, ids = read_with_ids(session, query, {"id": 1}, {"sla_clock": 1})
+    assert row.due_at == AT and row.due_at.tzinfo is not None
+    assert len(ids["sla_clock"]) == 1
+
+
+def test_statements_that_need_sqlalchemys_execute_are_refused(db: Engine) -> None:
+    if db.dialect.name != "postgresql":
+        assert driver.on_driver(select(Clock.id), db.dialect) is None
+        return
+    plain = select(Clock.id, Clock.target).where(Clock.id == bindparam("id")).limit(1)
+    compiled = driver.on_driver(plain, db.dialect)
+    assert compiled is not None and set(compiled.fixed.values()) == {1}  # the LIMIT, bound once
+    assert driver.on_driver(select(Clock.id).where(Clock.id.in_(bindparam("ids", expanding=True))),
+                            db.dialect) is None
+    assert driver.on_driver(select(Clock.id).where(Clock.id == bindparam("id", callable_=lambda: 1)),
+                            db.dialect) is None
+    assert driver.on_driver(select(Clock.id).where(Clock.id == bindparam("the id")), db.dialect) is None
+
+
+def test_a_connection_lost_mid_transaction_is_invalidated_and_replaced(db: Engine) -> None:
+    if db.dialect.name != "postgresql":
+        pytest.skip("a SQLite file has no server to drop a connection")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.pool import NullPool
+
+    admin = create_engine(db.url, poolclass=NullPool)
+    pids = []
+
+    def write_after_the_server_dropped_the_connection() -> None:
+        with unit_of_work() as session:
+            pids.append(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+            with admin.begin() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pids[0]})
+            insert_new(session, [a_clock(id=1)])
+
+    try:
+        with pytest.raises(OperationalError) as caught:
+            write_after_the_server_dropped_the_connection()
+    finally:
+        admin.dispose()
+    assert caught.value.connection_invalidated
+    with unit_of_work() as session:  # the pool hands out a live connection
+        assert session.execute(text("SELECT pg_backend_pid()")).scalar_one() != pids[0]
+        insert_new(session, [a_clock(id=1)])

@@ -39,15 +39,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect, Row
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.attributes import instance_dict
 from sqlalchemy.orm.attributes import manager_of_class as manager_of
-from sqlalchemy.sql.expression import Executable, Label, Select, TextClause
+from sqlalchemy.sql.expression import Insert, Label, Select, TextClause
 from sqlalchemy.sql.schema import ColumnDefault
 from sqlalchemy.types import TypeDecorator
 
+from fincare.platform import driver
 from fincare.platform.config import get_settings
 
 NAMING = {
@@ -334,15 +335,17 @@ def allocate_id_sets(session: Session, counts: Mapping[str, int]) -> dict[str, l
 
 
 def read_with_ids(session: Session, statement: Select[Any], params: Mapping[str, Any],
-                  counts: Mapping[str, int]) -> tuple[Row[Any] | None, dict[str, list[int]]]:
-    """The first row of `statement` and, if there is one, ids as `allocate_id_sets` gives them.
+                  counts: Mapping[str, int]) -> tuple[Any, dict[str, list[int]]]:
+    """The first row of `statement` (None if none; its values by position, or as attributes named
+    as its columns) and, if there is one, ids as `allocate_id_sets` gives them.
 
     On PostgreSQL one round trip: the `nextval` calls are columns added to the statement's (after
     its own, which keep their names) and the statement is limited to one row, so no row draws no
     ids. `statement` reads plain rows (no aggregate or DISTINCT, which the added columns would
     change). A check that must pass before rows are written (the customer of a new ticket) costs
     no round trip of its own this way. The statement with its calls added is kept per `statement`
-    object, so pass one built once (a module constant), not a new select per call.
+    object, so pass one built once (a module constant), not a new select per call; it runs on the
+    driver's cursor when it can (`platform.driver`).
     """
     connection = session.connection()
     wanted = {table: count for table, count in counts.items() if count > 0}
@@ -351,7 +354,9 @@ def read_with_ids(session: Session, statement: Select[Any], params: Mapping[str,
         return row, allocate_id_sets(session, counts) if row is not None else {table: [] for table in counts}
     sequences = _sequences(connection, wanted)
     counted = tuple((sequences[table], count) for table, count in wanted.items())
-    row = connection.execute(_with_nextvals(statement, counted), params).first()
+    with_ids = _with_nextvals(statement, counted)
+    on_driver = driver.on_driver(with_ids, connection.dialect)
+    row = driver.run(connection, on_driver, params) if on_driver else connection.execute(with_ids, params).first()
     found: dict[str, list[int]] = {table: [] for table in counts}
     if row is None:
         return None, found
@@ -452,7 +457,8 @@ def insert_new(session: Session, objects: Sequence[Base]) -> None:
     this sends all the rows as one statement of data-modifying CTEs on PostgreSQL (one by one on
     SQLite, where a statement costs no round trip). PostgreSQL runs such CTEs in no set order, so
     the ids are the caller's: rows are numbered in the order they were made. The objects stay
-    transient: code that changes one afterwards loads it with `session.get`.
+    transient: code that changes one afterwards loads it with `session.get`. On PostgreSQL the
+    statement runs on the driver's cursor (`platform.driver`): engine events do not see it.
     """
     shape: list[tuple[Table, tuple[str, ...]]] = []
     params: dict[str, Any] = {}
@@ -463,7 +469,10 @@ def insert_new(session: Session, objects: Sequence[Base]) -> None:
     session.flush()  # what is pending goes first: the new rows may refer to it
     connection = session.connection()
     for statement in _insert_statements(tuple(shape), connection.dialect.name == "postgresql"):
-        connection.execute(statement, params)
+        if (on_driver := driver.on_driver(statement, connection.dialect)) is not None:
+            driver.run(connection, on_driver, params)
+        else:
+            connection.execute(statement, params)
 
 
 def _row_of(obj: Base) -> tuple[Table, dict[str, Any]]:
@@ -510,7 +519,8 @@ def _row_plan(cls: type[Base]) -> _RowPlan:
 
 
 @functools.lru_cache(maxsize=256)
-def _insert_statements(shape: tuple[tuple[Table, tuple[str, ...]], ...], together: bool) -> list[Executable]:
+def _insert_statements(shape: tuple[tuple[Table, tuple[str, ...]], ...], together: bool
+                       ) -> list[Insert | Select[Any]]:
     """The statements of `insert_new` for rows of this shape, built once. One single-row INSERT per
     object (SQLAlchemy cannot cache a multi-row VALUES), with bound parameters in place of values:
     each shape compiles once and PostgreSQL prepares it after a few uses."""

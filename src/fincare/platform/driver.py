@@ -1,0 +1,85 @@
+"""Statements run on psycopg's own cursor, for the few on the busiest path (a new ticket's read and
+write): SQLAlchemy's execute builds an execution context, processes every parameter, wraps the
+cursor in a result and fires its events each time, which cost a ticket's request 15 % of its CPU
+(BENCHMARKS.md). Here a statement is compiled once; a run binds its values, applying the same bind
+processing SQLAlchemy would, and psycopg's errors become SQLAlchemy's (an IntegrityError stays an
+IntegrityError). The statement runs in the session's transaction, on its connection.
+
+What it leaves out: engine events (`before_cursor_execute` and the like do not see these
+statements) and statements that need what only SQLAlchemy's execute does — expanding or computed
+parameters, escaped parameter names, result values to convert; `on_driver` refuses those (None)
+and the caller runs them through SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+import psycopg
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement, Select
+
+
+@dataclass(frozen=True)
+class DriverStatement:
+    """A statement as psycopg takes it: its SQL, the values of its fixed parameters (a LIMIT, a
+    literal) and the bind processing of each parameter that has one."""
+
+    sql: str
+    fixed: Mapping[str, Any]
+    processors: Mapping[str, Callable[[Any], Any]]
+
+
+@functools.lru_cache(maxsize=256)
+def on_driver(statement: ClauseElement, dialect: Dialect) -> DriverStatement | None:
+    """`statement` compiled for `run` on PostgreSQL, once per statement object; None if it needs
+    SQLAlchemy's execute. Pass statements built once (module constants, cached builders)."""
+    if dialect.name != "postgresql":
+        return None
+    compiled = statement.compile(dialect=dialect)
+    if not isinstance(compiled, SQLCompiler) or compiled.escaped_bind_names:
+        return None
+    fixed: dict[str, Any] = {}
+    processors: dict[str, Callable[[Any], Any]] = {}
+    for name, bind in compiled.binds.items():
+        if bind.expanding or bind.literal_execute or bind.callable is not None:
+            return None
+        if not bind.required:
+            fixed[name] = bind.value
+        # the processor SQLAlchemy's execute applies (bulk_insert uses the same one)
+        if (processor := bind.type._cached_bind_processor(dialect)) is not None:
+            processors[name] = processor
+    if isinstance(statement, Select) and any(
+            column.type._cached_result_processor(dialect, None) is not None for column in statement.selected_columns):
+        return None
+    return DriverStatement(compiled.string, fixed, processors)
+
+
+def run(connection: Connection, statement: DriverStatement, params: Mapping[str, Any]) -> Any:
+    """Run `statement` with `params` in `connection`'s transaction; its first row (attributes named
+    as its columns, like SQLAlchemy's `Row`), or None when it returns none."""
+    values = {**statement.fixed, **params}
+    for name, processor in statement.processors.items():
+        if name in values:
+            values[name] = processor(values[name])
+    raw = connection.connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    try:
+        with raw.cursor(row_factory=namedtuple_row) as cursor:
+            cursor.execute(statement.sql, values)
+            return cursor.fetchone() if cursor.description else None
+    except psycopg.Error as error:
+        # as SQLAlchemy's own execute: its exception classes, parameters hidden (they may be
+        # personal), and a connection that is gone invalidated, so the pool does not hand it out
+        invalidated = connection.dialect.is_disconnect(cast(Any, error), connection.connection, None)
+        if invalidated:
+            connection.invalidate(error)
+        raise DBAPIError.instance(statement.sql, values, error, psycopg.Error, hide_parameters=True,
+                                  connection_invalidated=invalidated, dialect=connection.dialect) from error
