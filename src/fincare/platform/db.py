@@ -265,7 +265,8 @@ def bulk_writes(*, each_unit_commits: bool) -> Iterator[Callable[[], AbstractCon
                 with _committed(_factories[False](bind=connection)) as session:
                     yield lambda: nullcontext(session)
         finally:
-            restore()
+            if not connection.invalidated:  # else closed by SQLAlchemy (Ctrl-C mid-statement, say)
+                restore()
 
 
 def _raise_bulk_limits(connection: Connection) -> Callable[[], None]:

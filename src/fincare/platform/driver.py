@@ -5,10 +5,10 @@ cursor in a result and fires its events each time, which cost a ticket's request
 processing SQLAlchemy would, and psycopg's errors become SQLAlchemy's (an IntegrityError stays an
 IntegrityError). The statement runs in the session's transaction, on its connection.
 
-What it leaves out: engine events (`before_cursor_execute` and the like do not see these
-statements) and statements that need what only SQLAlchemy's execute does — expanding or computed
-parameters, escaped parameter names, result values to convert; `on_driver` refuses those (None)
-and the caller runs them through SQLAlchemy.
+What it leaves out: engine events (`before_cursor_execute`, `handle_error` and the like do not see
+these statements) and statements that need what only SQLAlchemy's execute does — expanding or
+computed parameters, escaped parameter names, column defaults computed per run, result values to
+convert; `on_driver` refuses those (None) and the caller runs them through SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import psycopg
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.expression import ClauseElement, Select
+from sqlalchemy.sql.expression import ClauseElement
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,13 @@ def on_driver(statement: ClauseElement, dialect: Dialect) -> DriverStatement | N
     if dialect.name != "postgresql":
         return None
     compiled = statement.compile(dialect=dialect)
-    if not isinstance(compiled, SQLCompiler) or compiled.escaped_bind_names:
-        return None
+    if not isinstance(compiled, SQLCompiler) or compiled.escaped_bind_names or compiled.prefetch:
+        return None  # prefetch: a column default SQLAlchemy's execute computes and binds per run
+    if any(column.type._cached_result_processor(dialect, None) is not None for column in compiled._result_columns):
+        return None  # values SQLAlchemy would convert on the way back (a time zone, say)
     fixed: dict[str, Any] = {}
     processors: dict[str, Callable[[Any], Any]] = {}
-    for name, bind in compiled.binds.items():
+    for bind, name in compiled.bind_names.items():  # each parameter by the name the SQL gives it
         if bind.expanding or bind.literal_execute or bind.callable is not None:
             return None
         if not bind.required:
@@ -56,9 +58,6 @@ def on_driver(statement: ClauseElement, dialect: Dialect) -> DriverStatement | N
         # the processor SQLAlchemy's execute applies (bulk_insert uses the same one)
         if (processor := bind.type._cached_bind_processor(dialect)) is not None:
             processors[name] = processor
-    if isinstance(statement, Select) and any(
-            column.type._cached_result_processor(dialect, None) is not None for column in statement.selected_columns):
-        return None
     return DriverStatement(compiled.string, fixed, processors)
 
 
@@ -66,9 +65,12 @@ def run(connection: Connection, statement: DriverStatement, params: Mapping[str,
     """Run `statement` with `params` in `connection`'s transaction; its first row (attributes named
     as its columns, like SQLAlchemy's `Row`), or None when it returns none."""
     values = {**statement.fixed, **params}
-    for name, processor in statement.processors.items():
-        if name in values:
-            values[name] = processor(values[name])
+    try:
+        for name, processor in statement.processors.items():
+            if name in values:
+                values[name] = processor(values[name])
+    except Exception as error:  # a value its column type refuses, as SQLAlchemy's execute reports it
+        raise StatementError(str(error), statement.sql, None, error) from error
     raw = connection.connection.driver_connection
     assert isinstance(raw, psycopg.Connection)
     try:
@@ -77,9 +79,14 @@ def run(connection: Connection, statement: DriverStatement, params: Mapping[str,
             return cursor.fetchone() if cursor.description else None
     except psycopg.Error as error:
         # as SQLAlchemy's own execute: its exception classes, parameters hidden (they may be
-        # personal), and a connection that is gone invalidated, so the pool does not hand it out
+        # personal); a connection that is gone is invalidated, and with it every connection the
+        # pool holds from before, which the server dropped too
         invalidated = connection.dialect.is_disconnect(cast(Any, error), connection.connection, None)
         if invalidated:
+            connection.engine.pool._invalidate(connection.connection, error)
             connection.invalidate(error)
         raise DBAPIError.instance(statement.sql, values, error, psycopg.Error, hide_parameters=True,
                                   connection_invalidated=invalidated, dialect=connection.dialect) from error
+    except BaseException:  # anything else mid-statement (Ctrl-C, say): the connection's state is unknown
+        connection.invalidate()
+        raise
