@@ -274,6 +274,7 @@ def test_a_read_only_unit_of_work_cannot_write_on_postgresql_and_leaves_the_conn
     with unit_of_work(read_only=True) as session:
         assert session.execute(select(Clock.id)).scalars().all() == [1]
 
+
 # -- the busiest path's statements on the driver's cursor (`platform.driver`): the same rows, values
 # and errors as through SQLAlchemy's execute, or SQLAlchemy's execute where the driver cannot
 
@@ -363,6 +364,7 @@ def test_a_connection_lost_mid_transaction_is_invalidated_and_replaced(db: Engin
 
     admin = create_engine(db.url, poolclass=NullPool)
     pids = []
+    invalidated_before = db.pool._invalidate_time  # the pool's mark: connections older are replaced
 
     def write_after_the_server_dropped_the_connection() -> None:
         with unit_of_work() as session:
@@ -377,6 +379,7 @@ def test_a_connection_lost_mid_transaction_is_invalidated_and_replaced(db: Engin
     finally:
         admin.dispose()
     assert caught.value.connection_invalidated
+    assert db.pool._invalidate_time > invalidated_before  # the server dropped the pool's others too
     with unit_of_work() as session:  # the pool hands out a live connection
         assert session.execute(text("SELECT pg_backend_pid()")).scalar_one() != pids[0]
         insert_new(session, [a_clock(id=1)])

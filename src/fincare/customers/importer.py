@@ -60,7 +60,6 @@ __all__ = ["COLUMNS", "LIST_COLUMNS", "Block", "CsvSource", "Encoding", "ImportT
 MAX_FIELD = 1000
 
 
-
 @dataclass(frozen=True)
 class RowError:
     line: int

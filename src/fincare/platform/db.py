@@ -275,17 +275,17 @@ def _raise_bulk_limits(connection: Connection) -> Callable[[], None]:
     if connection.dialect.name != "sqlite":
         return lambda: None
     # on the driver's connection: outside the BEGIN that SQLAlchemy's would start
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    cache_size = int(driver.execute("PRAGMA cache_size").fetchone()[0])
-    threshold = int(driver.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
-    driver.execute(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}")
-    driver.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_BULK_CHECKPOINT_PAGES}")
+    sqlite_connection = connection.connection.driver_connection
+    assert sqlite_connection is not None
+    cache_size = int(sqlite_connection.execute("PRAGMA cache_size").fetchone()[0])
+    threshold = int(sqlite_connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+    sqlite_connection.execute(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}")
+    sqlite_connection.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_BULK_CHECKPOINT_PAGES}")
 
     def restore() -> None:
-        driver.execute("PRAGMA wal_checkpoint(PASSIVE)")  # PASSIVE: without waiting for readers
-        driver.execute(f"PRAGMA cache_size = {cache_size}")
-        driver.execute(f"PRAGMA wal_autocheckpoint = {threshold}")
+        sqlite_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # PASSIVE: without waiting for readers
+        sqlite_connection.execute(f"PRAGMA cache_size = {cache_size}")
+        sqlite_connection.execute(f"PRAGMA wal_autocheckpoint = {threshold}")
 
     return restore
 
@@ -355,9 +355,7 @@ def read_with_ids(session: Session, statement: Select[Any], params: Mapping[str,
         return row, allocate_id_sets(session, counts) if row is not None else {table: [] for table in counts}
     sequences = _sequences(connection, wanted)
     counted = tuple((sequences[table], count) for table, count in wanted.items())
-    with_ids = _with_nextvals(statement, counted)
-    on_driver = driver.on_driver(with_ids, connection.dialect)
-    row = driver.run(connection, on_driver, params) if on_driver else connection.execute(with_ids, params).first()
+    row = driver.first_row(connection, _with_nextvals(statement, counted), params)
     found: dict[str, list[int]] = {table: [] for table in counts}
     if row is None:
         return None, found
@@ -470,10 +468,7 @@ def insert_new(session: Session, objects: Sequence[Base]) -> None:
     session.flush()  # what is pending goes first: the new rows may refer to it
     connection = session.connection()
     for statement in _insert_statements(tuple(shape), connection.dialect.name == "postgresql"):
-        if (on_driver := driver.on_driver(statement, connection.dialect)) is not None:
-            driver.run(connection, on_driver, params)
-        else:
-            connection.execute(statement, params)
+        driver.first_row(connection, statement, params)
 
 
 def _row_of(obj: Base) -> tuple[Table, dict[str, Any]]:

@@ -8,7 +8,7 @@ IntegrityError). The statement runs in the session's transaction, on its connect
 What it leaves out: engine events (`before_cursor_execute`, `handle_error` and the like do not see
 these statements) and statements that need what only SQLAlchemy's execute does — expanding or
 computed parameters, escaped parameter names, column defaults computed per run, result values to
-convert; `on_driver` refuses those (None) and the caller runs them through SQLAlchemy.
+convert; `on_driver` refuses those (None), and `first_row` runs them through SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -90,3 +90,12 @@ def run(connection: Connection, statement: DriverStatement, params: Mapping[str,
     except BaseException:  # anything else mid-statement (Ctrl-C, say): the connection's state is unknown
         connection.invalidate()
         raise
+
+
+def first_row(connection: Connection, statement: ClauseElement, params: Mapping[str, Any]) -> Any:
+    """Execute `statement` on the driver's cursor if `on_driver` takes it, else through SQLAlchemy;
+    its first row (attributes named as its columns), or None when it returns none."""
+    if (on_the_driver := on_driver(statement, connection.dialect)) is not None:
+        return run(connection, on_the_driver, params)
+    result = connection.execute(cast(Any, statement), params)
+    return result.first() if result.returns_rows else None
