@@ -332,6 +332,18 @@ def test_values_the_driver_cannot_return_as_they_are_come_through_sqlalchemy(db:
     assert len(ids["sla_clock"]) == 1
 
 
+def test_a_missing_value_is_refused_before_the_statement_runs_as_sqlalchemy_words_it(db: Engine) -> None:
+    from sqlalchemy.exc import StatementError
+
+    query = select(Clock.id, Clock.target).where(Clock.id == bindparam("id"), Clock.subject_id == bindparam("sid"))
+    with unit_of_work() as session:
+        insert_new(session, [a_clock(id=1)])
+        with pytest.raises(StatementError, match="A value is required for bind parameter 'sid'"):
+            driver.first_row(session.connection(), query, {"id": 1})
+        # nothing reached the server: the transaction goes on (PostgreSQL aborts it on a failed statement)
+        assert driver.first_row(session.connection(), query, {"id": 1, "sid": 7}).target == "resolution"
+
+
 def test_statements_that_need_sqlalchemys_execute_are_refused(db: Engine) -> None:
     if db.dialect.name != "postgresql":
         assert driver.on_driver(select(Clock.id), db.dialect) is None

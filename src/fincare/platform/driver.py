@@ -22,7 +22,7 @@ import psycopg
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import DBAPIError, InvalidRequestError, StatementError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -30,10 +30,11 @@ from sqlalchemy.sql.expression import ClauseElement
 @dataclass(frozen=True)
 class DriverStatement:
     """A statement as psycopg takes it: its SQL, the values of its fixed parameters (a LIMIT, a
-    literal) and the bind processing of each parameter that has one."""
+    literal), the names a run must give a value and the bind processing of each parameter that has one."""
 
     sql: str
     fixed: Mapping[str, Any]
+    required: frozenset[str]
     processors: Mapping[str, Callable[[Any], Any]]
 
 
@@ -49,22 +50,29 @@ def on_driver(statement: ClauseElement, dialect: Dialect) -> DriverStatement | N
     if any(column.type._cached_result_processor(dialect, None) is not None for column in compiled._result_columns):
         return None  # values SQLAlchemy would convert on the way back (a time zone, say)
     fixed: dict[str, Any] = {}
+    required: set[str] = set()
     processors: dict[str, Callable[[Any], Any]] = {}
     for bind, name in compiled.bind_names.items():  # each parameter by the name the SQL gives it
         if bind.expanding or bind.literal_execute or bind.callable is not None:
             return None
-        if not bind.required:
+        if bind.required:
+            required.add(name)
+        else:
             fixed[name] = bind.value
         # the processor SQLAlchemy's execute applies (bulk_insert uses the same one)
         if (processor := bind.type._cached_bind_processor(dialect)) is not None:
             processors[name] = processor
-    return DriverStatement(compiled.string, fixed, processors)
+    return DriverStatement(compiled.string, fixed, frozenset(required), processors)
 
 
 def run(connection: Connection, statement: DriverStatement, params: Mapping[str, Any]) -> Any:
     """Run `statement` with `params` in `connection`'s transaction; its first row (attributes named
     as its columns, like SQLAlchemy's `Row`), or None when it returns none."""
     values = {**statement.fixed, **params}
+    if not statement.required <= values.keys():  # as SQLAlchemy's execute words it, before any round trip
+        missing = min(statement.required - values.keys())
+        cause = InvalidRequestError(f"A value is required for bind parameter {missing!r}")
+        raise StatementError(str(cause), statement.sql, None, cause)
     try:
         for name, processor in statement.processors.items():
             if name in values:
