@@ -28,6 +28,7 @@ from fincare.servicedesk.models import (
     ExtensionRequest,
     RegulatorReport,
     Ticket,
+    TicketMessage,
     TicketStatus,
 )
 from fincare.sla.models import Clock, Target
@@ -310,6 +311,20 @@ def test_an_agent_has_no_board(client: TestClient, agent_li: Staff, specialist_c
 
 
 # -- the complaint procedure on the ticket page ----------------------------------------------------
+
+
+def test_the_ticket_page_offers_the_staff_member_a_complaint_names_no_form_and_refuses_a_stale_one(
+        client: TestClient, specialist_chen: Staff, agent_li: Staff) -> None:
+    ticket = open_ticket(principal(agent_li), kind="complaint", named_staff_ids=[specialist_chen.id])
+    path = f"/tickets/{ticket.id}"
+    sign_in(client, "specialist_chen")
+    page = client.get(path)
+    assert page.status_code == 200 and 'data-testid="recused"' in page.text
+    assert 'data-testid="decision-form"' not in page.text and 'id="reply"' not in page.text
+    assert 'data-testid="take"' not in page.text
+    stale = post_form(client, f"{path}/reply", {"body": "您好，已收到", "visibility": "public"}, page=path)
+    assert stale.status_code == 403 and "回避" in stale.text
+    assert count(TicketMessage) == 0
 
 
 def test_a_handler_sends_the_decision_from_the_ticket_page(client: TestClient, specialist_chen: Staff) -> None:

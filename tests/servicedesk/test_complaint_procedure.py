@@ -129,6 +129,54 @@ def test_everyone_who_may_approve_a_waiting_decision_is_told_but_not_its_author(
     assert sorted(told) == sorted(("decision_awaiting_approval", staff.id) for staff in approvers)
 
 
+# -- 回避: staff a complaint names ----------------------------------------------------------------
+
+
+def refused_as_recused(response: Any, field: str) -> bool:
+    error = response.json()["error"]
+    return response.status_code == 403 and error["code"] == "recused" and error["field"] == field
+
+
+def test_the_specialist_a_complaint_names_reads_it_but_never_handles_it(
+        client: TestClient, chen: Staff, agent_li: Staff) -> None:
+    ticket = open_via_api(client, agent_li, kind="complaint", named_staff_ids=[chen.id])
+    path = f"/tickets/{ticket['id']}"
+    assert get(client, chen, path)["id"] == ticket["id"]  # reading it is not handling it
+    template = get(client, chen, f"{path}/decision-template?outcome=upheld")["reply"]
+    attempts = {"/replies": {"body": "您好，已收到", "visibility": "public"},
+                "/replies#note": {"body": "内部备注", "visibility": "internal"},
+                "/transitions": {"to": "resolved"}, "/decisions": {"outcome": "not_upheld", "reply": template},
+                "/coding": {"channel_code": "A05", "business_type_code": "B03", "cause_code": "C01"},
+                "/extension-requests": {"reason": "需调取三个月流水"},
+                "/assignment": {"assignee_id": chen.id}}
+    for suffix, body in attempts.items():
+        response = post(client, chen, path + suffix.split("#")[0], body)
+        assert refused_as_recused(response, "ticket_id"), (suffix, response.text)
+    assert count(TicketMessage) == count(ComplaintDecision) == 0
+    assert get(client, chen, path)["status"] == ticket["status"]
+    colleague = make_staff("specialist_qian", Role.COMPLAINT_SPECIALIST)  # anyone else handles it
+    reply = post(client, colleague, f"{path}/replies", {"body": "您好，已收到", "visibility": "public"})
+    assert reply.status_code == 201
+
+
+def test_a_supervisor_a_complaint_names_neither_approves_its_reply_nor_extends_its_deadline(
+        client: TestClient, chen: Staff, supervisor_wang: Staff) -> None:
+    ticket = open_via_api(client, chen, kind="complaint", risk_grade="high", named_staff_ids=[supervisor_wang.id])
+    decision = decide_via_api(client, chen, ticket["id"], outcome="upheld", remedy="赔偿损失1,000元")
+    approval = post(client, supervisor_wang, f"/decisions/{decision['id']}/approval", {"approve": True})
+    assert refused_as_recused(approval, "decision_id")
+    due = statutory(ticket["id"]).due_at
+    extension = client.post(f"{API}/tickets/{ticket['id']}/extensions", json={"reason": "案情复杂"},
+                            headers={**supervisor_wang.headers, "Idempotency-Key": "ext-1"})
+    assert refused_as_recused(extension, "ticket_id")
+    request = post(client, chen, f"/tickets/{ticket['id']}/extension-requests", {"reason": "需调取三个月流水"})
+    decided = post(client, supervisor_wang, f"/extension-requests/{request.json()['id']}/decision", {"approve": True})
+    assert refused_as_recused(decided, "request_id")
+    assert statutory(ticket["id"]).due_at == due and count(TicketMessage) == 0
+    liu = make_staff("supervisor_liu", Role.SUPERVISOR)  # a supervisor it does not name
+    assert post(client, liu, f"/decisions/{decision['id']}/approval", {"approve": True}).json()["status"] == "sent"
+
+
 # -- review (核查) -----------------------------------------------------------------------------------
 
 

@@ -208,10 +208,10 @@ def _ticket_page(request: Request, session: Session, ticket: Ticket, actor: Prin
     named += [r.reviewer_id for r in reviews]
     raw_clocks = service.clocks(session, ticket)
     clocks = workspace.clock_statuses(session, raw_clocks, now=now)
-    may = service.offered(actor, ticket, raw_clocks)
+    may = service.offered(session, actor, ticket, raw_clocks)
     waiting = complaint and service.pending_extension(session, ticket.id) is not None
-    procedure = workspace.complaint_forms(actor, ticket, works=may.work, decisions=decisions, reviews=reviews,
-                                          clocks=clocks, waiting=waiting)
+    procedure = workspace.complaint_forms(actor, ticket, works=may.work, recused=may.recused, decisions=decisions,
+                                          reviews=reviews, clocks=clocks, waiting=waiting)
     transitions = [str(s) for s in STATUS_ORDER if s in may.statuses]
     # the forms on the page; a refusal of any other (a stale page, a role without the form) shows on top
     forms = {"take", *(["extension"] if may.extend else []), *(f"status-{t}" for t in transitions)}

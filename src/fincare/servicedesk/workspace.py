@@ -161,10 +161,15 @@ class ComplaintForms:
     conclude: ComplaintReview | None  # the open review this actor may conclude
 
 
-def complaint_forms(actor: Principal, ticket: Ticket, *, works: bool, decisions: Sequence[ComplaintDecision],
-                    reviews: Sequence[ComplaintReview], clocks: Sequence[ClockStatus],
-                    waiting: bool) -> ComplaintForms:
-    """`waiting`: an extension request of this ticket is waiting for a supervisor."""
+def complaint_forms(actor: Principal, ticket: Ticket, *, works: bool, recused: bool,
+                    decisions: Sequence[ComplaintDecision], reviews: Sequence[ComplaintReview],
+                    clocks: Sequence[ClockStatus], waiting: bool) -> ComplaintForms:
+    """`waiting`: an extension request of this ticket is waiting for a supervisor; `recused`: the
+    complaint names the actor or their unit, who gets no form of its procedure (回避)."""
+    if recused:
+        return ComplaintForms(decide=False, approve=None, request_extension=False,
+                              extension_waiting=waiting and ticket.status in ACTIVE_STATUSES,
+                              link_duplicate=False, request_review=False, conclude=None)
     complaint = ticket.kind == TicketKind.COMPLAINT and ticket.duplicate_of_id is None
     active = complaint and ticket.status in ACTIVE_STATUSES
     pending = next((d for d in decisions if d.status == DecisionStatus.PENDING_APPROVAL), None)

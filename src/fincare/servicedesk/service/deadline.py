@@ -20,6 +20,7 @@ from fincare.servicedesk.models import (
     Ticket,
     TicketKind,
 )
+from fincare.servicedesk.service import routing
 from fincare.servicedesk.service.rules import MAX_REASON, SUBJECT, add_event, clean_prose, refresh_due
 from fincare.sla import service as sla
 from fincare.sla.models import Clock, ClockState, Target
@@ -102,6 +103,7 @@ def decide_extension(session: Session, *, actor: Principal, request_id: int, app
     ticket = session.get(Ticket, request.ticket_id, with_for_update=True)
     if ticket is None:
         raise NotFound("no such ticket", field="request_id")
+    routing.refuse_if_recused(session, ticket, actor, field="request_id")
     if approve:
         extend_deadline(session, actor=actor, ticket=ticket, reason=request.reason)
     request.status = RequestStatus.APPROVED if approve else RequestStatus.REJECTED

@@ -27,6 +27,7 @@ from fincare.servicedesk.models import (
     TicketStatus,
     Visibility,
 )
+from fincare.servicedesk.service import routing
 from fincare.servicedesk.service.rules import MAX_BODY, MAX_REASON, add_event, clean_prose
 from fincare.servicedesk.service.work import add_message, transition
 
@@ -170,6 +171,7 @@ def approve_decision(session: Session, *, actor: Principal, decision_id: int, ap
     ticket = session.get(Ticket, decision.ticket_id, with_for_update=True)
     if ticket is None:
         raise NotFound("no such ticket", field="decision_id")
+    routing.refuse_if_recused(session, ticket, actor, field="decision_id")
     now = clock.now()
     decision.approved_by_id, decision.approved_at, decision.approval_note = actor.account_id, now, note
     add_event(session, ticket, "decision_approved" if approve else "decision_rejected", actor, at=now,

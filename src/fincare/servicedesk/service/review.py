@@ -74,6 +74,7 @@ def request_review(session: Session, *, actor: Principal, ticket: Ticket, reason
         raise Conflict("only a decided complaint can be reviewed", field="ticket_id")
     if open_review(session, ticket.id) is not None:
         raise Conflict("a review of this complaint is already open", field="ticket_id")
+    routing.refuse_if_recused(session, ticket, actor, field="ticket_id")
     reason = clean_prose(reason, "reason", MAX_REASON)
     if reviewer_id is not None:
         _check_reviewer(session, ticket, reviewer_id)

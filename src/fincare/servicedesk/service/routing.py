@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fincare.platform.accounts.models import AccountRole, Department, StaffAccount
-from fincare.platform.errors import Invalid
+from fincare.platform.errors import Forbidden, Invalid
 from fincare.platform.permissions import SYSTEM, Principal, Role
 from fincare.servicedesk.models import ACTIVE_STATUSES, Ticket, TicketKind, TicketRecusal
 from fincare.servicedesk.service.rules import record_assignment
@@ -93,6 +93,19 @@ def named_of(session: Session, ticket_ids: Collection[int]) -> dict[int, Named]:
 def is_recused(session: Session, ticket_id: int, account: StaffAccount) -> bool:
     """Whether the complaint names `account` or its unit."""
     return named_in(session, ticket_id).excludes(account.id, account.department_id)
+
+
+def recused(session: Session, ticket: Ticket, actor: Principal) -> bool:
+    """Whether `ticket` is a complaint that names the actor or their unit: they may read it, never
+    handle it — reply, decide, approve, extend, code or reassign (回避)."""
+    return (ticket.kind == TicketKind.COMPLAINT and actor.account_id is not None
+            and named_in(session, ticket.id).excludes(actor.account_id, actor.department_id))
+
+
+def refuse_if_recused(session: Session, ticket: Ticket, actor: Principal, *, field: str) -> None:
+    if recused(session, ticket, actor):
+        raise Forbidden("the complaint names you or your unit: a colleague handles it (回避)", field=field,
+                        code="recused")
 
 
 @dataclass

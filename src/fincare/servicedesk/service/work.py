@@ -62,7 +62,8 @@ REPLY_TARGETS = frozenset({Target.FIRST_RESPONSE, Target.FEEDBACK})
 
 
 def access_ticket(session: Session, ticket_id: int, actor: Principal, *, for_write: bool = False) -> Ticket:
-    """Load a ticket for `actor`: readable by desk roles; writable by those who may work its kind.
+    """Load a ticket for `actor`: readable by desk roles; writable by those who may work its kind,
+    except a complaint by the staff member or unit it names (回避).
 
     A ticket the actor may not see is "not found". `for_write` locks the row for this transaction.
     """
@@ -71,8 +72,10 @@ def access_ticket(session: Session, ticket_id: int, actor: Principal, *, for_wri
     ticket = session.get(Ticket, ticket_id, with_for_update=for_write)
     if ticket is None:
         raise NotFound("no such ticket", field="ticket_id")
-    if for_write and not may_work(actor, ticket.kind):
-        raise Forbidden("your role may not work on this kind of ticket", field="ticket_id")
+    if for_write:
+        if not may_work(actor, ticket.kind):
+            raise Forbidden("your role may not work on this kind of ticket", field="ticket_id")
+        routing.refuse_if_recused(session, ticket, actor, field="ticket_id")
     return ticket
 
 
@@ -254,10 +257,14 @@ class Offered:
     extend: bool
     code: bool
     statuses: frozenset[TicketStatus]
+    recused: bool  # the complaint names the actor or their unit: nothing above is offered (回避)
 
 
-def offered(actor: Principal, ticket: Ticket, clocks: Sequence[Clock]) -> Offered:
+def offered(session: Session, actor: Principal, ticket: Ticket, clocks: Sequence[Clock]) -> Offered:
+    if routing.recused(session, ticket, actor):
+        return Offered(work=False, take=False, hand_over=False, extend=False, code=False, statuses=frozenset(),
+                       recused=True)
     works = may_work(actor, ticket.kind)
     return Offered(work=works, take=may_take(actor, ticket), hand_over=may_hand_over(actor, ticket),
                    extend=may_extend(actor, clocks), code=works and ticket.kind == TicketKind.COMPLAINT,
-                   statuses=next_statuses(ticket) if works else frozenset())
+                   statuses=next_statuses(ticket) if works else frozenset(), recused=False)
