@@ -20,7 +20,7 @@ from fincare.platform import audit_trail, clock, keys
 from fincare.platform.accounts import service as accounts
 from fincare.platform.config import reset_settings
 from fincare.platform.db import get_engine, make_engine, set_engine, unit_of_work
-from fincare.platform.permissions import SYSTEM, Role
+from fincare.platform.permissions import Role
 from fincare.servicedesk.models import ACTIVE_STATUSES, ComplaintDecision, RegulatorReport, Ticket
 from fincare.sla import service as sla
 from fincare.sla.models import Clock, ClockState
@@ -42,7 +42,7 @@ def test_the_demo_has_every_role_and_is_reused_on_a_second_run(db: Engine, froze
     with unit_of_work(read_only=True) as session:
         assert service.count_customers(session) == 60
         assert _row_counts(session) == before
-        sample = service.list_customers(session, actor=SYSTEM, limit=5)
+        sample = session.execute(select(Customer).limit(5)).scalars().all()
         assert all("*" in c.name_mask or c.kind != "individual" for c in sample)
 
 

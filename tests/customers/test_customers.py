@@ -197,6 +197,26 @@ def test_views_are_counted_per_staff_member(client: TestClient, agent_li: Staff)
         assert service.views_by_staff(session, day=clock.now().date())[agent_li.id] == 3
 
 
+def test_a_page_of_the_list_and_a_search_are_audited_reads_counted_per_customer_shown(
+        client: TestClient, agent_li: Staff, supervisor_wang: Staff) -> None:
+    from fincare.customers import service
+    from fincare.platform import clock
+
+    made = [create(client, agent_li) for _ in range(3)]
+    page = client.get("/api/v1/customers", params={"limit": 2}, headers=supervisor_wang.headers).json()
+    older = client.get("/api/v1/customers", params={"limit": 2, "before_id": page[-1]["id"]},
+                       headers=supervisor_wang.headers).json()
+    listed = audit_entries("customer.listed")
+    assert [e.after["customers"] for e in listed] == [[c["id"] for c in page], [c["id"] for c in older]]
+    assert all(e.kind == "read" and e.actor_name == "supervisor_wang" for e in listed)
+    assert listed[1].after["before_id"] == page[-1]["id"] and listed[0].after["filters"] == {"status": "active"}
+    body = made[0][0]
+    client.get("/api/v1/customers", params={"phone": body["phone"]}, headers=supervisor_wang.headers)
+    with unit_of_work(read_only=True) as session:
+        assert service.views_by_staff(session, day=clock.now().date())[supervisor_wang.id] == 2 + 1 + 1
+    assert not any(body["phone"] in str(e.after) or body["name"] in str(e.after) for e in listed)
+
+
 def test_status_of_new_customers_is_active(client: TestClient, agent_li: Staff) -> None:
     _, shown = create(client, agent_li)
     assert shown["status"] == CustomerStatus.ACTIVE

@@ -396,12 +396,18 @@ def load_customer(session: Session, customer_id: int, actor: Principal, permissi
 def record_view(session: Session, *, customer: Customer, actor: Principal) -> None:
     """One audited read, and the staff member's daily view counter (for anomaly detection)."""
     audit_trail.record(session, actor=actor, action="customer.viewed", subject=customer, kind="read")
-    if actor.account_id is None:
+    _count_views(session, actor, 1)
+
+
+def _count_views(session: Session, actor: Principal, views: int) -> None:
+    """Add `views` customer records to the staff member's count for today: a page of a list or a
+    search counts each record it shows, so paging through the book stands out as much as opening it."""
+    if actor.account_id is None or views == 0:
         return
     stmt = insert_on_conflict(session, CustomerViewCount).values(account_id=actor.account_id, day=clock.now().date(),
-                                                                 views=1)
+                                                                 views=views)
     session.execute(stmt.on_conflict_do_update(index_elements=["account_id", "day"],
-                                               set_={"views": CustomerViewCount.views + 1}))
+                                               set_={"views": CustomerViewCount.views + views}))
 
 
 def views_by_staff(session: Session, *, day: date) -> dict[int, int]:
@@ -494,6 +500,7 @@ def search(session: Session, *, actor: Principal, field_name: str, value: str) -
     found = session.execute(query.limit(50)).scalars().unique().all()
     audit_trail.record(session, actor=actor, action="customer.searched", kind="read",
                        after={"field": field_name, "matches": [c.id for c in found]})
+    _count_views(session, actor, len(found))
     return found
 
 
@@ -502,17 +509,24 @@ def list_customers(session: Session, *, actor: Principal, kind: str | None = Non
                    branch: str | None = None, segment: str | None = None, risk_tolerance: str | None = None,
                    before_id: int | None = None, limit: int = 50) -> Sequence[Customer]:
     """Newest first, masked fields only; page with `before_id`. Only the rights desk lists
-    restricted or erased records."""
+    restricted or erased records. A page shown is a read in the audit trail (its filters and the
+    customers on it) and counts each of them in the staff member's views."""
     if not actor.can(Permission.CUSTOMER_ERASE):
         status = CustomerStatus.ACTIVE
     query = select(Customer).order_by(Customer.id.desc()).limit(min(max(limit, 1), 200))
-    for column, value in ((Customer.kind, kind), (Customer.status, status), (Customer.branch, branch),
-                          (Customer.segment, segment), (Customer.risk_tolerance, risk_tolerance)):
+    filters = {"kind": kind, "status": status, "branch": branch, "segment": segment, "risk_tolerance": risk_tolerance}
+    for name, value in filters.items():
         if value:
-            query = query.where(column == value)
+            query = query.where(getattr(Customer, name) == value)
     if before_id:
         query = query.where(Customer.id < before_id)
-    return session.execute(query).scalars().all()
+    found = session.execute(query).scalars().all()
+    if found:
+        audit_trail.record(session, actor=actor, action="customer.listed", kind="read",
+                           after={"filters": {k: v for k, v in filters.items() if v}, "before_id": before_id,
+                                  "customers": [c.id for c in found]})
+        _count_views(session, actor, len(found))
+    return found
 
 
 def count_customers(session: Session) -> int:

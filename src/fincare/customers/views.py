@@ -99,7 +99,7 @@ def customers_page(request: Request, actor: Reader, kind: Annotated[str, Query(m
                    risk_tolerance: Annotated[str, Query(max_length=2)] = "",
                    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> Response:
     filters = {"kind": kind, "branch": branch, "segment": segment, "risk_tolerance": risk_tolerance}
-    with unit_of_work(read_only=True) as session:
+    with unit_of_work() as session:  # a page of the book is an audited read
         found = service.list_customers(session, actor=actor, kind=kind or None, branch=branch or None,
                                        segment=segment or None, risk_tolerance=risk_tolerance or None,
                                        before_id=before_id, limit=PAGE)
