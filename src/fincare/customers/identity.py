@@ -19,13 +19,13 @@ _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")  # ASCII: a blind index matches one spelling only
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}$")
 # Compiled once: a bulk import checks millions of values, and `re`'s own cache costs a lookup per call.
 _ID_FORM = re.compile(r"[0-9]{17}[0-9X]")
 _PHONE_NOISE = re.compile(r"[\s\-()]")
 _CARD_NOISE = re.compile(r"[\s\-]")
-_CARD_FORM = re.compile(r"\d{12,19}")
+_CARD_FORM = re.compile(r"[0-9]{12,19}")
 # ASCII digits as bytes are 48 + d: Σ d·w = Σ byte·w - 48·Σ w, and the Luhn double of a digit is a byte table.
 _ID_OFFSET = 48 * sum(_ID_WEIGHTS)
 _LUHN_DOUBLE = bytes(48) + bytes((0, 2, 4, 6, 8, 1, 3, 5, 7, 9)) + bytes(198)
@@ -38,8 +38,8 @@ _SEPARATORS = " \u00a0\u3000\\-\uff0d"
 _DIGIT_RUN = re.compile(rf"(?<![\d*])\d(?:[{_SEPARATORS}]?\d){{12,}}(?!\d)")
 _GROUP_SEPARATOR = re.compile(rf"([{_SEPARATORS}])")
 _ID_IN_TEXT = re.compile(r"(?<![\d*])\d{17}[\dXx\uff38\uff58](?!\d)")
-_FULL_WIDTH = str.maketrans("\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19\uff38\uff58",
-                            "0123456789XX")
+_FULL_WIDTH = str.maketrans("\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19\uff38\uff58"
+                            "\uff0b\uff0d\uff08\uff09", "0123456789XX+-()")
 
 
 class ResidentId(NamedTuple):  # a tuple: made per row of a bulk import, at half a frozen dataclass's cost
@@ -90,8 +90,12 @@ def credit_code_check_char(first17: str) -> str:
 
 
 def mobile(value: str, *, field: str = "phone") -> str:
-    """A mainland mobile number, 11 digits starting 13-19; +86 / 0086 and separators are removed."""
-    digits = _PHONE_NOISE.sub("", value.strip())
+    """A mainland mobile number, 11 digits starting 13-19; +86 / 0086 and separators are removed,
+    full-width digits read as ASCII ones."""
+    digits = value.strip()
+    if not digits.isascii():
+        digits = digits.translate(_FULL_WIDTH)
+    digits = _PHONE_NOISE.sub("", digits)
     for prefix in ("+86", "0086", "86"):
         if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
             digits = digits[len(prefix):]
@@ -110,8 +114,12 @@ def email(value: str, *, field: str = "email") -> str:
 
 
 def bank_card(value: str, *, field: str = "card_number") -> str:
-    """A bank-card number of 12-19 digits passing the Luhn check; spaces and dashes removed."""
-    digits = _CARD_NOISE.sub("", value.strip())
+    """A bank-card number of 12-19 digits passing the Luhn check; spaces and dashes removed,
+    full-width digits read as ASCII ones."""
+    digits = value.strip()
+    if not digits.isascii():
+        digits = digits.translate(_FULL_WIDTH)
+    digits = _CARD_NOISE.sub("", digits)
     if not _CARD_FORM.fullmatch(digits):
         raise Invalid("a bank-card number has 12 to 19 digits", field=field)
     if not luhn_valid(digits):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -32,6 +32,7 @@ from fincare.platform.errors import Conflict, Invalid, NotFound
 from fincare.platform.permissions import Principal
 
 RESPONSE_DEADLINE = timedelta(days=15)  # the institution's commitment for answering a request
+PIPL_IN_FORCE = datetime(2021, 10, 31, 16, tzinfo=UTC)  # 2021-11-01 00:00 in Beijing
 RETENTION_YEARS = 5  # 《反洗钱法》: identification data kept 5 years after the relationship ends
 
 
@@ -45,6 +46,9 @@ def open_request(session: Session, *, actor: Principal, customer: Customer, kind
     received = received_at or clock.now()
     if received > clock.now():
         raise Invalid("a request cannot be received in the future", field="received_at")
+    if received < PIPL_IN_FORCE:
+        raise Invalid("a request under PIPL is received on or after 2021-11-01, when the law took effect",
+                      field="received_at")
     request = RightsRequest(customer_id=customer.id, kind=kind, channel=channel[:20], received_at=received,
                             due_at=received + RESPONSE_DEADLINE, details={"fields": sorted(set(fields or ()))},
                             status=RightsRequestStatus.OPEN)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from fincare.customers import service
 from fincare.customers.models import ConsentPurpose, Customer, RightsRequest, RightsRequestKind
-from fincare.platform.schemas import MAX_ID, RequestBody, ResponseBody
+from fincare.platform.schemas import MAX_ID, Moment, RequestBody, ResponseBody
 
 
 class CustomerIn(RequestBody):
@@ -130,7 +130,7 @@ class ConsentIn(RequestBody):
 class RightsRequestIn(RequestBody):
     kind: RightsRequestKind
     channel: str = Field(default="branch", max_length=20)
-    received_at: AwareDatetime | None = None
+    received_at: Moment | None = None
     fields: list[str] | None = Field(default=None, max_length=20, description="fields concerned (names only)")
 
 

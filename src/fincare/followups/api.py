@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi import Path as UrlPath
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
 
 from fincare.followups import service
 from fincare.followups.schemas import (
@@ -29,7 +28,7 @@ from fincare.platform.db import unit_of_work
 from fincare.platform.http import require
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
-from fincare.platform.schemas import MAX_ID, PathId
+from fincare.platform.schemas import MAX_ID, Moment, PathId
 
 router = APIRouter(prefix="/api/v1", tags=["followups"])
 Caller = Annotated[Principal, require(P.FOLLOWUP_WORK)]
@@ -38,7 +37,7 @@ Token = Annotated[str, UrlPath(max_length=120)]
 
 
 @router.get("/followups", response_model=list[FollowUpRead])
-def find(actor: Caller, due_before: AwareDatetime | None = None,
+def find(actor: Caller, due_before: Moment | None = None,
          status: Annotated[str | None, Query(max_length=12)] = "open",
          assignee: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
          limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[FollowUpRead]:
@@ -145,7 +144,7 @@ def set_policy(trigger: Annotated[str, UrlPath(max_length=20)], body: PolicyIn, 
 
 
 @router.get("/survey-results", response_model=list[FiguresRead])
-def results(actor: Annotated[Principal, require(P.KPI_READ)], since: AwareDatetime, until: AwareDatetime,
+def results(actor: Annotated[Principal, require(P.KPI_READ)], since: Moment, until: Moment,
             by: Annotated[str | None, Query(max_length=10, description="agent | team | channel | product | month")]
             = None) -> list[FiguresRead]:
     """CSAT (share of 4–5), NPS, response rate and follow-up satisfaction for surveys sent and

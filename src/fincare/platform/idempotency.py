@@ -112,7 +112,7 @@ async def _idempotency(
     digest = hashlib.sha256(request.method.encode() + b" " + request.url.path.encode() + b"\n")
     try:  # the same JSON written with other spacing or key order is the same request
         digest.update(json.dumps(json.loads(body or b"null"), sort_keys=True).encode())
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to read: the bytes as sent
         digest.update(body)
     return Idempotency(idempotency_key, digest.hexdigest())
 

@@ -11,11 +11,15 @@ from zoneinfo import ZoneInfo
 from fincare.platform.config import get_settings
 from fincare.platform.errors import Invalid
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
-_HALF = re.compile(r"^(\d{4})-H([12])$")
-_YEAR = re.compile(r"^(\d{4})$")
-_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+# ASCII digits only: `\d` would take full-width and other scripts' digits into a label, and a label
+# names its download file
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
+_QUARTER = re.compile(r"^([0-9]{4})-Q([1-4])$")
+_HALF = re.compile(r"^([0-9]{4})-H([12])$")
+_YEAR = re.compile(r"^([0-9]{4})$")
+_RANGE = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})\.\.([0-9]{4}-[0-9]{2}-[0-9]{2})$")
+# a period's bounds are moments in UTC, a day past its end included: years 1 and 9999 have none
+FIRST_YEAR, LAST_YEAR = 1900, 2999
 HELP = "a month 2026-10, a quarter 2026-Q3, a half 2026-H2, a year 2026, or 2026-10-01..2026-10-15"
 
 
@@ -78,26 +82,34 @@ def parse(text: str, *, field: str = "period") -> Period:
     """A period from its label; Invalid names `field` with the accepted forms."""
     value = (text or "").strip()
     try:
-        if m := _MONTH.match(value):
-            year, month = int(m[1]), int(m[2])
-            return Period(value, "month", date(year, month, 1), _month_end(year, month))
-        if m := _QUARTER.match(value):
-            year, quarter = int(m[1]), int(m[2])
-            return Period(value, "quarter", date(year, 3 * quarter - 2, 1), _month_end(year, 3 * quarter))
-        if m := _HALF.match(value):
-            year, half = int(m[1]), int(m[2])
-            return Period(value, "half", date(year, 6 * half - 5, 1), _month_end(year, 6 * half))
-        if m := _YEAR.match(value):
-            year = int(m[1])
-            return Period(value, "year", date(year, 1, 1), date(year, 12, 31))
-        if m := _RANGE.match(value):
-            first, last = date.fromisoformat(m[1]), date.fromisoformat(m[2])
-            if last < first or (last - first).days > 366 * 5:
-                raise ValueError
-            return Period(value, "range", first, last)
+        period = _parse(value)
     except ValueError:
-        pass
-    raise Invalid(HELP, field=field)
+        period = None
+    if period is None or not FIRST_YEAR <= period.first.year <= period.last.year <= LAST_YEAR:
+        raise Invalid(HELP, field=field)
+    return period
+
+
+def _parse(value: str) -> Period | None:
+    """The period `value` spells, None if it spells none; ValueError for an impossible date."""
+    if m := _MONTH.match(value):
+        year, month = int(m[1]), int(m[2])
+        return Period(value, "month", date(year, month, 1), _month_end(year, month))
+    if m := _QUARTER.match(value):
+        year, quarter = int(m[1]), int(m[2])
+        return Period(value, "quarter", date(year, 3 * quarter - 2, 1), _month_end(year, 3 * quarter))
+    if m := _HALF.match(value):
+        year, half = int(m[1]), int(m[2])
+        return Period(value, "half", date(year, 6 * half - 5, 1), _month_end(year, 6 * half))
+    if m := _YEAR.match(value):
+        year = int(m[1])
+        return Period(value, "year", date(year, 1, 1), date(year, 12, 31))
+    if m := _RANGE.match(value):
+        first, last = date.fromisoformat(m[1]), date.fromisoformat(m[2])
+        if last < first or (last - first).days > 366 * 5:
+            return None
+        return Period(value, "range", first, last)
+    return None
 
 
 def current_month(now: datetime) -> Period:

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from fincare.customers import service as customers
-from fincare.platform.schemas import MAX_ID, RequestBody, ResponseBody
+from fincare.platform.schemas import MAX_ID, Ids, Moment, RequestBody, ResponseBody
 from fincare.servicedesk import service
 from fincare.servicedesk.models import Ticket, TicketEvent, TicketMessage
 from fincare.sla.models import Clock
@@ -25,14 +25,14 @@ class TicketIn(RequestBody):
     description: str = Field(max_length=service.MAX_DESCRIPTION)
     risk_grade: str | None = Field(default=None, max_length=12, description="complaints: low | medium | high")
     priority: str | None = Field(default=None, max_length=12, description="low | normal | high | urgent")
-    received_at: AwareDatetime | None = Field(
+    received_at: Moment | None = Field(
         default=None, description="when it reached the institution, if earlier (needs ticket.backdate)")
     product: str | None = Field(default=None, max_length=20,
                                 description="the product skill it needs: deposits | loans | cards | payments | "
                                             "wealth | insurance")
-    named_staff_ids: list[int] | None = Field(default=None, max_length=20,
+    named_staff_ids: list[Ids] | None = Field(default=None, max_length=20,
                                               description="complaints: staff members it is about (never assigned it)")
-    named_department_ids: list[int] | None = Field(default=None, max_length=20,
+    named_department_ids: list[Ids] | None = Field(default=None, max_length=20,
                                                    description="complaints: units it is about (their staff recuse)")
 
     def raw(self) -> dict[str, Any]:

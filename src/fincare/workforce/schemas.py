@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Any
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from fincare.platform.schemas import RequestBody, ResponseBody
+from fincare.platform.schemas import Moment, RequestBody, ResponseBody
 from fincare.workforce.service import MAX_REASON, MAX_SHIFTS, Roster
 
 
@@ -30,7 +30,7 @@ class ShiftsIn(RequestBody):
 
 class AvailabilityIn(RequestBody):
     presence: str = Field(max_length=12, description="available | away")
-    until: AwareDatetime | None = Field(default=None, description="an absence ends by itself at this time")
+    until: Moment | None = Field(default=None, description="an absence ends by itself at this time")
     reason: str | None = Field(default=None, max_length=MAX_REASON)
 
 

@@ -13,7 +13,7 @@ from fincare.platform.db import unit_of_work
 from fincare.platform.http import require
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
-from fincare.platform.schemas import MAX_ID, ResponseBody
+from fincare.platform.schemas import MAX_ID, MomentOrUTC, ResponseBody
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -58,8 +58,8 @@ def list_audit(
     subject_type: Annotated[str | None, Query(max_length=60)] = None,
     subject_id: Annotated[str | None, Query(max_length=60)] = None,
     kind: Annotated[str | None, Query(pattern="^(change|read)$")] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: MomentOrUTC | None = None,
+    until: MomentOrUTC | None = None,
     before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[AuditEntryRead]:

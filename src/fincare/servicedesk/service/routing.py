@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from fincare.platform.accounts.models import AccountRole, Department, StaffAccount
 from fincare.platform.errors import Forbidden, Invalid
 from fincare.platform.permissions import SYSTEM, Principal, Role
+from fincare.platform.schemas import MAX_ID
 from fincare.servicedesk.models import ACTIVE_STATUSES, Ticket, TicketKind, TicketRecusal
 from fincare.servicedesk.service.rules import record_assignment
 from fincare.workforce import service as workforce
@@ -59,7 +60,7 @@ def _ids(value: object, field: str) -> frozenset[int]:
     if value is None:
         return frozenset()
     if not isinstance(value, list | tuple) or len(value) > MAX_NAMED or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+            isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_ID for v in value):
         raise Invalid(f"a list of at most {MAX_NAMED} ids", field=field)
     return frozenset(value)
 
