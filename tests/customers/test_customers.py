@@ -114,6 +114,7 @@ def test_reveal_needs_the_permission_and_a_reason_and_is_audited(client: TestCli
     revealed = client.post(url, json={"field": "phone", "reason": "customer asked for a call back"},
                            headers=supervisor_wang.headers)
     assert revealed.json() == {"field": "phone", "value": body["phone"]}
+    assert revealed.headers["cache-control"] == "no-store"  # no browser or proxy keeps the clear value
     entry = audit_entries("customer.revealed", shown["id"])[-1]
     assert entry.reason == "customer asked for a call back" and entry.after == {"field": "phone"}
     assert entry.actor_name == "supervisor_wang" and entry.kind == "read"

@@ -48,8 +48,10 @@ def test_export_holds_everything_in_clear_is_audited_and_fulfils_the_access_requ
     officer = compliance(db)
     body, customer = new_customer(client, agent_li)
     request = open_request(client, agent_li, customer["id"], "access")
-    doc = client.get(f"/api/v1/customers/{customer['id']}/export", params={"rights_request_id": request["id"]},
-                     headers=officer.headers).json()
+    answer = client.get(f"/api/v1/customers/{customer['id']}/export", params={"rights_request_id": request["id"]},
+                        headers=officer.headers)
+    assert answer.headers["cache-control"] == "no-store"
+    doc = answer.json()
     assert doc["customer"]["phone"] == body["phone"] and doc["customer"]["id_number"] == body["id_number"]
     assert doc["customer"]["cards"] == body["cards"]
     assert doc["rights_requests"][0]["status"] == "fulfilled"

@@ -57,6 +57,9 @@ class PasswordChangeRequired(Forbidden):
 # -- middleware ------------------------------------------------------------------------------------
 
 
+_NO_STORE = ((b"cache-control", b"no-store"),)
+
+
 class RequestContext:
     """Pure ASGI middleware: request id, source IP, body-size limit, metrics and one log line."""
 
@@ -96,6 +99,8 @@ class RequestContext:
 
         received = 0
         too_large = False
+        # API answers hold personal data (masked, or revealed and exported in clear): no cache keeps them
+        no_store = _NO_STORE if scope["path"].startswith("/api/") else ()
 
         async def limited_receive() -> Message:
             nonlocal received, too_large
@@ -118,7 +123,7 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode()), *no_store]
             await send(message)
 
         try:
