@@ -125,7 +125,7 @@ def kpi_page(request: Request, key: KeyPath, actor: Reader, period: PeriodQuery 
     chosen = _choose(period)
     with unit_of_work() as session:
         result = service.scorecard(session, chosen, keys=[kpi.key])[0]
-        found = service.records(session, key=kpi.key, period=chosen, offset=(page - 1) * LIMIT)
+        found = service.records(session, key=kpi.key, period=chosen, actor=actor, offset=(page - 1) * LIMIT)
         history = service.revisions(session, kpi.key, chosen) if chosen.closed(clock.now()) else []
         response = render(request, "scorecard/kpi.html", {
             **_context(request, actor), "result": result, "drill": found, "history": history,

@@ -8,7 +8,7 @@ stored mask only — nothing is decrypted here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from fincare.customers.models import Customer
 from fincare.followups.models import FollowUp, FollowUpStatus, Result, SurveyInvitation, SurveyResponse
 from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.errors import Invalid, NotFound
+from fincare.platform.permissions import Permission, Principal
 from fincare.scorecard.periods import Period
 from fincare.scorecard.service.catalogue import BY_KEY, Kpi
 from fincare.scorecard.service.measures import DURATIONS, MEASURES, ON_TIME, late, on_time, seconds_between, started_in
@@ -71,9 +72,12 @@ def get_kpi(key: str) -> Kpi:
     return kpi
 
 
-def records(session: Session, *, key: str, period: Period, offset: int = 0, limit: int = LIMIT) -> Drilldown:
+def records(session: Session, *, key: str, period: Period, actor: Principal, offset: int = 0,
+            limit: int = LIMIT) -> Drilldown:
     """The records behind KPI `key` in `period`, `limit` (≤ 100) from `offset`; none for a KPI that
-    FinCare cannot compute yet (its tile names the reason)."""
+    FinCare cannot compute yet (its tile names the reason). Who the customer was (their masked name)
+    only for an actor who may read customers: a KPI reader (marketing, HR, an executive) sees the
+    records without it."""
     kpi = get_kpi(key)
     if not 0 <= offset <= MAX_OFFSET:
         raise Invalid(f"from 0 to {MAX_OFFSET}", field="offset")
@@ -94,6 +98,8 @@ def records(session: Session, *, key: str, period: Period, offset: int = 0, limi
         return Drilldown(kpi, "none", [], 0, offset, limit)
     total = session.execute(count).scalar_one()
     rows = [_row(kind, r._mapping, kpi) for r in session.execute(query.offset(offset).limit(limit))]
+    if not actor.can(Permission.CUSTOMER_READ):
+        rows = [replace(row, customer=None) for row in rows]
     return Drilldown(kpi, kind, rows, int(total), offset, limit)
 
 
