@@ -83,3 +83,20 @@ def test_an_unknown_column_is_refused_before_anything_is_read(db: Engine, tmp_pa
     result = fincare("import", "customers", str(path))
     assert result.returncode == 1
     assert "shoe_size" in result.stderr
+
+
+def test_a_control_character_in_a_cell_is_a_row_error_naming_its_column(db: Engine, tmp_path: Path) -> None:
+    rows = [row(0), row(1, name="张\x00三"), row(2, tags="vip;\x07bell"), row(3)]
+    path = write_csv(tmp_path / "in.csv", rows)
+    for workers in ("0", "1"):  # read and prepared in this process, or by a worker from a block of the file
+        result = fincare("import", "customers", str(path), "--workers", workers, "--json")
+        assert result.returncode == 1, result.stderr
+        assert counts() == (0, 0)
+        with (tmp_path / "in.csv.errors.csv").open() as report:
+            errors = [(e["line"], e["column"], e["reason"]) for e in csv.DictReader(report)]
+        assert errors == [("3", "name", "control characters are not allowed"),
+                          ("4", "tags", "control characters are not allowed")], workers
+    rows[1]["address"] = "上海市\n浦东新区"  # a line break is text, as in the API
+    rows[1]["name"], rows[2]["tags"] = "张三", "vip"
+    assert fincare("import", "customers", str(write_csv(path, rows)), "--json").returncode == 0
+    assert counts()[0] == 4

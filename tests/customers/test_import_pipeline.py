@@ -58,6 +58,45 @@ def test_a_header_naming_a_column_twice_is_refused() -> None:
     assert refused.value.field == "kind"
 
 
+UNENDED = (
+    "external_id,kind,name,phone\r\n"
+    'E1,individual,"张 三",13800138000\r\n'
+    'E2,individual,"李\r\n四",13800138001\r\n'  # lines 3–4: a quoted line break, as it may be
+    'fz-unt,individual,"王五,13800138002\r\n'  # line 5: the quote is never closed
+    "E4,individual,赵六,13800138003\r\n"
+)
+
+
+@pytest.mark.parametrize("lines", [1, 2, 3, 1000])
+@pytest.mark.parametrize("rest", [
+    "E5,individual,钱七,13800138004\r\n",  # the open cell would run to the end of the file
+    'E5,individual,"钱七",13800138004\r\n',  # the next quote would "close" it, then more text follows
+])
+def test_a_quoted_cell_that_never_ends_is_an_error_naming_the_line_it_starts_on(lines: int, rest: str) -> None:
+    source = importer.read_rows(io.StringIO(UNENDED + rest, newline=""))
+    with pytest.raises(csv.Error, match=r"^line 5: a quoted cell starts on this line"):
+        [r for block in source.blocks(lines) for r in block.rows()]  # read to the end
+
+
+def test_a_quoted_cell_left_open_in_the_header_names_line_1() -> None:
+    with pytest.raises(csv.Error, match=r"^line 1: a quoted cell"):
+        importer.read_rows(io.StringIO('kind,"name\nindividual,张三\n', newline=""))
+
+
+@pytest.mark.parametrize("options", [(), ("--batch", "2", "--workers", "1"), ("--batch", "2", "--workers", "0")])
+def test_a_quoted_cell_that_never_ends_imports_nothing_of_the_file(db: Engine, tmp_path: Path,
+                                                                   options: tuple[str, ...]) -> None:
+    path = write_csv(tmp_path / "in.csv", [row(n) for n in range(4)])  # lines 2–5
+    with path.open("a", encoding="utf-8", newline="") as out:
+        out.write('fz-unt,individual,"张三,,,13800138000\r\n')  # line 6
+        csv.writer(out).writerows([list(row(n).values()) for n in range(4, 9)])
+    result = fincare("import", "customers", str(path), *options, "--json")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "not a readable UTF-8 CSV: line 6: a quoted cell starts on this line" in result.stderr
+    with unit_of_work(read_only=True) as session:
+        assert session.execute(select(Customer.id)).first() is None  # not even the rows before it
+
+
 def test_errors_in_blocks_name_the_last_line_of_their_record(db: Engine, tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
     path.write_bytes(TRICKY.encode())  # BOM, CRLF, quoted line breaks, a blank line, an extra and a short row

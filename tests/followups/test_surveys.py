@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from fincare.followups import service
-from fincare.followups.models import FollowUp, SurveyInvitation, SurveyResponse
+from fincare.followups.models import FollowUp, SurveyInvitation, SurveyResponse, SurveyTemplate
 from fincare.platform import clock, outbox
 from fincare.platform.db import unit_of_work
 from fincare.platform.notify.models import Notification
@@ -124,6 +124,11 @@ def test_a_card_or_id_number_in_a_comment_is_kept_only_masked(client: TestClient
     ({"csat": 4, "mood": "好"}, "answers.mood"),
     ({"csat": 4, "comment": "长" * 2001}, "answers.comment"),
     ({"nps": 3}, "answers.csat"),  # required
+    ({"csat": "²"}, "answers.csat"),  # a Unicode digit: isdigit() says yes, int() says no
+    ({"csat": "9" * 5000}, "answers.csat"),  # beyond int()'s digit limit
+    ({"csat": "--4"}, "answers.csat"),
+    ({"csat": 4, "comment": "好\x00"}, "answers.comment"),  # PostgreSQL cannot store a NUL
+    ({"csat": 4, "comment": "叮\x07"}, "answers.comment"),
 ])
 def test_bad_answers_are_refused_with_the_field_named_and_nothing_written(
         client: TestClient, chen: Staff, answers: dict[str, Any], field: str) -> None:
@@ -131,6 +136,42 @@ def test_bad_answers_are_refused_with_the_field_named_and_nothing_written(
     refused = client.post(f"{API}/surveys/{token}", json={"answers": answers})
     assert refused.status_code == 422 and refused.json()["error"]["field"] == field
     assert count(SurveyResponse) == 0 and invitations()[0].status == "sent"
+
+
+def test_a_comment_keeps_its_line_breaks_and_tabs_as_the_api_allows(client: TestClient, chen: Staff) -> None:
+    token, _ = surveyed_once(client, chen)
+    answered = client.post(f"{API}/surveys/{token}",
+                           json={"answers": {"csat": " 4 ", "comment": "第一行\r\n第二行\t好"}})
+    assert answered.status_code == 201
+    with unit_of_work(read_only=True) as session:
+        response = session.execute(select(SurveyResponse)).scalar_one()
+    assert (response.csat, response.comment) == (4, "第一行\r\n第二行\t好")
+
+
+def template(**question: Any) -> dict[str, Any]:
+    entry = {"id": "q", "type": "single", "text_zh": "您满意吗", "text_en": "Satisfied?",
+             "options": [{"value": "y", "zh": "是", "en": "Yes"}, {"value": "n", "zh": "否", "en": "No"}]}
+    return {"key": "kz", "title_zh": "调查", "title_en": "Survey", "questions": [entry | question]}
+
+
+@pytest.mark.parametrize(("question", "field"), [
+    ({"type": []}, "questions[0].type"),  # unhashable: was a 500
+    ({"type": {"csat": 1}}, "questions[0].type"),
+    ({"text_zh": "您满意吗\x00"}, "questions[0].text_zh"),
+    ({"text_en": "Satisfied\x07?"}, "questions[0].text_en"),
+    ({"options": [{"value": "y", "zh": "是\x1b", "en": "Yes"}, {"value": "n", "zh": "否", "en": "No"}]},
+     "questions[0].options"),
+    ({"options": [{"value": "y\x00", "zh": "是", "en": "Yes"}, {"value": "n", "zh": "否", "en": "No"}]},
+     "questions[0].options"),
+])
+def test_a_bad_template_question_is_refused_with_the_entry_named_and_nothing_written(
+        client: TestClient, supervisor_wang: Staff, question: dict[str, Any], field: str) -> None:
+    before = count(SurveyTemplate)
+    refused = client.post(f"{API}/survey-templates", json=template(**question), headers=supervisor_wang.headers)
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == field
+    assert count(SurveyTemplate) == before
+    added = client.post(f"{API}/survey-templates", json=template(), headers=supervisor_wang.headers)
+    assert added.status_code == 201 and count(SurveyTemplate) == before + 1  # the same, well formed
 
 
 def test_tampered_and_expired_links_get_a_clear_page_and_write_nothing(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter, defaultdict
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -249,3 +249,123 @@ def test_the_fincare_layout_goes_through_the_intake_rules(db: Engine, tmp_path: 
         assert tickets["T-1"].customer_id == customer.id and tickets["T-1"].status == "closed"
         assert (tickets["T-1"].risk_grade, tickets["T-1"].cause_code, tickets["T-1"].timely) == ("medium", "C08", True)
         assert tickets["T-2"].status == "open" and tickets["T-2"].kind == "consultation"
+
+
+FINCARE_HEADER = ["external_id", "kind", "channel", "customer_external_id", "subject", "description", "received_at",
+                  "resolved_at"]
+
+
+def fincare_row(external_id: str, **overrides: str) -> list[str]:
+    row = {"external_id": external_id, "kind": "consultation", "channel": "phone", "customer_external_id": "C-1",
+           "subject": "理财咨询", "description": "询问理财产品。", "received_at": "2026-03-02T10:00:00+08:00",
+           "resolved_at": ""} | overrides
+    return [row[h] for h in FINCARE_HEADER]
+
+
+def write_fincare(path: Path, rows: list[list[str]], header: list[str] | None = None) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(header or FINCARE_HEADER)
+        writer.writerows(rows)
+    return path
+
+
+def test_times_utc_cannot_hold_and_a_resolution_in_the_future_are_row_errors(db: Engine, tmp_path: Path) -> None:
+    make_customer(external_id="C-1")
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    path = write_fincare(tmp_path / "tickets.csv", [
+        fincare_row("T-1", received_at="9999-12-31T23:59:59-14:00"),  # line 2: past year 9999 in UTC
+        fincare_row("T-2", resolved_at="0001-01-01T00:00:00+14:00"),  # line 3: before year 1 in UTC
+        fincare_row("T-3", resolved_at="0001-01-01"),  # line 4: 00:00 local (UTC+8) is in year 0
+        fincare_row("T-4", resolved_at=tomorrow),  # line 5
+        fincare_row("T-5", resolved_at="2026-03-03T10:00:00+08:00")])
+
+    result = fincare("import", "tickets", str(path), "--json")
+
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "nothing imported" in result.stderr and counts()["Ticket"] == 0
+    errors = read_errors(tmp_path / "tickets.csv.errors.csv")
+    assert [(line, column) for line, column, _ in errors] == [
+        ("2", "received_at"), ("3", "resolved_at"), ("4", "resolved_at"), ("5", "resolved_at")]
+    assert errors[3][2] == "cannot be in the future"
+
+
+def test_a_control_character_in_a_cell_is_a_row_error_naming_its_column(db: Engine, tmp_path: Path) -> None:
+    make_customer(external_id="C-1")
+    path = write_fincare(tmp_path / "tickets.csv", [
+        fincare_row("T-1", subject="年费\x00争议"),  # line 2: PostgreSQL cannot store a NUL
+        fincare_row("T-2", description="响铃\x07"),  # line 3
+        fincare_row("T-3", description="第一行\r\n第二行\t完"),  # lines 4–5: line breaks and tabs, as the API allows
+        fincare_row("T-4\x1b")])  # line 6
+
+    refused = fincare("import", "tickets", str(path), "--json")
+    assert refused.returncode == 1 and counts()["Ticket"] == 0, refused.stderr
+    errors = read_errors(tmp_path / "tickets.csv.errors.csv")
+    assert [(line, column) for line, column, _ in errors] == [("2", "subject"), ("3", "description"),
+                                                              ("6", "external_id")]
+    assert {reason for _, _, reason in errors} == {"control characters are not allowed"}
+
+    kept = fincare("import", "tickets", str(path), "--skip-bad-rows", "--json")
+    assert json.loads(kept.stdout)["created"] == 1, kept.stderr
+    with unit_of_work(read_only=True) as session:
+        assert session.execute(select(Ticket.description)).scalar_one() == "第一行\r\n第二行\t完"
+
+
+def test_a_control_character_in_a_cfpb_cell_is_a_row_error_naming_its_column(db: Engine, tmp_path: Path) -> None:
+    path = write_cfpb(tmp_path / "in.csv", [cfpb_row("1", **{"Consumer complaint narrative": "They\x00 call"}),
+                                            cfpb_row("2")])
+
+    result = fincare("import", "tickets", str(path), "--format", "cfpb", "--json")
+
+    assert result.returncode == 1 and counts()["Ticket"] == 0, result.stderr
+    assert read_errors(tmp_path / "in.csv.errors.csv") == [
+        ("2", "Consumer complaint narrative", "control characters are not allowed")]
+
+
+def test_a_cfpb_day_outside_the_years_a_moment_holds_is_a_row_error(db: Engine, tmp_path: Path) -> None:
+    path = write_cfpb(tmp_path / "in.csv", [cfpb_row("1", **{"Date received": "0001-01-01"}),
+                                            cfpb_row("2", **{"Date sent to company": "9999-12-31"}), cfpb_row("3")])
+
+    result = fincare("import", "tickets", str(path), "--format", "cfpb", "--json")
+
+    assert result.returncode == 1 and counts()["Ticket"] == 0, result.stderr
+    assert read_errors(tmp_path / "in.csv.errors.csv") == [
+        ("2", "Date received", "a date between the years 1900 and 2999"),
+        ("3", "Date sent to company", "a date between the years 1900 and 2999")]
+
+
+@pytest.mark.parametrize("layout", ["fincare", "cfpb"])
+def test_a_column_named_twice_is_refused_before_anything_is_read(db: Engine, tmp_path: Path, layout: str) -> None:
+    make_customer(external_id="C-1")
+    if layout == "fincare":
+        path = write_fincare(tmp_path / "in.csv", [[*fincare_row("T-1"), "第二个主题"]], [*FINCARE_HEADER, "subject"])
+        twice = "subject"
+    else:
+        header = [*HEADER, "date_received"]  # the same column as `Date received`, spelled as the API does
+        path = tmp_path / "in.csv"
+        with path.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(header)
+            writer.writerow([*cfpb_row("1").values(), "2019/4/5"])
+        twice = "date_received"
+
+    result = fincare("import", "tickets", str(path), "--format", layout)
+
+    assert result.returncode == 1 and f"the column '{twice}' appears twice" in result.stderr, result.stderr
+    assert counts()["Ticket"] == 0
+
+
+@pytest.mark.parametrize("batch", ["1", "2000"])
+def test_a_quoted_cell_that_never_ends_stops_the_import_naming_its_line(db: Engine, tmp_path: Path,
+                                                                         batch: str) -> None:
+    make_customer(external_id="C-1")
+    path = write_fincare(tmp_path / "in.csv", [fincare_row("T-1"), fincare_row("T-2", description="多\n行")])
+    with path.open("a", encoding="utf-8", newline="") as out:  # line 5: the subject's quote is never closed
+        out.write('T-3,consultation,phone,C-1,"年费争议,询问。,2026-03-02T10:00:00+08:00,\r\n')
+        out.writelines(",".join(fincare_row(f"T-{n}")) + "\r\n" for n in range(4, 9))
+
+    result = fincare("import", "tickets", str(path), "--batch", batch, "--json")
+
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "not a readable UTF-8 CSV: line 5: a quoted cell" in result.stderr
+    assert counts()["Ticket"] == 0  # all or nothing: not even the rows before it

@@ -52,6 +52,7 @@ from fincare.platform.db import allocate_ids, reset_after_fork
 from fincare.platform.errors import DomainError
 from fincare.platform.masking import mask_address, mask_card, mask_email, mask_id_number, mask_name, mask_phone
 from fincare.platform.permissions import Principal
+from fincare.platform.text import CONTROL, CONTROL_MESSAGE
 
 __all__ = ["COLUMNS", "LIST_COLUMNS", "Block", "CsvSource", "Encoding", "ImportTotals", "PreparedBatch", "Row",
            "RowError", "import_batch", "normalise_row", "open_csv", "prepare_batch", "prepare_block", "read_rows",
@@ -144,14 +145,25 @@ class PreparedBatch:
     cards: list[Any] = field(default_factory=list)
 
 
+def _with_control(raw: Mapping[str, Any]) -> str | None:
+    """The first column whose cell (or one of whose list items) holds a control character."""
+    for column, value in raw.items():
+        text = value if isinstance(value, str) else "\t".join(map(str, value)) if isinstance(value, list) else ""
+        if CONTROL.search(text):
+            return column
+    return None
+
+
 def prepare_block(block: Block, sealer: keys.Sealer, now: datetime, encoding: Encoding) -> PreparedBatch:
-    """`prepare_batch` for the rows of a block of the file, parsed here (in a worker process)."""
-    return prepare_batch(block.rows(), sealer, now, encoding)
+    """`prepare_batch` for the rows of a block of the file, parsed here (in a worker process). The
+    block's text is searched for a control character once, and its rows one by one only if it has one."""
+    return prepare_batch(block.rows(), sealer, now, encoding, screen=CONTROL.search(block.text) is not None)
 
 
 def prepare_batch(rows: Iterable[Row], sealer: keys.Sealer, now: datetime,
-                  encoding: Encoding = Encoding.VALUES) -> PreparedBatch:
-    """Validate, normalise and encrypt one batch; pure (no session), so it can run in a worker process."""
+                  encoding: Encoding = Encoding.VALUES, *, screen: bool = True) -> PreparedBatch:
+    """Validate, normalise and encrypt one batch; pure (no session), so it can run in a worker process.
+    `screen`: look for control characters in each row (False: the caller knows there are none)."""
     prepared = PreparedBatch(sealer.version, [], [], encoding)
     errors = prepared.errors
     seen: set[str] = set()
@@ -164,6 +176,9 @@ def prepare_batch(rows: Iterable[Row], sealer: keys.Sealer, now: datetime,
     for index, (line, raw) in enumerate(rows):
         if EXTRA in raw:
             errors.append(RowError(line, "(row)", "more cells than columns"))
+            continue
+        if screen and (control := _with_control(raw)):
+            errors.append(RowError(line, control, CONTROL_MESSAGE))
             continue
         if raw and max(map(len, raw.values())) > MAX_FIELD:  # rare: only then find which text cell it is
             too_long = next((k for k, v in raw.items() if isinstance(v, str) and len(v) > MAX_FIELD), None)

@@ -5,17 +5,14 @@ Shared by every domain's `views.py`, so a form behaves the same on every page.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
-from fincare.platform.errors import DomainError, Invalid
-
-# PostgreSQL cannot store NUL; no console field needs a control character but line breaks and tabs
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+from fincare.platform.errors import DomainError
+from fincare.platform.text import refuse_control
 
 
 async def _form(request: Request) -> FormData:
@@ -34,8 +31,7 @@ def text(form: FormData, name: str) -> str:
 def plain(typed: dict[str, str]) -> None:
     """Refuse a control character (a crafted form), naming the field it was in."""
     for name, value in typed.items():
-        if CONTROL.search(value):
-            raise Invalid("control characters are not allowed", field=name)
+        refuse_control(value, name)
 
 
 

@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import Path
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from fincare.platform.text import CONTROL, CONTROL_MESSAGE
+
 # Ids are 64-bit at most: a larger number is a 422, not a driver overflow.
 MAX_ID = 2**62
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -33,7 +35,6 @@ Moment = Annotated[AwareDatetime, AfterValidator(_within_range)]
 """A date and time with its UTC offset, between the years 1900 and 2999."""
 MomentOrUTC = Annotated[datetime, AfterValidator(_within_range)]
 """As `Moment`; one given without an offset is read as UTC (query filters)."""
-_CONTROL = {chr(c) for c in range(32)} - {"\n", "\r", "\t"}
 
 
 class RequestBody(BaseModel):
@@ -45,8 +46,8 @@ class RequestBody(BaseModel):
     @classmethod
     def _no_control_characters(cls, value: object) -> object:
         texts = value if isinstance(value, list) else [value]
-        if any(isinstance(t, str) and not _CONTROL.isdisjoint(t) for t in texts):
-            raise ValueError("control characters are not allowed")
+        if any(isinstance(t, str) and CONTROL.search(t) for t in texts):
+            raise ValueError(CONTROL_MESSAGE)
         return value
 
 

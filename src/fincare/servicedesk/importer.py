@@ -20,7 +20,11 @@ Required: external_id, kind, channel, customer_external_id, subject, description
 The customer must exist already (`fincare import customers`). Rows are validated by
 `service.parse_intake` (kind, channel, texts, risk grade, a past `received_at` with its offset or a
 date meaning 00:00 local). Codes must be active codes of their JR/T 0169 dimension; `outcome`
-(complaints) needs `resolved_at`; a row with `resolved_at` is closed, one without stays open.
+(complaints) needs `resolved_at`, which may not be in the future; a row with `resolved_at` is
+closed, one without stays open.
+
+Either layout: a column named twice is refused, as is a cell holding a control character (the API's
+rule: line breaks and tabs only); a quoted cell that never ends stops the import, naming its line.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from fincare.customers import importer as customer_import
+from fincare.customers.import_source import keeping, malformed
 from fincare.customers.importer import RowError
 from fincare.customers.models import Customer
 from fincare.platform import audit_trail, clock
@@ -45,6 +50,7 @@ from fincare.platform.config import get_settings
 from fincare.platform.db import allocate_ids, bulk_insert
 from fincare.platform.errors import DomainError, Invalid, one_of
 from fincare.platform.permissions import Principal
+from fincare.platform.text import CONTROL, CONTROL_MESSAGE
 from fincare.servicedesk.cfpb import CFPB_REQUIRED, cfpb_key, parse_cfpb
 from fincare.servicedesk.history import TIMELY, Historical, local_midnight, parse_day
 from fincare.servicedesk.models import (
@@ -94,9 +100,14 @@ class Source:
 
 
 def read_rows(stream: TextIO, format: Format) -> Source:
-    """The rows of `stream`; a bad header raises Invalid naming the column before any row is read."""
-    reader = csv.reader(stream)
-    header = next(reader, None)
+    """The rows of `stream`; a bad header raises Invalid naming the column before any row is read.
+    A malformed record (a quoted cell that never ends) raises `csv.Error` naming its line when reached."""
+    read: list[str] = []  # the lines of the record being read, for that error
+    reader = csv.reader(keeping(stream, read), strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise malformed(exc, read, 1) from None
     if not header or not any(h.strip() for h in header):
         raise Invalid("the file is empty or has no header row", field="header")
     if format == Format.CFPB:
@@ -109,16 +120,27 @@ def read_rows(stream: TextIO, format: Format) -> Source:
             raise Invalid(f"unknown column {unknown[0]!r}; columns are {', '.join(FINCARE_COLUMNS)}",
                           field=unknown[0])
         required = FINCARE_REQUIRED
+    twice = next((h for n, (k, h) in enumerate(zip(keys, header, strict=True)) if k and k in keys[:n]), None)
+    if twice is not None:  # the second cell would silently win (`Date received` and `date_received` too)
+        name = twice.strip().lstrip("\ufeff")
+        raise Invalid(f"the column {name!r} appears twice", field=name)
     spelled = {k: h.strip().lstrip("\ufeff") for k, h in zip(keys, header, strict=True)}
     for missing in required:
         if missing not in keys:
             raise Invalid(f"the column {missing!r} is required", field=missing)
-    return Source(format, _records(reader, keys), spelled)
+    return Source(format, _records(reader, keys, read), spelled)
 
 
-def _records(reader: Any, keys: list[str]) -> Iterator[Row]:
+def _records(reader: Any, keys: list[str], read: list[str]) -> Iterator[Row]:
     end = reader.line_num
-    for cells in reader:
+    while True:
+        read.clear()  # the reader never reads past a record's last line: what follows is the next one's
+        try:
+            cells = next(reader, None)
+        except csv.Error as exc:
+            raise malformed(exc, read, end + 1) from None
+        if cells is None:
+            return
         start, end = end + 1, reader.line_num  # a quoted narrative spans lines: errors name the first
         if not any(c.strip() for c in cells):
             continue
@@ -130,20 +152,22 @@ def _records(reader: Any, keys: list[str]) -> Iterator[Row]:
 
 def _fincare_time(text: str, column: str) -> datetime:
     value = text.strip()
-    if len(value) <= 10:
-        return local_midnight(parse_day(value, column))
     try:
+        if len(value) <= 10:
+            return local_midnight(parse_day(value, column))
         moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError
+        return moment.astimezone(UTC)
     except ValueError:
         raise Invalid("a date and time with its offset, e.g. 2026-10-12T09:30:00+08:00", field=column) from None
-    if moment.tzinfo is None:
-        raise Invalid("a date and time with its offset, e.g. 2026-10-12T09:30:00+08:00", field=column)
-    return moment.astimezone(UTC)
+    except OverflowError:  # year 1 east of UTC, or 9999 west of it: no moment UTC can hold
+        raise Invalid("out of range: from 2000-01-01 to now", field=column) from None
 
 
 def parse_fincare(session: Session, line: int, raw: dict[str, str], *, actor: Principal, customer_id: int | None,
-                  active_codes: dict[str, set[str]]) -> Historical:
-    """One row of FinCare's own layout, through the intake rules."""
+                  active_codes: dict[str, set[str]], now: datetime) -> Historical:
+    """One row of FinCare's own layout, through the intake rules (`now`: the time of the import)."""
     if len(raw.get("external_id", "")) > 60 or not raw.get("external_id"):
         raise Invalid("required, at most 60 characters", field="external_id")
     if customer_id is None:
@@ -165,6 +189,8 @@ def parse_fincare(session: Session, line: int, raw: dict[str, str], *, actor: Pr
     closed_at = _fincare_time(raw["resolved_at"], "resolved_at") if raw.get("resolved_at") else None
     if closed_at is not None and closed_at < intake.received_at:
         raise Invalid("before received_at", field="resolved_at")
+    if closed_at is not None and closed_at > now:
+        raise Invalid("cannot be in the future", field="resolved_at")
     outcome = None
     if raw.get("outcome"):
         if intake.kind != TicketKind.COMPLAINT:
@@ -269,6 +295,10 @@ class Importer:
             if too_long:
                 self.totals.errors.append(RowError(line, self.column(too_long), f"longer than {MAX_FIELD} characters"))
                 continue
+            control = next((k for k, v in raw.items() if CONTROL.search(v)), None)
+            if control:
+                self.totals.errors.append(RowError(line, self.column(control), CONTROL_MESSAGE))
+                continue
             try:
                 if self.source.format == Format.CFPB:
                     parsed.append(parse_cfpb(line, raw, now))
@@ -276,7 +306,7 @@ class Importer:
                     with session.no_autoflush:
                         parsed.append(parse_fincare(
                             session, line, raw, actor=self.actor, active_codes=self.active_codes(session),
-                            customer_id=customer_ids.get(raw.get("customer_external_id", ""))))
+                            customer_id=customer_ids.get(raw.get("customer_external_id", "")), now=now))
             except DomainError as exc:
                 column = INTAKE_FIELDS.get(exc.field or "(row)", exc.field or "(row)")
                 self.totals.errors.append(RowError(line, self.column(column), exc.message))

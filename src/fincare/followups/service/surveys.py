@@ -37,10 +37,12 @@ from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.config import get_settings
 from fincare.platform.errors import Conflict, DomainError, Invalid, NotFound, one_of
 from fincare.platform.permissions import SYSTEM, Principal, Role
+from fincare.platform.text import refuse_control
 from fincare.servicedesk.models import Ticket
 
 MAX_TEXT = 2000
 SCALES = {QuestionType.CSAT: (1, 5), QuestionType.NPS: (0, 10)}
+MAX_DIGITS = 3  # every scale fits; `int()` of more could only be out of range (or too long to convert)
 INVITATION = "followups.survey_invitation"
 REMINDER = "followups.survey_reminder"
 
@@ -232,13 +234,14 @@ def _validate(template: SurveyTemplate, answers: dict[str, Any]) -> dict[str, An
         kind = QuestionType(question["type"])
         if kind in SCALES:
             low, high = SCALES[kind]
-            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-                value = int(value)
+            if isinstance(value, str):
+                value = _whole_number(value)
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 raise Invalid(f"a whole number from {low} to {high}", field=field)
         elif kind == QuestionType.TEXT:
             if not isinstance(value, str):
                 raise Invalid("text", field=field)
+            refuse_control(value, field)  # answers are a JSON object: the request schema never sees inside
             value = value.strip()
             if len(value) > MAX_TEXT:
                 raise Invalid(f"at most {MAX_TEXT} characters", field=field)
@@ -253,6 +256,15 @@ def _validate(template: SurveyTemplate, answers: dict[str, Any]) -> dict[str, An
             value = chosen[0] if kind == QuestionType.SINGLE else sorted(chosen)
         clean[qid] = value
     return clean
+
+
+def _whole_number(text: str) -> int | str:
+    """A scale answer typed as text: an int if it is a few ASCII digits (with an optional minus), else
+    the text unchanged, to be refused. `isdigit()` alone lets "²" or 5,000 digits reach `int()`."""
+    digits = text.strip().removeprefix("-")
+    if digits.isascii() and digits.isdigit() and len(digits) <= MAX_DIGITS:
+        return int(text)
+    return text
 
 
 def submit(session: Session, token: str, answers: dict[str, Any]) -> tuple[SurveyResponse, bool]:
@@ -325,6 +337,7 @@ MAX_LABEL = 300
 def _label(value: object, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise Invalid("required", field=field)
+    refuse_control(value, field)
     if len(value.strip()) > MAX_LABEL:
         raise Invalid(f"at most {MAX_LABEL} characters", field=field)
     return value.strip()
@@ -344,7 +357,7 @@ def parse_questions(raw: object) -> list[dict[str, Any]]:
             raise Invalid("a unique short identifier (letters, digits, _)", field=f"{at}.id")
         seen.add(qid)
         kind = entry.get("type")
-        if kind not in set(QuestionType):
+        if not isinstance(kind, str) or kind not in set(QuestionType):  # a list or dict is not even hashable
             raise Invalid(f"one of {', '.join(QuestionType)}", field=f"{at}.type")
         question: dict[str, Any] = {"id": qid, "type": kind, "required": bool(entry.get("required", False)),
                                     "text_zh": _label(entry.get("text_zh"), f"{at}.text_zh"),
@@ -356,6 +369,7 @@ def parse_questions(raw: object) -> list[dict[str, Any]]:
             values = [o.get("value") if isinstance(o, dict) else None for o in options]
             if not all(isinstance(v, str) and v for v in values) or len(set(values)) != len(values):
                 raise Invalid("each choice needs a unique value", field=f"{at}.options")
+            refuse_control("".join(map(str, values)), f"{at}.options")  # all text by now
             question["options"] = [{"value": o["value"], "zh": _label(o.get("zh"), f"{at}.options"),
                                     "en": _label(o.get("en"), f"{at}.options")} for o in options]
         out.append(question)
