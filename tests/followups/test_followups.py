@@ -66,6 +66,14 @@ def test_a_resolved_complaint_gets_exactly_one_follow_up_even_when_the_event_arr
     assert client.get(f"{API}/followups?due_before=2026-10-15T00:00:00Z", headers=caller_sun.headers).json() == []
 
 
+def test_the_follow_up_of_a_complaint_never_goes_to_a_caller_it_names(
+        client: TestClient, chen: Staff, caller_sun: Staff, frozen_clock: clock.FrozenClock) -> None:
+    zhou = make_staff("followup_zhou", Role.FOLLOWUP_AGENT)  # a higher id: a tie would go to sun
+    resolved_complaint(client, chen, named_staff_ids=[caller_sun.id])  # the complaint is about sun
+    deliver_resolutions()
+    assert only_follow_up().assignee_id == zhou.id  # (回避)
+
+
 def test_consultations_and_linked_duplicates_get_no_follow_up(client: TestClient, agent_li: Staff,
                                                               caller_sun: Staff) -> None:
     ticket = open_via_api(client, agent_li)

@@ -177,6 +177,25 @@ def test_a_supervisor_a_complaint_names_neither_approves_its_reply_nor_extends_i
     assert post(client, liu, f"/decisions/{decision['id']}/approval", {"approve": True}).json()["status"] == "sent"
 
 
+def test_staff_a_complaint_names_neither_choose_its_reviewer_nor_report_it_to_the_regulator(
+        client: TestClient, chen: Staff, supervisor_wang: Staff, compliance_qian: Staff) -> None:
+    ticket = open_via_api(client, chen, kind="complaint", risk_grade="high", named_staff_ids=[compliance_qian.id])
+    decision = decide_via_api(client, chen, ticket["id"], outcome="not_upheld")
+    post(client, supervisor_wang, f"/decisions/{decision['id']}/approval", {"approve": True})
+    # the complainant asks for a review; whoever takes that down only relays it
+    review = post(client, chen, f"/tickets/{ticket['id']}/reviews", {"reason": "客户对处理结果不满意"})
+    assert review.status_code == 201
+    fresh = make_staff("supervisor_he", Role.SUPERVISOR)  # handled none of it: may review it
+    chosen = post(client, compliance_qian, f"/reviews/{review.json()['id']}/reviewer", {"reviewer_id": fresh.id})
+    assert refused_as_recused(chosen, "review_id")
+    (report,) = get(client, compliance_qian, "/regulator-reports")
+    submitted = post(client, compliance_qian, f"/regulator-reports/{report['id']}/submission", {})
+    assert refused_as_recused(submitted, "report_id")
+    assert get(client, supervisor_wang, "/regulator-reports")[0]["status"] == "due"
+    liu = make_staff("supervisor_liu", Role.SUPERVISOR)
+    assert post(client, liu, f"/reviews/{review.json()['id']}/reviewer", {"reviewer_id": fresh.id}).status_code == 200
+
+
 # -- review (核查) -----------------------------------------------------------------------------------
 
 

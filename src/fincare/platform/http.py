@@ -145,7 +145,7 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], rid: str) ->
     payload = json.dumps(body).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"x-request-id", rid.encode()),
-                            (b"content-length", str(len(payload)).encode())]})
+                            (b"content-length", str(len(payload)).encode()), *_NO_STORE]})
     await send({"type": "http.response.body", "body": payload})
 
 

@@ -22,6 +22,7 @@ from fincare.followups.models import (
     Result,
 )
 from fincare.platform import audit_trail, clock, jobs, notify
+from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.config import get_settings
 from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound, one_of
 from fincare.platform.permissions import SYSTEM, Permission, Principal, Role
@@ -101,17 +102,29 @@ def callers(session: Session) -> dict[int, int]:
     return {a: loads.get(a, 0) for a in on_duty}
 
 
+def _not_named(session: Session, follow_up: FollowUp, agents: Collection[int]) -> list[int]:
+    """`agents` less those the followed-up complaint names, themselves or by their unit."""
+    named = desk.named_in(session, follow_up.ticket_id) if follow_up.ticket_id else None
+    if named is None or not (named.staff_ids or named.department_ids):
+        return list(agents)
+    units = {row.id: row.department_id for row in session.execute(
+        select(StaffAccount.id, StaffAccount.department_id).where(StaffAccount.id.in_(list(agents))))}
+    return [a for a in agents if not named.excludes(a, units.get(a))]
+
+
 def route(session: Session, follow_up: FollowUp, *, on_duty: dict[int, int] | None = None) -> int | None:
-    """Give an unowned open follow-up to the follow-up agent on duty with the fewest open ones.
+    """Give an unowned open follow-up to the follow-up agent on duty with the fewest open ones —
+    never to one the complaint it follows names, or one of a unit it names (回避).
 
     `on_duty` (from `callers`) is read once by a batch; each pick counts against the one picked.
     """
     if follow_up.assignee_id is not None or follow_up.status != FollowUpStatus.OPEN:
         return follow_up.assignee_id
     on_duty = callers(session) if on_duty is None else on_duty
-    if not on_duty:
+    candidates = _not_named(session, follow_up, on_duty)
+    if not candidates:
         return None
-    follow_up.assignee_id = chosen = workforce.least_loaded(on_duty, on_duty)
+    follow_up.assignee_id = chosen = workforce.least_loaded(candidates, on_duty)
     on_duty[chosen] += 1
     audit_trail.record(session, actor=SYSTEM, action="follow_up.assigned", subject=follow_up,
                        before={"assignee_id": None}, after={"assignee_id": chosen})

@@ -23,6 +23,7 @@ from fincare.platform import audit_trail, clock
 from fincare.platform.errors import Conflict, Invalid
 from fincare.platform.permissions import Principal
 from fincare.servicedesk.models import ACTIVE_STATUSES, Ticket, TicketKind, TicketStatus
+from fincare.servicedesk.service import routing
 from fincare.servicedesk.service.rules import MAX_REASON, SUBJECT, add_event, clean_prose, refresh_due
 from fincare.sla import service as sla
 
@@ -86,6 +87,7 @@ def link_duplicate(session: Session, *, actor: Principal, ticket: Ticket, primar
     primary = session.get(Ticket, primary_id, with_for_update=True) if primary_id != ticket.id else None
     if primary is None or primary.kind != TicketKind.COMPLAINT or primary.customer_id != ticket.customer_id:
         raise Invalid("not a complaint of the same customer", field="duplicate_of")
+    routing.refuse_if_recused(session, primary, actor, field="duplicate_of")  # it takes the new one in
     if primary.duplicate_of_id is not None:
         raise Invalid("that complaint is itself a duplicate; link to the one it belongs to", field="duplicate_of")
     if primary.status not in ACTIVE_STATUSES:

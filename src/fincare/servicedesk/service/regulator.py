@@ -15,6 +15,7 @@ from fincare.platform import audit_trail, clock, exports
 from fincare.platform.errors import Conflict, Forbidden, NotFound, one_of
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import RegulatorReport, ReportStatus, RiskGrade, Ticket
+from fincare.servicedesk.service import routing
 from fincare.servicedesk.service.rules import MAX_REASON, add_event, clean_prose, clean_text
 from fincare.sla.models import Clock, Target
 
@@ -76,12 +77,13 @@ def submit_report(session: Session, *, actor: Principal, report_id: int, regulat
         raise NotFound("no such regulator report", field="report_id")
     if report.status == ReportStatus.SUBMITTED:
         raise Conflict("this report was already submitted", field="report_id")
+    ticket = report_row(session, report).ticket
+    routing.refuse_if_recused(session, ticket, actor, field="report_id")
     reference = clean_text(regulator_reference, "regulator_reference", MAX_REFERENCE, required=False) or None
     report.note = clean_prose(note, "note", MAX_REASON, required=False) or None
     now = clock.now()
     report.status, report.submitted_at, report.submitted_by_id = ReportStatus.SUBMITTED, now, actor.account_id
     report.regulator_reference = reference
-    ticket = report_row(session, report).ticket
     add_event(session, ticket, "regulator_reported", actor, at=now, report_id=report.id,
               regulator_reference=reference, late=now > report.due_at)
     audit_trail.record(session, actor=actor, action="regulator_report.submitted", subject=report,

@@ -67,14 +67,14 @@ def open_review(session: Session, ticket_id: int) -> ComplaintReview | None:
 
 def request_review(session: Session, *, actor: Principal, ticket: Ticket, reason: str,
                    reviewer_id: int | None = None) -> ComplaintReview:
-    """Record the complainant's request for review of the decision sent to them."""
+    """Record the complainant's request for review of the decision sent to them. Whoever takes the
+    request down (a follow-up call, say) only relays it: recusal (回避) applies to the reviewer."""
     if ticket.kind != TicketKind.COMPLAINT:
         raise Invalid("only complaints are reviewed", field="ticket_id")
     if ticket.status not in (TicketStatus.RESOLVED, TicketStatus.CLOSED) or ticket.decision_id is None:
         raise Conflict("only a decided complaint can be reviewed", field="ticket_id")
     if open_review(session, ticket.id) is not None:
         raise Conflict("a review of this complaint is already open", field="ticket_id")
-    routing.refuse_if_recused(session, ticket, actor, field="ticket_id")
     reason = clean_prose(reason, "reason", MAX_REASON)
     if reviewer_id is not None:
         _check_reviewer(session, ticket, reviewer_id)
@@ -106,6 +106,7 @@ def assign_reviewer(session: Session, *, actor: Principal, review_id: int, revie
     if not actor.can(Permission.COMPLAINT_REVIEW):
         raise Forbidden("your role may not assign reviews", field="review_id")
     review, ticket = _review(session, review_id)
+    routing.refuse_if_recused(session, ticket, actor, field="review_id")  # nor choose who reviews it
     _check_reviewer(session, ticket, reviewer_id)
     before, review.reviewer_id = review.reviewer_id, reviewer_id
     add_event(session, ticket, "reviewer_assigned", actor, review_id=review.id, before=before, after=reviewer_id)
