@@ -7,6 +7,16 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 _frozen: datetime | None = None
+# The years a date or time FinCare takes in may fall in: wide enough for any record and any query
+# over them, narrow enough that UTC holds every moment of them and days added to one (a deadline, a
+# period's end) stay valid dates — a moment of year 1 east of UTC, or of 9999 west of it, has none.
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+YEARS = f"between the years {FIRST_YEAR} and {LAST_YEAR}"
+
+
+def in_years(year: int) -> bool:
+    """Whether `year` is one FinCare takes dates in (`FIRST_YEAR`..`LAST_YEAR`)."""
+    return FIRST_YEAR <= year <= LAST_YEAR
 
 
 def now() -> datetime:

@@ -8,26 +8,22 @@ from typing import Annotated
 from fastapi import Path
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from fincare.platform import clock
 from fincare.platform.text import CONTROL, CONTROL_MESSAGE
 
 # Ids are 64-bit at most: a larger number is a 422, not a driver overflow.
 MAX_ID = 2**62
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Ids = Annotated[int, Field(ge=1, le=MAX_ID)]  # an id in a list of a body
-# Moments a request may name: wide enough for any record and any query over them, narrow enough that
-# UTC holds them and the days added to them (a deadline, the end of a period) stay valid dates.
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 def _within_range(value: datetime) -> datetime:
-    # year 1 at +14:00 or 9999 at -14:00 is no moment UTC can hold: astimezone overflows
-    try:
+    try:  # astimezone overflows for a moment UTC cannot hold
         held = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).astimezone(UTC)
     except OverflowError:
         held = None
-    if held is None or not EARLIEST <= held < LATEST:
-        raise ValueError("a moment between the years 1900 and 2999")
+    if held is None or not clock.in_years(held.year):
+        raise ValueError(f"a moment {clock.YEARS}")
     return value
 
 

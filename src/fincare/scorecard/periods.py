@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from fincare.platform import clock
 from fincare.platform.config import get_settings
 from fincare.platform.errors import Invalid
 
@@ -18,8 +19,6 @@ _QUARTER = re.compile(r"^([0-9]{4})-Q([1-4])$")
 _HALF = re.compile(r"^([0-9]{4})-H([12])$")
 _YEAR = re.compile(r"^([0-9]{4})$")
 _RANGE = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})\.\.([0-9]{4}-[0-9]{2}-[0-9]{2})$")
-# a period's bounds are moments in UTC, a day past its end included: years 1 and 9999 have none
-FIRST_YEAR, LAST_YEAR = 1900, 2999
 HELP = "a month 2026-10, a quarter 2026-Q3, a half 2026-H2, a year 2026, or 2026-10-01..2026-10-15"
 
 
@@ -85,7 +84,8 @@ def parse(text: str, *, field: str = "period") -> Period:
         period = _parse(value)
     except ValueError:
         period = None
-    if period is None or not FIRST_YEAR <= period.first.year <= period.last.year <= LAST_YEAR:
+    # its bounds are moments in UTC, a day past its end included: in the years FinCare takes dates in
+    if period is None or not (clock.in_years(period.first.year) and clock.in_years(period.last.year)):
         raise Invalid(HELP, field=field)
     return period
 

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from fincare.platform import clock
 from fincare.platform.config import get_settings
 from fincare.platform.errors import Invalid
 from fincare.servicedesk.models import Channel, Outcome, Priority, RiskGrade, TicketKind
@@ -61,8 +62,8 @@ def parse_day(text: str, column: str) -> date:
     except ValueError:
         raise Invalid("not a date (2020/3/18, 2020-03-18, 03/18/2020 or 3/18/20)" if value else "required",
                       field=column) from None
-    if not 1900 <= day.year <= 2999:  # a day of year 1 has no local midnight in UTC
-        raise Invalid("a date between the years 1900 and 2999", field=column)
+    if not clock.in_years(day.year):  # a day of year 1 has no local midnight in UTC
+        raise Invalid(f"a date {clock.YEARS}", field=column)
     return day
 
 

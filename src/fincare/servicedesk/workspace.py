@@ -165,11 +165,8 @@ def complaint_forms(actor: Principal, ticket: Ticket, *, works: bool, recused: b
                     decisions: Sequence[ComplaintDecision], reviews: Sequence[ComplaintReview],
                     clocks: Sequence[ClockStatus], waiting: bool) -> ComplaintForms:
     """`waiting`: an extension request of this ticket is waiting for a supervisor; `recused`: the
-    complaint names the actor or their unit, who gets no form of its procedure (回避)."""
-    if recused:
-        return ComplaintForms(decide=False, approve=None, request_extension=False,
-                              extension_waiting=waiting and ticket.status in ACTIVE_STATUSES,
-                              link_duplicate=False, request_review=False, conclude=None)
+    complaint names the actor or their unit, who gets no form of its procedure (回避) — `works` is
+    False for them already, `recused` also takes away approving and concluding."""
     complaint = ticket.kind == TicketKind.COMPLAINT and ticket.duplicate_of_id is None
     active = complaint and ticket.status in ACTIVE_STATUSES
     pending = next((d for d in decisions if d.status == DecisionStatus.PENDING_APPROVAL), None)
@@ -177,13 +174,13 @@ def complaint_forms(actor: Principal, ticket: Ticket, *, works: bool, recused: b
     statutory_running = any(c.target == Target.STATUTORY and c.state == RUNNING for c in clocks)
     return ComplaintForms(
         decide=works and active and pending is None,
-        approve=pending if pending is not None and service.may_approve(actor, pending) else None,
+        approve=pending if pending is not None and not recused and service.may_approve(actor, pending) else None,
         request_extension=works and active and statutory_running and not waiting
         and not actor.can(Permission.EXTENSION_APPROVE),
         extension_waiting=active and waiting,
         link_duplicate=works and active and ticket.possible_duplicate_of_id is not None,
         request_review=works and complaint and ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
         and ticket.decision_id is not None and open_review is None,
-        conclude=open_review if open_review is not None and actor.can(Permission.COMPLAINT_REVIEW)
+        conclude=open_review if open_review is not None and not recused and actor.can(Permission.COMPLAINT_REVIEW)
         and open_review.reviewer_id in (None, actor.account_id) else None,
     )

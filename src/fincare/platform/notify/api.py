@@ -13,7 +13,7 @@ from fincare.platform.db import unit_of_work
 from fincare.platform.http import require
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
-from fincare.platform.schemas import MAX_ID, RequestBody, ResponseBody
+from fincare.platform.schemas import Ids, RequestBody, ResponseBody
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
 Own = Annotated[Principal, require(P.CONSOLE)]
@@ -29,8 +29,7 @@ class NotificationRead(ResponseBody):
 
 
 class ReadIn(RequestBody):
-    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(default=None, max_length=500,
-                                                                     description="none: all of them")
+    ids: list[Ids] | None = Field(default=None, max_length=500, description="none: all of them")
 
 
 @router.get("/notifications", response_model=list[NotificationRead])
