@@ -204,6 +204,38 @@ def test_the_board_refuses_a_recused_or_unqualified_assignee_naming_the_field(
         assert reload(complaint.id).assignee_id == supervisor_wang.id
 
 
+def test_the_board_offers_a_supervisor_a_complaint_names_no_form(
+        client: TestClient, supervisor_wang: Staff, specialist_chen: Staff, frozen_clock: clock.FrozenClock) -> None:
+    chen = principal(specialist_chen)
+    about_wang = open_ticket(chen, kind="complaint", risk_grade="high", named_staff_ids=[supervisor_wang.id])
+    extension = request_extension(about_wang, chen)
+    waiting = decide(about_wang, chen)
+    (report,) = rows(RegulatorReport)
+    frozen_clock.advance(timedelta(hours=25))
+    drain()
+    assert reload(about_wang.id).breached
+    sun = make_staff("supervisor_sun", Role.SUPERVISOR)
+    forms = (f"reassign-{about_wang.id}", f"extension-{extension.id}", f"approval-{waiting.id}",
+             f"report-{report.id}")
+
+    sign_in(client, "supervisor_wang")
+    page = client.get(BOARD)
+    for testid in ("breached", "extensions", "approvals", "reports"):
+        shown = section(page, testid)
+        assert about_wang.reference in shown and 'data-testid="recused"' in shown, testid
+    assert not [form for form in forms if f'data-testid="{form}"' in page.text]
+    stale = post_form(client, f"/board/extension-requests/{extension.id}", {"approve": "yes", "note": ""},
+                      page=BOARD)
+    assert stale.status_code == 403 and 'data-testid="form-error"' in stale.text
+    assert [r.status for r in rows(ExtensionRequest)] == ["pending"]
+
+    client.cookies.clear()
+    sign_in(client, sun.username)
+    page = client.get(BOARD)
+    assert [form for form in forms if f'data-testid="{form}"' in page.text] == list(forms)
+    assert 'data-testid="recused"' not in page.text
+
+
 def test_a_supervisor_approves_and_refuses_extension_requests(
         client: TestClient, supervisor_wang: Staff, specialist_chen: Staff, frozen_clock: clock.FrozenClock) -> None:
     chen = principal(specialist_chen)

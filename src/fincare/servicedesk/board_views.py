@@ -36,13 +36,21 @@ def _board_page(request: Request, actor: Principal, *, error: FormError | None =
         tickets = [*board.breached, *board.at_risk]
         named = [t.assignee_id for t in tickets] + [r.requested_by_id for r, _ in board.extensions]
         named += [d.decided_by_id for d, _ in board.approvals] + [r.reviewer_id for r, _ in board.reviews_due]
-        forms = {f"reassign-{t.id}" for t in tickets}
-        forms |= {f"extension-{r.id}" for r, _ in board.extensions} if actor.can(P.EXTENSION_APPROVE) else set()
-        forms |= {f"approval-{d.id}" for d, _ in board.approvals if service.may_approve(actor, d)}
-        forms |= {f"report-{row.report.id}" for row in board.reports_due} if actor.can(P.REGULATOR_REPORT) else set()
+        # a complaint that names the supervisor or their unit is shown without its forms (回避)
+        recused = service.recused_from(session, [*tickets, *(t for _, t in board.extensions),
+                                                 *(t for _, t in board.approvals),
+                                                 *(row.ticket for row in board.reports_due)], actor)
+        forms = {f"reassign-{t.id}" for t in tickets if t.id not in recused}
+        if actor.can(P.EXTENSION_APPROVE):
+            forms |= {f"extension-{r.id}" for r, t in board.extensions if t.id not in recused}
+        forms |= {f"approval-{d.id}" for d, t in board.approvals
+                  if t.id not in recused and service.may_approve(actor, d)}
+        if actor.can(P.REGULATOR_REPORT):
+            forms |= {f"report-{row.report.id}" for row in board.reports_due if row.ticket.id not in recused}
         response = render(request, "servicedesk/board.html", {
             **common(board.now), "board": board, "choices": workspace.reassign_choices(session, tickets),
-            "names": workspace.staff_names(session, named), "forms": forms, "error": error, "typed": typed or {},
+            "names": workspace.staff_names(session, named), "forms": forms, "recused": recused, "error": error,
+            "typed": typed or {},
         }, status_code=error.status_code if error else 200)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -50,7 +50,7 @@ from fincare.servicedesk.service.review import (
     request_review,
     reviews_of,
 )
-from fincare.servicedesk.service.routing import named_in, route_waiting
+from fincare.servicedesk.service.routing import named_in, recused_from, route_waiting
 from fincare.servicedesk.service.rules import (
     MAX_BODY,
     MAX_DESCRIPTION,
@@ -130,6 +130,7 @@ __all__ = [
     "pending_extensions",
     "raise_priority",
     "readable_tickets",
+    "recused_from",
     "refresh_due",
     "reply_template",
     "report_row",

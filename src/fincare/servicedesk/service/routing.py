@@ -7,7 +7,7 @@ fills an empty owner: whoever owns a ticket keeps it until an explicit hand-over
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -99,8 +99,15 @@ def is_recused(session: Session, ticket_id: int, account: StaffAccount) -> bool:
 def recused(session: Session, ticket: Ticket, actor: Principal) -> bool:
     """Whether `ticket` is a complaint that names the actor or their unit: they may read it, never
     handle it — reply, decide, approve, extend, code or reassign (回避)."""
-    return (ticket.kind == TicketKind.COMPLAINT and actor.account_id is not None
-            and named_in(session, ticket.id).excludes(actor.account_id, actor.department_id))
+    return ticket.id in recused_from(session, [ticket], actor)
+
+
+def recused_from(session: Session, tickets: Iterable[Ticket], actor: Principal) -> set[int]:
+    """The ids of those `tickets` that `recused` holds for the actor, in one query for a page."""
+    if actor.account_id is None:
+        return set()
+    named = named_of(session, [t.id for t in tickets if t.kind == TicketKind.COMPLAINT])
+    return {ticket_id for ticket_id, who in named.items() if who.excludes(actor.account_id, actor.department_id)}
 
 
 def refuse_if_recused(session: Session, ticket: Ticket, actor: Principal, *, field: str) -> None:
