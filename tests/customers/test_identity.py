@@ -151,6 +151,26 @@ def test_a_number_typed_next_to_a_card_never_shows_the_card(before: str, after: 
     assert identity.redact_identifiers(f"{before}{grouped}{after}") == f"{before}{'*' * 12}{number[-4:]}{after}"
 
 
+@pytest.mark.parametrize(("typed", "masked"), [
+    ("请致电13812345678谢谢", "请致电138****5678谢谢"),
+    ("手机 138 1234 5678。", "手机 138****5678。"),
+    ("+86-139-1234-5678", "+86-139****5678"),
+    ("+8613912345678", "+86139****5678"),
+    ("电话：１３８１２３４５６７８", "电话：138****5678"),
+    ("13812345678,13912345678", "138****5678,139****5678"),
+    ("２０２６ 13812345678", "２０２６ 138****5678"),
+])
+def test_a_mobile_number_in_text_is_masked_like_the_customer_record_shows_it(typed: str, masked: str) -> None:
+    assert identity.redact_phones(typed) == masked
+    assert identity.redact_phones(masked) == masked  # twice: nothing more
+
+
+@pytest.mark.parametrize("text", ["订单1381234567890", "12345678901", "86 12345678901", "金额 1000 元 2026-11-23",
+                                  "流水 20261123000123", "客户号 1381234567"])
+def test_other_numbers_in_text_are_not_taken_for_a_mobile_number(text: str) -> None:
+    assert identity.redact_phones(text) == text
+
+
 def test_full_width_typing_is_masked_too() -> None:
     number, card = make.resident_id(), make.card()
     full_id = number.translate(_FULLWIDTH)

@@ -105,15 +105,16 @@ def test_answers_are_recorded_once_and_a_second_submit_says_already_answered(cli
     assert page.status_code == 200 and 'data-testid="survey-already"' in page.text
 
 
-def test_a_card_or_id_number_in_a_comment_is_kept_only_masked(client: TestClient, chen: Staff) -> None:
+def test_a_card_id_or_mobile_number_in_a_comment_is_kept_only_masked(client: TestClient, chen: Staff) -> None:
     token, _ = surveyed_once(client, chen)
     card, id_number = make.card(), make.resident_id()
-    comment = f"卡{card} 证{id_number}"
+    comment = f"卡{card} 证{id_number} 请回电 139 1234 5678，订单 20261123000123"
     answered = client.post(f"{API}/surveys/{token}", json={"answers": {"csat": 2, "comment": comment}})
     assert answered.status_code == 201
     with unit_of_work(read_only=True) as session:
         stored = session.execute(select(SurveyResponse.comment)).scalar_one()
-    assert stored == f"卡{'*' * (len(card) - 4)}{card[-4:]} 证{id_number[:3]}{'*' * 11}{id_number[-4:]}"
+    assert stored == (f"卡{'*' * (len(card) - 4)}{card[-4:]} 证{id_number[:3]}{'*' * 11}{id_number[-4:]}"
+                      " 请回电 139****5678，订单 20261123000123")
 
 
 @pytest.mark.parametrize(("answers", "field"), [

@@ -13,7 +13,7 @@ from operator import mul
 from typing import NamedTuple
 
 from fincare.platform.errors import Invalid
-from fincare.platform.masking import mask_card, mask_id_number
+from fincare.platform.masking import mask_card, mask_id_number, mask_phone
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -38,6 +38,10 @@ _SEPARATORS = " \u00a0\u3000\\-\uff0d"
 _DIGIT_RUN = re.compile(rf"(?<![\d*])\d(?:[{_SEPARATORS}]?\d){{12,}}(?!\d)")
 _GROUP_SEPARATOR = re.compile(rf"([{_SEPARATORS}])")
 _ID_IN_TEXT = re.compile(r"(?<![\d*])\d{17}[\dXx\uff38\uff58](?!\d)")
+# A mainland mobile number in free text: eleven digits, one separator at most between two of them,
+# perhaps after +86, with no digit right before or after (a longer run is some other number).
+_PHONE_IN_TEXT = re.compile(rf"(?<![\d*])(?P<prefix>(?:\+|00)?86[{_SEPARATORS}]?)?"
+                            rf"(?P<number>\d(?:[{_SEPARATORS}]?\d){{10}})(?!\d)")
 _FULL_WIDTH = str.maketrans("\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19\uff38\uff58"
                             "\uff0b\uff0d\uff08\uff09", "0123456789XX+-()")
 
@@ -161,6 +165,18 @@ def redact_identifiers(text: str) -> str:
     industries of payment cards) with its Luhn digit — so order and transaction numbers stay.
     """
     return _DIGIT_RUN.sub(_masked_cards, _ID_IN_TEXT.sub(_masked_id, text))
+
+
+def redact_phones(text: str) -> str:
+    """`text` with every mainland mobile number in it masked as the customer record shows one
+    (`138****5678`), for free text read by staff who may not see a customer's contact details (a
+    survey comment on the results page). Redacting twice changes nothing more."""
+    return _PHONE_IN_TEXT.sub(_masked_phone, text)
+
+
+def _masked_phone(match: re.Match[str]) -> str:
+    digits = _GROUP_SEPARATOR.sub("", match["number"]).translate(_FULL_WIDTH)
+    return (match["prefix"] or "") + mask_phone(digits) if _MOBILE.fullmatch(digits) else match.group()
 
 
 def _masked_id(match: re.Match[str]) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fincare.customers import service as customers
-from fincare.customers.identity import redact_identifiers
+from fincare.customers.identity import redact_identifiers, redact_phones
 from fincare.customers.models import ConsentPurpose, Customer
 from fincare.followups.models import (
     FollowUpKind,
@@ -245,7 +245,9 @@ def _validate(template: SurveyTemplate, answers: dict[str, Any]) -> dict[str, An
             value = value.strip()
             if len(value) > MAX_TEXT:
                 raise Invalid(f"at most {MAX_TEXT} characters", field=field)
-            value = redact_identifiers(value)  # what the customer wrote: a card or ID number only masked
+            # what the customer wrote, with any card, ID or mobile number masked: the results page is
+            # read by staff who may not see a customer's contact details
+            value = redact_phones(redact_identifiers(value))
         else:
             options = {o["value"] for o in question.get("options", [])}
             chosen = value if isinstance(value, list) else [value]
