@@ -287,7 +287,8 @@ def test_times_utc_cannot_hold_and_a_resolution_in_the_future_are_row_errors(db:
     errors = read_errors(tmp_path / "tickets.csv.errors.csv")
     assert [(line, column) for line, column, _ in errors] == [
         ("2", "received_at"), ("3", "resolved_at"), ("4", "resolved_at"), ("5", "resolved_at")]
-    assert errors[3][2] == "cannot be in the future"
+    assert errors[0][2] == "out of range: from 2000-01-01 to now"
+    assert errors[1][2] == "out of range: from received_at to now" and errors[3][2] == "cannot be in the future"
 
 
 def test_a_control_character_in_a_cell_is_a_row_error_naming_its_column(db: Engine, tmp_path: Path) -> None:

@@ -162,7 +162,8 @@ def _fincare_time(text: str, column: str) -> datetime:
     except ValueError:
         raise Invalid("a date and time with its offset, e.g. 2026-10-12T09:30:00+08:00", field=column) from None
     except OverflowError:  # year 1 east of UTC, or 9999 west of it: no moment UTC can hold
-        raise Invalid("out of range: from 2000-01-01 to now", field=column) from None
+        earliest = "received_at" if column == "resolved_at" else "2000-01-01"
+        raise Invalid(f"out of range: from {earliest} to now", field=column) from None
 
 
 def parse_fincare(session: Session, line: int, raw: dict[str, str], *, actor: Principal, customer_id: int | None,
