@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine, bindparam, select, text
 
 from fincare.platform import audit_trail, driver
 from fincare.platform.audit_trail import new_entry
@@ -273,6 +273,19 @@ def test_a_read_only_unit_of_work_cannot_write_on_postgresql_and_leaves_the_conn
         insert_new(session, [a_clock(id=1)])
     with unit_of_work(read_only=True) as session:
         assert session.execute(select(Clock.id)).scalars().all() == [1]
+
+
+def test_each_statement_of_a_read_only_unit_on_postgresql_is_a_read_only_transaction_of_its_own(
+        db: Engine) -> None:
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite's read-only units are one deferred transaction")
+    own = text("SELECT now() = statement_timestamp(), current_setting('transaction_read_only')")
+    with unit_of_work(read_only=True) as session:  # no BEGIN before the read: its transaction began with it
+        assert tuple(session.execute(own).one()) == (True, "on")
+        assert tuple(session.execute(own).one()) == (True, "on")
+    with unit_of_work() as session:  # a writer's unit is one transaction, begun before its second statement
+        session.execute(text("SELECT 1"))
+        assert tuple(session.execute(own).one()) == (False, "off")
 
 
 # -- the busiest path's statements on the driver's cursor (`platform.driver`): the same rows, values
