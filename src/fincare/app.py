@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from fincare import registry
 from fincare.platform import web
-from fincare.platform.db import get_engine
+from fincare.platform.db import get_engine, unit_of_work
 from fincare.platform.errors import DomainError
 from fincare.platform.http import RequestContext, install_error_handlers
 from fincare.platform.migrations import current_revision, head_revision
@@ -63,6 +63,8 @@ def create_app() -> FastAPI:
             engine = get_engine()
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
+            with unit_of_work(read_only=True) as session:  # PostgreSQL's read-only units have their own pool
+                session.execute(text("SELECT 1"))
             current, head = current_revision(engine), head_revision()
         except Exception as exc:
             return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)

@@ -159,6 +159,10 @@ def test_a_number_typed_next_to_a_card_never_shows_the_card(before: str, after: 
     ("电话：１３８１２３４５６７８", "电话：138****5678"),
     ("13812345678,13912345678", "138****5678,139****5678"),
     ("２０２６ 13812345678", "２０２６ 138****5678"),
+    ("请回电 2026 138-1234-5678", "请回电 2026 138****5678"),
+    ("工号12345678 138 1234 5678", "工号12345678 138****5678"),
+    ("订单 20261123 139 1234 5678 谢谢", "订单 20261123 139****5678 谢谢"),
+    ("+86 12345678901 13812345678", "+86 12345678901 138****5678"),
 ])
 def test_a_mobile_number_in_text_is_masked_like_the_customer_record_shows_it(typed: str, masked: str) -> None:
     assert identity.redact_phones(typed) == masked

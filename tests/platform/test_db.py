@@ -12,7 +12,16 @@ from sqlalchemy import Engine, bindparam, select, text
 from fincare.platform import audit_trail, driver
 from fincare.platform.audit_trail import new_entry
 from fincare.platform.audit_trail.models import AuditEntry
-from fincare.platform.db import allocate_id_sets, insert_new, new_row, number, read_with_ids, unit_of_work
+from fincare.platform.db import (
+    allocate_id_sets,
+    insert_new,
+    make_engine,
+    new_row,
+    number,
+    read_with_ids,
+    set_engine,
+    unit_of_work,
+)
 from fincare.platform.permissions import SYSTEM
 from fincare.sla.models import Clock, ClockEvent
 
@@ -262,14 +271,14 @@ def test_a_bulk_job_on_sqlite_raises_its_connections_limits_and_sets_them_back(d
         event.remove(db, "checkout", own_limits)
 
 
-def test_a_read_only_unit_of_work_cannot_write_on_postgresql_and_leaves_the_connection_writable(db: Engine) -> None:
+def test_a_read_only_unit_of_work_cannot_write_on_postgresql_and_a_writer_s_can(db: Engine) -> None:
     if db.dialect.name != "postgresql":
         pytest.skip("SQLite has no read-only transactions; read-only units there only skip the write lock")
     from sqlalchemy.exc import InternalError
 
     with pytest.raises(InternalError, match="read-only transaction"), unit_of_work(read_only=True) as session:
         insert_new(session, [a_clock(id=1)])
-    with unit_of_work() as session:  # the same pooled connection, writable again
+    with unit_of_work() as session:  # a writer's unit writes
         insert_new(session, [a_clock(id=1)])
     with unit_of_work(read_only=True) as session:
         assert session.execute(select(Clock.id)).scalars().all() == [1]
@@ -286,6 +295,19 @@ def test_each_statement_of_a_read_only_unit_on_postgresql_is_a_read_only_transac
     with unit_of_work() as session:  # a writer's unit is one transaction, begun before its second statement
         session.execute(text("SELECT 1"))
         assert tuple(session.execute(own).one()) == (False, "off")
+
+
+def test_read_only_units_keep_the_options_the_database_url_sets(db: Engine) -> None:
+    if db.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's connection options")
+    url = db.url.update_query_dict({"options": "-c statement_timeout=4321"}).render_as_string(hide_password=False)
+    set_engine(make_engine(url))
+    try:
+        with unit_of_work(read_only=True) as session:
+            assert session.execute(text("SHOW statement_timeout")).scalar_one() == "4321ms"
+            assert session.execute(text("SHOW transaction_read_only")).scalar_one() == "on"
+    finally:
+        set_engine(db)
 
 
 # -- the busiest path's statements on the driver's cursor (`platform.driver`): the same rows, values

@@ -171,12 +171,17 @@ def redact_phones(text: str) -> str:
     """`text` with every mainland mobile number in it masked as the customer record shows one
     (`138****5678`), for free text read by staff who may not see a customer's contact details (a
     survey comment on the results page). Redacting twice changes nothing more."""
-    return _PHONE_IN_TEXT.sub(_masked_phone, text)
-
-
-def _masked_phone(match: re.Match[str]) -> str:
-    digits = _GROUP_SEPARATOR.sub("", match["number"]).translate(_FULL_WIDTH)
-    return (match["prefix"] or "") + mask_phone(digits) if _MOBILE.fullmatch(digits) else match.group()
+    out: list[str] = []
+    kept = searched = 0
+    while (match := _PHONE_IN_TEXT.search(text, searched)) is not None:
+        digits = _GROUP_SEPARATOR.sub("", match["number"]).translate(_FULL_WIDTH)
+        if _MOBILE.fullmatch(digits):
+            out += (text[kept:match.start("number")], mask_phone(digits))
+            kept = searched = match.end()
+        else:  # eleven digits that are no mobile: one may still start inside them (`2026 138 1234 5678`)
+            searched = match.start() + 1
+    out.append(text[kept:])
+    return "".join(out)
 
 
 def _masked_id(match: re.Match[str]) -> str:

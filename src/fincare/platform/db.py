@@ -130,18 +130,28 @@ def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> En
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     _keep_parsed_statements()
-    # hide_parameters: a database error must not carry the bound (possibly personal) values into a log
     # A read-only unit's statements each run as a transaction of their own (autocommit) that the
     # server opens read-only: a short read is one round trip instead of three (BEGIN READ ONLY, the
     # read, COMMIT), and a write is still refused. Nothing is lost by it: under READ COMMITTED a
     # transaction takes a new snapshot for each statement all the same.
-    reader = {"isolation_level": "AUTOCOMMIT",
-              "connect_args": {"options": "-c default_transaction_read_only=on"}} if read_only else {}
+    reader = {"isolation_level": "AUTOCOMMIT"} if read_only else {}
+    # hide_parameters: a database error must not carry the bound (possibly personal) values into a log
     engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, hide_parameters=True, **reader)
+    if read_only:
+        event.listen(engine, "connect", _read_only_session)
     event.listen(engine, "connect", _note_use)
     event.listen(engine, "checkin", _note_use)
     event.listen(engine, "checkout", functools.partial(_ping_if_idle, engine.dialect))
     return engine
+
+
+def _read_only_session(dbapi_connection: Any, _record: Any) -> None:
+    """Every transaction of this connection read-only, once when it opens: a statement rather than a
+    startup option, so the URL's `options` (a search_path, a statement_timeout) and PGOPTIONS still
+    apply, and a pooler that refuses startup options (PgBouncer) lets it through."""
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    dbapi_connection.commit()  # a no-op if autocommit is already on
 
 
 def _keep_parsed_statements() -> None:
@@ -185,10 +195,11 @@ _reader: Engine | None = None  # PostgreSQL's read-only units' own engine, made 
 _factories: dict[bool, sessionmaker[Session]] = {}
 
 
-def reader_of(engine: Engine) -> Engine:
-    """The engine of read-only units over `engine`'s database: on PostgreSQL one of its own (its own
-    pool of read-only autocommit connections), on SQLite `engine`'s connections, whose read-only
-    units begin with a plain (deferred) BEGIN."""
+def _reader_of(engine: Engine) -> Engine:
+    """The engine of read-only units over `engine`'s database. On PostgreSQL a new one, with a pool
+    of its own (as large as `engine`'s) of read-only autocommit connections, for the caller to
+    dispose; on SQLite `engine`'s own connections, whose read-only units begin with a plain
+    (deferred) BEGIN."""
     if engine.dialect.name != "postgresql":
         return engine.execution_options(fincare_read_only=True)
     pool_size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 10
@@ -196,15 +207,13 @@ def reader_of(engine: Engine) -> Engine:
 
 
 def _install(engine: Engine | None) -> None:
-    global _engine, _reader
-    _engine = engine
-    _reader = None
-    _factories.clear()
-    if engine is not None:
-        reader = reader_of(engine)
-        _reader = reader if reader.dialect.name == "postgresql" else None
-        _factories[False] = sessionmaker(engine, expire_on_commit=False)
-        _factories[True] = sessionmaker(reader, expire_on_commit=False)
+    global _engine, _reader, _factories
+    reader = None if engine is None else _reader_of(engine)
+    factories = {} if engine is None or reader is None else {
+        False: sessionmaker(engine, expire_on_commit=False), True: sessionmaker(reader, expire_on_commit=False)}
+    _reader = reader if reader is not None and reader.dialect.name == "postgresql" else None
+    _factories = factories
+    _engine = engine  # last: a thread that sees the engine finds its session factories
 
 
 def get_engine() -> Engine:
