@@ -114,7 +114,7 @@ def _sqlite_begin(conn: Any) -> None:
 
 def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> Engine:
     """An engine configured for FinCare's rules on either database; on PostgreSQL, `read_only` makes
-    the engine of read-only units (`reader_of`)."""
+    the engine of read-only units (`_reader_of`)."""
     if url.startswith("sqlite"):
         # connections are pooled: opening one (file, WAL index, schema) costs about 1 ms, five times a
         # short read through a warm one, and its page cache would start cold every time
@@ -209,10 +209,9 @@ def _reader_of(engine: Engine) -> Engine:
 def _install(engine: Engine | None) -> None:
     global _engine, _reader, _factories
     reader = None if engine is None else _reader_of(engine)
-    factories = {} if engine is None or reader is None else {
+    _factories = {} if engine is None or reader is None else {
         False: sessionmaker(engine, expire_on_commit=False), True: sessionmaker(reader, expire_on_commit=False)}
     _reader = reader if reader is not None and reader.dialect.name == "postgresql" else None
-    _factories = factories
     _engine = engine  # last: a thread that sees the engine finds its session factories
 
 

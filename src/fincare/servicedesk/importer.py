@@ -150,7 +150,7 @@ def _records(reader: Any, keys: list[str], read: list[str]) -> Iterator[Row]:
         yield start, row
 
 
-def _fincare_time(text: str, column: str) -> datetime:
+def _fincare_time(text: str, column: str, *, earliest: str = "2000-01-01") -> datetime:
     value = text.strip()
     try:
         if len(value) <= 10:
@@ -162,7 +162,6 @@ def _fincare_time(text: str, column: str) -> datetime:
     except ValueError:
         raise Invalid("a date and time with its offset, e.g. 2026-10-12T09:30:00+08:00", field=column) from None
     except OverflowError:  # year 1 east of UTC, or 9999 west of it: no moment UTC can hold
-        earliest = "received_at" if column == "resolved_at" else "2000-01-01"
         raise Invalid(f"out of range: from {earliest} to now", field=column) from None
 
 
@@ -187,7 +186,8 @@ def parse_fincare(session: Session, line: int, raw: dict[str, str], *, actor: Pr
             raise Invalid(f"not an active {dimension} code of {CODE_VERSION}" if intake.kind == TicketKind.COMPLAINT
                           else "only complaints are coded", field=column)
         codes.append(code)
-    closed_at = _fincare_time(raw["resolved_at"], "resolved_at") if raw.get("resolved_at") else None
+    closed_at = _fincare_time(raw["resolved_at"], "resolved_at", earliest="received_at") \
+        if raw.get("resolved_at") else None
     if closed_at is not None and closed_at < intake.received_at:
         raise Invalid("before received_at", field="resolved_at")
     if closed_at is not None and closed_at > now:
