@@ -43,20 +43,14 @@ def _wrk(method: str, url: str, headers: dict[str, str], body: str, connections:
 
 
 def post_load(url: str, *, headers: dict[str, str], body: str, connections: int = 16, duration_s: int = 20,
-              threads: int = 2, timeout_s: int = 10, warm_up_s: int = 0) -> dict[str, Any]:
+              threads: int = 2, timeout_s: int = 10) -> dict[str, Any]:
     """POSTs `body` (a static JSON string; each `{{n}}` becomes a per-request unique number) for `duration_s`.
 
     Returns requests_per_s, p50_ms, p99_ms, max_ms, errors (non-2xx + socket errors incl. timeouts),
     requests, and the errors split out. Latency percentiles cover completed requests; a timed-out one
-    counts as an error. With `warm_up_s`, the same load runs that long first and is not counted (every
-    server process has served its first requests, with their one-time costs, and holds its connections).
+    counts as an error.
     """
-    warm_up = _wrk("POST", url, headers, body.replace("{{n}}", "w{{n}}"), connections, warm_up_s, threads,
-                   timeout_s) if warm_up_s else None  # bodies of their own: no measured request repeats one
-    figures = _wrk("POST", url, headers, body, connections, duration_s, threads, timeout_s)
-    if warm_up is not None:
-        figures["warm_up_requests"] = warm_up["requests"]
-    return figures
+    return _wrk("POST", url, headers, body, connections, duration_s, threads, timeout_s)
 
 
 def get_load(url: str, *, headers: dict[str, str] | None = None, connections: int = 16, duration_s: int = 20,
