@@ -163,6 +163,9 @@ def test_a_number_typed_next_to_a_card_never_shows_the_card(before: str, after: 
     ("工号12345678 138 1234 5678", "工号12345678 138****5678"),
     ("订单 20261123 139 1234 5678 谢谢", "订单 20261123 139****5678 谢谢"),
     ("+86 12345678901 13812345678", "+86 12345678901 138****5678"),
+    ("手机138.1234.5678", "手机138****5678"),
+    ("手机 138  1234  5678 联系", "手机 138****5678 联系"),
+    ("+86  138 1234 5678", "+86  138****5678"),
 ])
 def test_a_mobile_number_in_text_is_masked_like_the_customer_record_shows_it(typed: str, masked: str) -> None:
     assert identity.redact_phones(typed) == masked
@@ -170,7 +173,8 @@ def test_a_mobile_number_in_text_is_masked_like_the_customer_record_shows_it(typ
 
 
 @pytest.mark.parametrize("text", ["订单1381234567890", "12345678901", "86 12345678901", "金额 1000 元 2026-11-23",
-                                  "流水 20261123000123", "客户号 1381234567"])
+                                  "流水 20261123000123", "客户号 1381234567",
+                                  "利率 0.13812345678", "138.1234.56789"])
 def test_other_numbers_in_text_are_not_taken_for_a_mobile_number(text: str) -> None:
     assert identity.redact_phones(text) == text
 

@@ -38,10 +38,13 @@ _SEPARATORS = " \u00a0\u3000\\-\uff0d"
 _DIGIT_RUN = re.compile(rf"(?<![\d*])\d(?:[{_SEPARATORS}]?\d){{12,}}(?!\d)")
 _GROUP_SEPARATOR = re.compile(rf"([{_SEPARATORS}])")
 _ID_IN_TEXT = re.compile(r"(?<![\d*])\d{17}[\dXx\uff38\uff58](?!\d)")
-# A mainland mobile number in free text: eleven digits, one separator at most between two of them,
-# perhaps after +86, with no digit right before or after (a longer run is some other number).
-_PHONE_IN_TEXT = re.compile(rf"(?<![\d*])(?P<prefix>(?:\+|00)?86[{_SEPARATORS}]?)?"
-                            rf"(?P<number>\d(?:[{_SEPARATORS}]?\d){{10}})(?!\d)")
+# A mainland mobile number in free text: eleven digits, at most two separators between two of them
+# (a dot too: `138.1234.5678`), perhaps after +86, with no digit right before or after (a longer
+# run is some other number) and not the decimals of an amount.
+_PHONE_SEPARATORS = _SEPARATORS + "."
+_PHONE_IN_TEXT = re.compile(rf"(?<![\d*])(?<!\d\.)(?P<prefix>(?:\+|00)?86[{_PHONE_SEPARATORS}]{{0,2}})?"
+                            rf"(?P<number>\d(?:[{_PHONE_SEPARATORS}]{{0,2}}\d){{10}})(?!\d)")
+_NOT_DIGIT = re.compile(r"\D")
 _FULL_WIDTH = str.maketrans("\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19\uff38\uff58"
                             "\uff0b\uff0d\uff08\uff09", "0123456789XX+-()")
 
@@ -174,7 +177,7 @@ def redact_phones(text: str) -> str:
     out: list[str] = []
     kept = searched = 0
     while (match := _PHONE_IN_TEXT.search(text, searched)) is not None:
-        digits = _GROUP_SEPARATOR.sub("", match["number"]).translate(_FULL_WIDTH)
+        digits = _NOT_DIGIT.sub("", match["number"]).translate(_FULL_WIDTH)
         if _MOBILE.fullmatch(digits):
             out += (text[kept:match.start("number")], mask_phone(digits))
             kept = searched = match.end()
