@@ -364,6 +364,41 @@ def test_a_colleague_s_ticket_is_reassigned_only_by_a_supervisor_with_a_reason(
     assert events_of(ticket["id"])[-1] == "assigned"
 
 
+def test_a_colleague_adds_notes_to_a_ticket_but_only_its_owner_or_a_supervisor_answers_for_it(
+        client: TestClient, agent_li: Staff, supervisor_wang: Staff) -> None:
+    zhou = make_staff("agent_zhou", Role.AGENT)
+    ticket = open_via_api(client, agent_li)  # first contact: Li owns it
+    url = f"/api/v1/tickets/{ticket['id']}"
+    reply = client.post(f"{url}/replies", json={"body": "您好", **PUBLIC}, headers=zhou.headers)
+    assert reply.status_code == 403 and reply.json()["error"]["field"] == "visibility"
+    status = client.post(f"{url}/transitions", json={"to": "resolved"}, headers=zhou.headers)
+    assert status.status_code == 403 and status.json()["error"]["field"] == "to"
+    assert count(TicketMessage) == 0 and client.get(url, headers=zhou.headers).json()["status"] == "open"
+    note = client.post(f"{url}/replies", json={"body": "客户上周来电问过同一问题", "visibility": "internal"},
+                       headers=zhou.headers)
+    assert note.status_code == 201
+    answered = client.post(f"{url}/replies", json={"body": "您好，已为您查询。", **PUBLIC},
+                           headers=supervisor_wang.headers)
+    assert answered.status_code == 201
+    # back in the queue, nobody owns it: any agent of its kind may answer again
+    released = client.post(f"{url}/assignment", json={"assignee_id": None, "reason": "李休假"},
+                           headers=supervisor_wang.headers)
+    assert released.status_code == 200 and released.json()["assignee_id"] is None
+    resolved = client.post(f"{url}/transitions", json={"to": "resolved"}, headers=zhou.headers)
+    assert resolved.status_code == 200 and resolved.json()["status"] == "resolved"
+
+
+def test_a_complaint_decision_is_sent_only_by_its_handler_or_a_supervisor(
+        client: TestClient, specialist_chen: Staff) -> None:
+    ticket = open_via_api(client, specialist_chen, kind="complaint")
+    other = make_staff("specialist_he", Role.COMPLAINT_SPECIALIST)
+    refused = client.post(f"/api/v1/tickets/{ticket['id']}/decisions",
+                          json={"outcome": "upheld", "reply": "x"}, headers=other.headers)
+    assert refused.status_code == 403 and refused.json()["error"]["field"] == "ticket_id"
+    decide_via_api(client, specialist_chen, ticket["id"], outcome="upheld")
+    assert client.get(f"/api/v1/tickets/{ticket['id']}", headers=other.headers).json()["status"] == "resolved"
+
+
 # -- the statutory deadline ------------------------------------------------------------------------
 
 

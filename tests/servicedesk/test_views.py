@@ -481,6 +481,27 @@ def test_a_follow_up_agent_reads_a_ticket_but_cannot_reply_or_open_one(
     assert count(Ticket) == 1
 
 
+def test_a_colleague_s_ticket_page_offers_a_note_but_no_reply_or_status_change(
+        client: TestClient, agent_li: Staff) -> None:
+    make_staff("agent_zhou", Role.AGENT)
+    ticket = open_ticket(principal(agent_li))  # Li owns it
+    path = f"/tickets/{ticket.id}"
+    sign_in(client, "agent_zhou")
+    page = client.get(path)
+    assert page.status_code == 200 and 'data-testid="colleagues-ticket"' in page.text
+    assert 'value="internal"' in page.text and 'value="public"' not in page.text
+    assert f'action="{path}/status"' not in page.text
+    refused = post_form(client, f"{path}/reply", {"body": "您好", "visibility": "public"}, page=path)
+    assert refused.status_code == 403 and count(TicketMessage) == 0
+    assert post_form(client, f"{path}/status", {"to": "resolved"}, page=path).status_code == 403
+    noted = post_form(client, f"{path}/reply", {"body": "客户上周来电问过", "visibility": "internal"}, page=path)
+    assert noted.status_code == 303 and count(TicketMessage) == 1
+    assert reload(ticket.id).status == "open"
+    sign_in(client, "agent_li")
+    own = client.get(path).text
+    assert 'value="public"' in own and f'action="{path}/status"' in own and 'colleagues-ticket' not in own
+
+
 def test_an_agent_reads_a_complaint_but_works_it_only_when_qualified(client: TestClient, agent_li: Staff) -> None:
     ticket = open_ticket(principal(agent_li), kind="complaint")  # taken in by the agent, left unassigned
     path = f"/tickets/{ticket.id}"

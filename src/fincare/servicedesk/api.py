@@ -118,7 +118,7 @@ def reply(ticket_id: PathId, body: ReplyIn, actor: Reader, idem: IdempotencyKey)
     """A reply to the customer (`public`) or a note among staff (`internal`)."""
     with unit_of_work() as session:
         ticket = service.access_ticket(session, ticket_id, actor, for_write=True)
-        return idem.run(session, actor, lambda: MessageRead.of(service.add_message(
+        return idem.run(session, actor, lambda: MessageRead.of(service.reply(
             session, actor=actor, ticket=ticket, body=body.body, visibility=Visibility(body.visibility))))
 
 
@@ -126,8 +126,8 @@ def reply(ticket_id: PathId, body: ReplyIn, actor: Reader, idem: IdempotencyKey)
 def transition(ticket_id: PathId, body: TransitionIn, actor: Reader) -> TicketRead:
     with unit_of_work() as session:
         ticket = service.access_ticket(session, ticket_id, actor, for_write=True)
-        return TicketRead.of(service.transition(session, actor=actor, ticket=ticket, to=body.to,
-                                                reason=body.reason), session)
+        return TicketRead.of(service.change_status(session, actor=actor, ticket=ticket, to=body.to,
+                                                   reason=body.reason), session)
 
 
 @router.post("/tickets/{ticket_id}/assignment", response_model=TicketRead)

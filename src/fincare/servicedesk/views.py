@@ -210,8 +210,8 @@ def _ticket_page(request: Request, session: Session, ticket: Ticket, actor: Prin
     clocks = workspace.clock_statuses(session, raw_clocks, now=now)
     may = service.offered(session, actor, ticket, raw_clocks)
     waiting = complaint and service.pending_extension(session, ticket.id) is not None
-    procedure = workspace.complaint_forms(actor, ticket, works=may.work, recused=may.recused, decisions=decisions,
-                                          reviews=reviews, clocks=clocks, waiting=waiting)
+    procedure = workspace.complaint_forms(actor, ticket, works=may.work, answers=may.answer, recused=may.recused,
+                                          decisions=decisions, reviews=reviews, clocks=clocks, waiting=waiting)
     transitions = [str(s) for s in STATUS_ORDER if s in may.statuses]
     # the forms on the page; a refusal of any other (a stale page, a role without the form) shows on top
     forms = {"take", *(["extension"] if may.extend else []), *(f"status-{t}" for t in transitions)}
@@ -233,7 +233,8 @@ def _ticket_page(request: Request, session: Session, ticket: Ticket, actor: Prin
         "decisions": decisions, "reviews": reviews, "outcomes": list(Outcome), "reply_languages": list(Language),
         "review_outcomes": [s for s in ReviewStatus if s != ReviewStatus.OPEN],
         "colleagues": workspace.colleagues(session, ticket.kind) if may.hand_over else [],
-        "visibilities": list(Visibility), "error": error, "typed": typed, "drafted": drafted,
+        "visibilities": list(Visibility) if may.answer else [Visibility.INTERNAL],
+        "error": error, "typed": typed, "drafted": drafted,
         "codes": service.list_codes(session) if may.code else [],
     }, status_code=error.status_code if error else 200)
     response.headers["Cache-Control"] = "no-store"
@@ -283,7 +284,7 @@ def reply(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Re
 
     def act(session: Session, ticket: Ticket) -> None:
         visibility = one_of(Visibility, typed["visibility"], "visibility")
-        service.add_message(session, actor=actor, ticket=ticket, body=typed["body"], visibility=visibility)
+        service.reply(session, actor=actor, ticket=ticket, body=typed["body"], visibility=visibility)
 
     return _work(request, ticket_id, actor, "reply", typed, act, "#timeline")
 
@@ -293,7 +294,7 @@ def change_status(request: Request, ticket_id: Id, actor: Reader, form: Submitte
     typed = {"to": text(form, "to"), "reason": text(form, "reason")}
 
     def act(session: Session, ticket: Ticket) -> None:
-        service.transition(session, actor=actor, ticket=ticket, to=typed["to"], reason=typed["reason"] or None)
+        service.change_status(session, actor=actor, ticket=ticket, to=typed["to"], reason=typed["reason"] or None)
 
     return _work(request, ticket_id, actor, f"status-{typed['to']}", typed, act)
 

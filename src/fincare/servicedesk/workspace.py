@@ -161,10 +161,11 @@ class ComplaintForms:
     conclude: ComplaintReview | None  # the open review this actor may conclude
 
 
-def complaint_forms(actor: Principal, ticket: Ticket, *, works: bool, recused: bool,
+def complaint_forms(actor: Principal, ticket: Ticket, *, works: bool, answers: bool, recused: bool,
                     decisions: Sequence[ComplaintDecision], reviews: Sequence[ComplaintReview],
                     clocks: Sequence[ClockStatus], waiting: bool) -> ComplaintForms:
-    """`waiting`: an extension request of this ticket is waiting for a supervisor; `recused`: the
+    """`works` and `answers` as in `service.Offered`; `waiting`: an extension request of this ticket
+    is waiting for a supervisor; `recused`: the
     complaint names the actor or their unit, who gets no form of its procedure (回避) — `works` is
     False for them already, `recused` also takes away approving and concluding."""
     complaint = ticket.kind == TicketKind.COMPLAINT and ticket.duplicate_of_id is None
@@ -173,7 +174,7 @@ def complaint_forms(actor: Principal, ticket: Ticket, *, works: bool, recused: b
     open_review = next((r for r in reviews if r.status == ReviewStatus.OPEN), None)
     statutory_running = any(c.target == Target.STATUTORY and c.state == RUNNING for c in clocks)
     return ComplaintForms(
-        decide=works and active and pending is None,
+        decide=answers and active and pending is None,
         approve=pending if pending is not None and not recused and service.may_approve(actor, pending) else None,
         request_extension=works and active and statutory_running and not waiting
         and not actor.can(Permission.EXTENSION_APPROVE),

@@ -28,7 +28,7 @@ from fincare.servicedesk.models import (
     Visibility,
 )
 from fincare.servicedesk.service import routing
-from fincare.servicedesk.service.rules import MAX_BODY, MAX_REASON, add_event, clean_prose
+from fincare.servicedesk.service.rules import MAX_BODY, MAX_REASON, add_event, clean_prose, refuse_unless_answering
 from fincare.servicedesk.service.work import add_message, transition
 
 
@@ -105,6 +105,7 @@ def decide(session: Session, *, actor: Principal, ticket: Ticket, outcome: str, 
     """
     if ticket.kind != TicketKind.COMPLAINT:
         raise Invalid("only complaints receive a decision", field="ticket_id")
+    refuse_unless_answering(actor, ticket, field="ticket_id")
     if ticket.status not in ACTIVE_STATUSES:
         raise Conflict("the complaint is already resolved; reopen it first", field="ticket_id")
     if pending_decision(session, ticket.id) is not None:

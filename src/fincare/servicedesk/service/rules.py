@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from fincare.customers.identity import redact_identifiers
 from fincare.platform import audit_trail, clock
 from fincare.platform.db import new_row
-from fincare.platform.errors import Invalid
+from fincare.platform.errors import Forbidden, Invalid
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import ACTIVE_STATUSES, Ticket, TicketEvent, TicketKind, TicketStatus
 from fincare.sla.models import Clock, ClockState
@@ -43,6 +43,21 @@ def clean_prose(value: object, field: str, max_len: int, *, required: bool = Tru
 def may_work(actor: Principal, kind: str) -> bool:
     """Complaints are handled by those qualified for them; other tickets by any desk role."""
     return actor.can(Permission.COMPLAINT_HANDLE if kind == TicketKind.COMPLAINT else Permission.TICKET_WRITE)
+
+
+def may_answer(actor: Principal, ticket: Ticket) -> bool:
+    """Whether `actor`, who may work the ticket's kind, may also speak for the institution on it —
+    reply to the customer, change its status, send a complaint's decision: its owner, anyone while
+    nobody owns it, or a supervisor (who could hand it to themselves anyway). A colleague adds a
+    note (首问负责制: who took the case in answers for it)."""
+    return ticket.assignee_id is None or ticket.assignee_id == actor.account_id or actor.can(Permission.TICKET_ASSIGN)
+
+
+def refuse_unless_answering(actor: Principal, ticket: Ticket, *, field: str) -> None:
+    """Forbidden, naming `field`, unless `may_answer`."""
+    if not may_answer(actor, ticket):
+        raise Forbidden("this ticket is a colleague's: add an internal note, or ask a supervisor to hand it over",
+                        field=field)
 
 
 def record_assignment(session: Session, ticket: Ticket, actor: Principal, assignee_id: int | None,

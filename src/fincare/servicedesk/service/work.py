@@ -38,9 +38,11 @@ from fincare.servicedesk.service.rules import (
     SUBJECT,
     add_event,
     clean_prose,
+    may_answer,
     may_work,
     record_assignment,
     refresh_due,
+    refuse_unless_answering,
 )
 from fincare.sla import service as sla
 from fincare.sla.models import Clock, Target
@@ -112,6 +114,21 @@ def add_message(session: Session, *, actor: Principal, ticket: Ticket, body: str
     audit_trail.record(session, actor=actor, action="ticket.replied" if public else "ticket.noted", subject=ticket,
                        after={"message_id": message.id, "visibility": visibility, "length": len(body)})
     return message
+
+
+def reply(session: Session, *, actor: Principal, ticket: Ticket, body: str, visibility: Visibility) -> TicketMessage:
+    """An agent's reply or note (`add_message`): a reply only from whoever may answer for the ticket
+    (`may_answer`); a colleague adds notes. The procedures that answer on their own authority (a
+    decision sent, a review overturned, a follow-up call) call `add_message` and `transition`."""
+    if visibility == Visibility.PUBLIC:
+        refuse_unless_answering(actor, ticket, field="visibility")
+    return add_message(session, actor=actor, ticket=ticket, body=body, visibility=visibility)
+
+
+def change_status(session: Session, *, actor: Principal, ticket: Ticket, to: str, reason: str | None = None) -> Ticket:
+    """An agent's status change (`transition`), only from whoever may answer for the ticket."""
+    refuse_unless_answering(actor, ticket, field="to")
+    return transition(session, actor=actor, ticket=ticket, to=to, reason=reason)
 
 
 def list_messages(session: Session, ticket_id: int) -> Sequence[TicketMessage]:
@@ -252,6 +269,7 @@ class Offered:
     """What the actor may do to a ticket now: the console shows exactly these; the writes enforce them."""
 
     work: bool
+    answer: bool  # reply to the customer, change the status (`may_answer`); a colleague only adds notes
     take: bool
     hand_over: bool
     extend: bool
@@ -262,9 +280,11 @@ class Offered:
 
 def offered(session: Session, actor: Principal, ticket: Ticket, clocks: Sequence[Clock]) -> Offered:
     if routing.recused(session, ticket, actor):
-        return Offered(work=False, take=False, hand_over=False, extend=False, code=False, statuses=frozenset(),
-                       recused=True)
+        return Offered(work=False, answer=False, take=False, hand_over=False, extend=False, code=False,
+                       statuses=frozenset(), recused=True)
     works = may_work(actor, ticket.kind)
-    return Offered(work=works, take=may_take(actor, ticket), hand_over=may_hand_over(actor, ticket),
-                   extend=may_extend(actor, clocks), code=works and ticket.kind == TicketKind.COMPLAINT,
-                   statuses=next_statuses(ticket) if works else frozenset(), recused=False)
+    answers = works and may_answer(actor, ticket)
+    return Offered(work=works, answer=answers, take=may_take(actor, ticket),
+                   hand_over=may_hand_over(actor, ticket), extend=may_extend(actor, clocks),
+                   code=works and ticket.kind == TicketKind.COMPLAINT,
+                   statuses=next_statuses(ticket) if answers else frozenset(), recused=False)
