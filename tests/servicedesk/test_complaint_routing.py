@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from fincare.platform.accounts.models import Department
+from fincare.platform.accounts import service as accounts
+from fincare.platform.accounts.models import Department, StaffAccount
 from fincare.platform.audit_trail.models import AuditEntry
 from fincare.platform.db import unit_of_work
 from fincare.platform.permissions import SYSTEM, Role
@@ -172,3 +173,27 @@ def test_a_thousand_complaints_split_evenly_over_ten_specialists_on_shift(db: En
         split = Counter(session.execute(select(Ticket.assignee_id)).scalars())
     assert set(split) == {s.id for s in team}
     assert all(90 <= n <= 110 for n in split.values()), split
+
+
+def test_a_deactivated_owner_s_tickets_go_back_to_the_queue_and_on_to_someone_on_duty(
+        client: TestClient, specialists: list[Staff]) -> None:
+    leaver = specialists[0]
+    ticket = open_via_api(client, leaver, kind="complaint")  # first contact: the leaver owns it
+    resolved = open_via_api(client, leaver)  # a consultation, resolved: stays the leaver's
+    with unit_of_work() as session:
+        service.transition(session, actor=SYSTEM, ticket=session.get(Ticket, resolved["id"]),  # type: ignore[arg-type]
+                           to="resolved")
+    with unit_of_work() as session:
+        account = session.get(StaffAccount, leaver.id)
+        assert account is not None
+        accounts.set_active(session, account=account, active=False, actor=SYSTEM)
+    with unit_of_work() as session:
+        assert service.route_waiting(session) == [ticket["id"]]
+    with unit_of_work() as session:
+        assert service.route_waiting(session) == []  # run twice: nothing more to do
+        owner = session.get(Ticket, ticket["id"]).assignee_id  # type: ignore[union-attr]
+        assert owner in {s.id for s in specialists[1:]}
+        assert session.get(Ticket, resolved["id"]).assignee_id == leaver.id  # type: ignore[union-attr]
+        reasons = [e.detail.get("reason") for e in session.execute(
+            select(TicketEvent).where(TicketEvent.ticket_id == ticket["id"], TicketEvent.kind == "assigned")).scalars()]
+        assert reasons[-2:] == ["the owner's account is deactivated", "routed"]

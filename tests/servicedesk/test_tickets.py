@@ -14,7 +14,7 @@ from fincare.platform.audit_trail.models import AuditEntry
 from fincare.platform.db import unit_of_work
 from fincare.platform.jobs.models import Job
 from fincare.platform.permissions import Role
-from fincare.servicedesk.models import RegulatorReport, Ticket, TicketEvent, TicketMessage
+from fincare.servicedesk.models import ComplaintDecision, RegulatorReport, Ticket, TicketEvent, TicketMessage
 from fincare.sla.models import Clock
 from tests.factories import customers as make
 from tests.factories.accounts import Staff, make_staff
@@ -380,23 +380,33 @@ def test_a_colleague_adds_notes_to_a_ticket_but_only_its_owner_or_a_supervisor_a
     answered = client.post(f"{url}/replies", json={"body": "您好，已为您查询。", **PUBLIC},
                            headers=supervisor_wang.headers)
     assert answered.status_code == 201
-    # back in the queue, nobody owns it: any agent of its kind may answer again
+    # back in the queue, nobody owns it: any agent of its kind may answer, and who does owns it
     released = client.post(f"{url}/assignment", json={"assignee_id": None, "reason": "李休假"},
                            headers=supervisor_wang.headers)
     assert released.status_code == 200 and released.json()["assignee_id"] is None
+    taken = client.post(f"{url}/replies", json={"body": "您好，由我继续为您处理。", **PUBLIC}, headers=zhou.headers)
+    assert taken.status_code == 201
+    assert client.get(url, headers=zhou.headers).json()["assignee_id"] == zhou.id
+    assert client.post(f"{url}/transitions", json={"to": "resolved"}, headers=agent_li.headers).status_code == 403
     resolved = client.post(f"{url}/transitions", json={"to": "resolved"}, headers=zhou.headers)
     assert resolved.status_code == 200 and resolved.json()["status"] == "resolved"
 
 
-def test_a_complaint_decision_is_sent_only_by_its_handler_or_a_supervisor(
-        client: TestClient, specialist_chen: Staff) -> None:
+def test_a_complaint_is_decided_or_linked_only_by_its_handler_or_a_supervisor(
+        client: TestClient, specialist_chen: Staff, supervisor_wang: Staff) -> None:
+    first = open_via_api(client, specialist_chen, kind="complaint")
     ticket = open_via_api(client, specialist_chen, kind="complaint")
     other = make_staff("specialist_he", Role.COMPLAINT_SPECIALIST)
-    refused = client.post(f"/api/v1/tickets/{ticket['id']}/decisions",
-                          json={"outcome": "upheld", "reply": "x"}, headers=other.headers)
+    url = f"/api/v1/tickets/{ticket['id']}"
+    reply = client.get(f"{url}/decision-template", params={"outcome": "upheld"}, headers=other.headers).json()["reply"]
+    refused = client.post(f"{url}/decisions", json={"outcome": "upheld", "reply": reply}, headers=other.headers)
     assert refused.status_code == 403 and refused.json()["error"]["field"] == "ticket_id"
-    decide_via_api(client, specialist_chen, ticket["id"], outcome="upheld")
-    assert client.get(f"/api/v1/tickets/{ticket['id']}", headers=other.headers).json()["status"] == "resolved"
+    assert "colleague" in refused.json()["error"]["message"] and count(ComplaintDecision) == 0
+    linked = client.post(f"{url}/duplicate-link", json={"duplicate_of": first["id"], "reason": "同一事项"},
+                         headers=other.headers)
+    assert linked.status_code == 403 and client.get(url, headers=other.headers).json()["status"] == "open"
+    decide_via_api(client, supervisor_wang, ticket["id"], outcome="upheld")
+    assert client.get(url, headers=other.headers).json()["status"] == "resolved"
 
 
 # -- the statutory deadline ------------------------------------------------------------------------

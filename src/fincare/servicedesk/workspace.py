@@ -179,7 +179,7 @@ def complaint_forms(actor: Principal, ticket: Ticket, *, works: bool, answers: b
         request_extension=works and active and statutory_running and not waiting
         and not actor.can(Permission.EXTENSION_APPROVE),
         extension_waiting=active and waiting,
-        link_duplicate=works and active and ticket.possible_duplicate_of_id is not None,
+        link_duplicate=answers and active and ticket.possible_duplicate_of_id is not None,
         request_review=works and complaint and ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
         and ticket.decision_id is not None and open_review is None,
         conclude=open_review if open_review is not None and not recused and actor.can(Permission.COMPLAINT_REVIEW)

@@ -24,7 +24,14 @@ from fincare.platform.errors import Conflict, Invalid
 from fincare.platform.permissions import Principal
 from fincare.servicedesk.models import ACTIVE_STATUSES, Ticket, TicketKind, TicketStatus
 from fincare.servicedesk.service import routing
-from fincare.servicedesk.service.rules import MAX_REASON, SUBJECT, add_event, clean_prose, refresh_due
+from fincare.servicedesk.service.rules import (
+    MAX_REASON,
+    SUBJECT,
+    add_event,
+    clean_prose,
+    refresh_due,
+    refuse_unless_answering,
+)
 from fincare.sla import service as sla
 
 DUPLICATE_WINDOW = timedelta(days=7)
@@ -84,6 +91,7 @@ def link_duplicate(session: Session, *, actor: Principal, ticket: Ticket, primar
         raise Conflict("only an open complaint can be linked as a duplicate", field="ticket_id")
     if ticket.duplicate_of_id is not None:
         raise Conflict("this complaint is already linked", field="ticket_id")
+    refuse_unless_answering(actor, ticket, field="ticket_id")  # linking closes it
     primary = session.get(Ticket, primary_id, with_for_update=True) if primary_id != ticket.id else None
     if primary is None or primary.kind != TicketKind.COMPLAINT or primary.customer_id != ticket.customer_id:
         raise Invalid("not a complaint of the same customer", field="duplicate_of")

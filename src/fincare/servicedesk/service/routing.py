@@ -185,8 +185,17 @@ def route(session: Session, ticket: Ticket, *, actor: Principal = SYSTEM, reason
 def route_waiting(session: Session, *, limit: int = ROUTE_BATCH) -> Sequence[int]:
     """Route unowned active tickets, most urgent first; returns the ids routed.
 
-    Rows another worker holds are skipped (PostgreSQL), so two workers never route one ticket twice.
+    The active tickets of staff whose account was deactivated (who left, or were suspended) are
+    first handed back to the queue: only their owner or a supervisor may answer for them
+    (`rules.may_answer`), and the owner no longer can. Rows another worker holds are skipped
+    (PostgreSQL), so two workers never route one ticket twice.
     """
+    orphaned = session.execute(
+        select(Ticket).join(StaffAccount, StaffAccount.id == Ticket.assignee_id)
+        .where(StaffAccount.active.is_(False), Ticket.status.in_(ACTIVE_STATUSES))
+        .order_by(Ticket.id).limit(limit).with_for_update(of=Ticket, skip_locked=True)).scalars().all()
+    for ticket in orphaned:
+        record_assignment(session, ticket, SYSTEM, None, "the owner's account is deactivated")
     waiting = session.execute(
         select(Ticket).where(Ticket.assignee_id.is_(None), Ticket.status.in_(ACTIVE_STATUSES))
         .order_by(Ticket.next_due_at.is_(None), Ticket.next_due_at, Ticket.id).limit(limit)

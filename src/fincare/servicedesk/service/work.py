@@ -118,17 +118,27 @@ def add_message(session: Session, *, actor: Principal, ticket: Ticket, body: str
 
 def reply(session: Session, *, actor: Principal, ticket: Ticket, body: str, visibility: Visibility) -> TicketMessage:
     """An agent's reply or note (`add_message`): a reply only from whoever may answer for the ticket
-    (`may_answer`); a colleague adds notes. The procedures that answer on their own authority (a
-    decision sent, a review overturned, a follow-up call) call `add_message` and `transition`."""
+    (`may_answer`), who takes it if nobody owns it; a colleague adds notes. The procedures that
+    answer on their own authority (a decision sent, a review overturned, a follow-up call) call
+    `add_message` and `transition`."""
     if visibility == Visibility.PUBLIC:
-        refuse_unless_answering(actor, ticket, field="visibility")
+        _answer_for(session, actor, ticket, field="visibility")
     return add_message(session, actor=actor, ticket=ticket, body=body, visibility=visibility)
 
 
 def change_status(session: Session, *, actor: Principal, ticket: Ticket, to: str, reason: str | None = None) -> Ticket:
-    """An agent's status change (`transition`), only from whoever may answer for the ticket."""
-    refuse_unless_answering(actor, ticket, field="to")
+    """An agent's status change (`transition`), only from whoever may answer for the ticket, who
+    takes it if nobody owns it."""
+    _answer_for(session, actor, ticket, field="to")
     return transition(session, actor=actor, ticket=ticket, to=to, reason=reason)
+
+
+def _answer_for(session: Session, actor: Principal, ticket: Ticket, *, field: str) -> None:
+    """Refuse a colleague; an unowned active ticket becomes the answering agent's (首问负责制), so
+    routing does not later hand it to someone who never spoke to the customer."""
+    refuse_unless_answering(actor, ticket, field=field)
+    if actor.account_id is not None and may_take(actor, ticket):
+        record_assignment(session, ticket, actor, actor.account_id, None)
 
 
 def list_messages(session: Session, ticket_id: int) -> Sequence[TicketMessage]:
