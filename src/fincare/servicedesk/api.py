@@ -115,7 +115,9 @@ def events(ticket_id: PathId, actor: Reader) -> list[EventRead]:
 
 @router.post("/tickets/{ticket_id}/replies", status_code=201, response_model=MessageRead)
 def reply(ticket_id: PathId, body: ReplyIn, actor: Reader, idem: IdempotencyKey) -> JSONResponse:
-    """A reply to the customer (`public`) or a note among staff (`internal`)."""
+    """A reply to the customer (`public`) or a note among staff (`internal`). A public reply comes from
+    the ticket's owner, a supervisor, or anyone qualified while nobody owns it (who then owns it); a
+    colleague's is refused (403, field `visibility`)."""
     with unit_of_work() as session:
         ticket = service.access_ticket(session, ticket_id, actor, for_write=True)
         return idem.run(session, actor, lambda: MessageRead.of(service.reply(
@@ -124,6 +126,7 @@ def reply(ticket_id: PathId, body: ReplyIn, actor: Reader, idem: IdempotencyKey)
 
 @router.post("/tickets/{ticket_id}/transitions", response_model=TicketRead)
 def transition(ticket_id: PathId, body: TransitionIn, actor: Reader) -> TicketRead:
+    """Change the status; only whoever may publicly reply may (403, field `to`, for a colleague)."""
     with unit_of_work() as session:
         ticket = service.access_ticket(session, ticket_id, actor, for_write=True)
         return TicketRead.of(service.change_status(session, actor=actor, ticket=ticket, to=body.to,
