@@ -197,3 +197,19 @@ def test_a_deactivated_owner_s_tickets_go_back_to_the_queue_and_on_to_someone_on
         reasons = [e.detail.get("reason") for e in session.execute(
             select(TicketEvent).where(TicketEvent.ticket_id == ticket["id"], TicketEvent.kind == "assigned")).scalars()]
         assert reasons[-2:] == ["the owner's account is deactivated", "routed"]
+
+
+def test_starting_work_on_a_waiting_complaint_makes_it_the_starter_s_once(
+        client: TestClient, agent_li: Staff, specialists: list[Staff]) -> None:
+    starter = specialists[0]
+    away(*specialists)
+    ticket = open_via_api(client, agent_li, kind="complaint")  # nobody on duty: it waits, new and unowned
+    assert (ticket["status"], ticket["assignee_id"]) == ("new", None)
+    started = client.post(f"/api/v1/tickets/{ticket['id']}/transitions", json={"to": "open"}, headers=starter.headers)
+    assert started.status_code == 200, started.text
+    assert (started.json()["status"], started.json()["assignee_id"]) == ("open", starter.id)
+    with unit_of_work(read_only=True) as session:
+        kinds = [e.kind for e in session.execute(select(TicketEvent).where(
+            TicketEvent.ticket_id == ticket["id"]).order_by(TicketEvent.id)).scalars()]
+    assert kinds.count("status_changed") == 1 and kinds.count("assigned") == 1
+

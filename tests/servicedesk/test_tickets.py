@@ -394,7 +394,9 @@ def test_a_colleague_adds_notes_to_a_ticket_but_only_its_owner_or_a_supervisor_a
 
 def test_a_complaint_is_decided_or_linked_only_by_its_handler_or_a_supervisor(
         client: TestClient, specialist_chen: Staff, supervisor_wang: Staff) -> None:
-    first = open_via_api(client, specialist_chen, kind="complaint")
+    customer_id = make_customer().id
+    first = open_via_api(client, specialist_chen, customer_id, kind="complaint")
+    again = open_via_api(client, specialist_chen, customer_id, kind="complaint")
     ticket = open_via_api(client, specialist_chen, kind="complaint")
     other = make_staff("specialist_he", Role.COMPLAINT_SPECIALIST)
     url = f"/api/v1/tickets/{ticket['id']}"
@@ -402,11 +404,15 @@ def test_a_complaint_is_decided_or_linked_only_by_its_handler_or_a_supervisor(
     refused = client.post(f"{url}/decisions", json={"outcome": "upheld", "reply": reply}, headers=other.headers)
     assert refused.status_code == 403 and refused.json()["error"]["field"] == "ticket_id"
     assert "colleague" in refused.json()["error"]["message"] and count(ComplaintDecision) == 0
-    linked = client.post(f"{url}/duplicate-link", json={"duplicate_of": first["id"], "reason": "同一事项"},
-                         headers=other.headers)
-    assert linked.status_code == 403 and client.get(url, headers=other.headers).json()["status"] == "open"
+    link = {"duplicate_of": first["id"], "reason": "同一事项"}
+    linked = client.post(f"/api/v1/tickets/{again['id']}/duplicate-link", json=link, headers=other.headers)
+    assert linked.status_code == 403 and linked.json()["error"]["field"] == "ticket_id"
+    assert client.get(f"/api/v1/tickets/{again['id']}", headers=other.headers).json()["status"] == "open"
+    linked = client.post(f"/api/v1/tickets/{again['id']}/duplicate-link", json=link, headers=specialist_chen.headers)
+    assert linked.status_code == 200 and linked.json()["status"] == "closed"
     decide_via_api(client, supervisor_wang, ticket["id"], outcome="upheld")
     assert client.get(url, headers=other.headers).json()["status"] == "resolved"
+    decide_via_api(client, specialist_chen, first["id"], outcome="upheld")  # and its handler, of course
 
 
 # -- the statutory deadline ------------------------------------------------------------------------

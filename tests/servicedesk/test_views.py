@@ -502,6 +502,21 @@ def test_a_colleague_s_ticket_page_offers_a_note_but_no_reply_or_status_change(
     assert 'value="public"' in own and f'action="{path}/status"' in own and 'colleagues-ticket' not in own
 
 
+def test_a_leaver_s_ticket_shows_why_it_changed_hands_in_chinese(client: TestClient, agent_li: Staff,
+                                                                supervisor_wang: Staff) -> None:
+    ticket = open_ticket(principal(agent_li))
+    with unit_of_work() as session:
+        account = accounts.get_account_by_username(session, "agent_li")
+        assert account is not None
+        accounts.set_active(session, account=account, active=False, actor=SYSTEM)
+    with unit_of_work() as session:
+        assert service.route_waiting(session) == []  # released; nobody else on duty takes consultations
+    assert reload(ticket.id).assignee_id is None
+    sign_in(client, "supervisor_wang", english=False)
+    page = client.get(f"/tickets/{ticket.id}").text
+    assert "原负责人账号已停用" in page and "the owner's account is deactivated" not in page
+
+
 def test_an_agent_reads_a_complaint_but_works_it_only_when_qualified(client: TestClient, agent_li: Staff) -> None:
     ticket = open_ticket(principal(agent_li), kind="complaint")  # taken in by the agent, left unassigned
     path = f"/tickets/{ticket.id}"

@@ -29,7 +29,7 @@ from fincare.servicedesk.models import (
 )
 from fincare.servicedesk.service import routing
 from fincare.servicedesk.service.rules import MAX_BODY, MAX_REASON, add_event, clean_prose, refuse_unless_answering
-from fincare.servicedesk.service.work import add_message, transition
+from fincare.servicedesk.service.work import add_message, take_if_unowned, transition
 
 
 class Language(StrEnum):
@@ -134,6 +134,7 @@ def decide(session: Session, *, actor: Principal, ticket: Ticket, outcome: str, 
         notify.notify_staff(session, recipients=approvers, kind="decision_awaiting_approval",
                             params={"reference": ticket.reference}, dedupe_key=f"decision-approval-{decision.id}",
                             link=f"/tickets/{ticket.id}")
+        take_if_unowned(session, actor, ticket)  # awaiting approval, it stays with its author
     else:
         _send(session, actor=actor, ticket=ticket, decision=decision)
     return decision

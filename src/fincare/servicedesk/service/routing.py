@@ -191,9 +191,9 @@ def route_waiting(session: Session, *, limit: int = ROUTE_BATCH) -> Sequence[int
     (PostgreSQL), so two workers never route one ticket twice.
     """
     orphaned = session.execute(
-        select(Ticket).join(StaffAccount, StaffAccount.id == Ticket.assignee_id)
-        .where(StaffAccount.active.is_(False), Ticket.status.in_(ACTIVE_STATUSES))
-        .order_by(Ticket.id).limit(limit).with_for_update(of=Ticket, skip_locked=True)).scalars().all()
+        select(Ticket).where(Ticket.assignee_id.in_(select(StaffAccount.id).where(StaffAccount.active.is_(False))),
+                             Ticket.status.in_(ACTIVE_STATUSES))
+        .limit(limit).with_for_update(skip_locked=True)).scalars().all()
     for ticket in orphaned:
         record_assignment(session, ticket, SYSTEM, None, "the owner's account is deactivated")
     waiting = session.execute(

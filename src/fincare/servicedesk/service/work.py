@@ -121,24 +121,30 @@ def reply(session: Session, *, actor: Principal, ticket: Ticket, body: str, visi
     (`may_answer`), who takes it if nobody owns it; a colleague adds notes. The procedures that
     answer on their own authority (a decision sent, a review overturned, a follow-up call) call
     `add_message` and `transition`."""
-    if visibility == Visibility.PUBLIC:
-        _answer_for(session, actor, ticket, field="visibility")
-    return add_message(session, actor=actor, ticket=ticket, body=body, visibility=visibility)
+    public = visibility == Visibility.PUBLIC
+    if public:
+        refuse_unless_answering(actor, ticket, field="visibility")
+    message = add_message(session, actor=actor, ticket=ticket, body=body, visibility=visibility)
+    if public:
+        take_if_unowned(session, actor, ticket)
+    return message
 
 
 def change_status(session: Session, *, actor: Principal, ticket: Ticket, to: str, reason: str | None = None) -> Ticket:
     """An agent's status change (`transition`), only from whoever may answer for the ticket, who
-    takes it if nobody owns it."""
-    _answer_for(session, actor, ticket, field="to")
-    return transition(session, actor=actor, ticket=ticket, to=to, reason=reason)
+    takes it if nobody owns it and it is still active."""
+    refuse_unless_answering(actor, ticket, field="to")
+    transition(session, actor=actor, ticket=ticket, to=to, reason=reason)
+    take_if_unowned(session, actor, ticket)
+    return ticket
 
 
-def _answer_for(session: Session, actor: Principal, ticket: Ticket, *, field: str) -> None:
-    """Refuse a colleague; an unowned active ticket becomes the answering agent's (首问负责制), so
-    routing does not later hand it to someone who never spoke to the customer."""
-    refuse_unless_answering(actor, ticket, field=field)
-    if actor.account_id is not None and may_take(actor, ticket):
-        record_assignment(session, ticket, actor, actor.account_id, None)
+def take_if_unowned(session: Session, actor: Principal, ticket: Ticket) -> None:
+    """After an agent answered for an unowned active ticket: it becomes theirs (首问负责制), so routing
+    does not hand it to someone who never spoke to the customer. Supervisors, who are not given
+    tickets by routing, answer without taking."""
+    if actor.account_id is not None and not actor.can(Permission.TICKET_ASSIGN) and may_take(actor, ticket):
+        record_assignment(session, ticket, actor, actor.account_id, "answered the customer")
 
 
 def list_messages(session: Session, ticket_id: int) -> Sequence[TicketMessage]:
