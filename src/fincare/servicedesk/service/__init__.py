@@ -58,7 +58,6 @@ from fincare.servicedesk.service.rules import (
     MAX_SUBJECT,
     SUBJECT,
     add_event,
-    may_answer,
     may_work,
     refresh_due,
 )
@@ -118,7 +117,6 @@ __all__ = [
     "list_messages",
     "list_reports",
     "list_tickets",
-    "may_answer",
     "may_approve",
     "may_extend",
     "may_hand_over",

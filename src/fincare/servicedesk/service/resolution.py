@@ -134,9 +134,9 @@ def decide(session: Session, *, actor: Principal, ticket: Ticket, outcome: str, 
         notify.notify_staff(session, recipients=approvers, kind="decision_awaiting_approval",
                             params={"reference": ticket.reference}, dedupe_key=f"decision-approval-{decision.id}",
                             link=f"/tickets/{ticket.id}")
-        take_if_unowned(session, actor, ticket)  # awaiting approval, it stays with its author
     else:
         _send(session, actor=actor, ticket=ticket, decision=decision)
+    take_if_unowned(session, actor, ticket)  # awaiting approval, it stays with its author (sent, it is resolved)
     return decision
 
 

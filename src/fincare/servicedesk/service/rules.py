@@ -47,9 +47,9 @@ def may_work(actor: Principal, kind: str) -> bool:
 
 def may_answer(actor: Principal, ticket: Ticket) -> bool:
     """Whether `actor`, who may work the ticket's kind, may also speak for the institution on it —
-    reply to the customer, change its status, send a complaint's decision: its owner, anyone while
-    nobody owns it, or a supervisor (who could hand it to themselves anyway). A colleague adds a
-    note (首问负责制: who took the case in answers for it)."""
+    reply to the customer, change its status, send a complaint's decision or link it as a duplicate:
+    its owner, anyone while nobody owns it, or a supervisor (who could hand it to themselves anyway).
+    A colleague adds notes (首问负责制: who took the case in answers for it)."""
     return ticket.assignee_id is None or ticket.assignee_id == actor.account_id or actor.can(Permission.TICKET_ASSIGN)
 
 
