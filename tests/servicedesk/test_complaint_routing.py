@@ -22,7 +22,7 @@ from fincare.workforce import service as workforce
 from tests.factories.accounts import Staff, make_staff
 from tests.factories.customers import make_customer
 from tests.factories.roster import away
-from tests.factories.tickets import open_ticket, open_via_api
+from tests.factories.tickets import decide_via_api, open_ticket, open_via_api
 
 
 @pytest.fixture
@@ -213,3 +213,23 @@ def test_starting_work_on_a_waiting_complaint_makes_it_the_starter_s_once(
             TicketEvent.ticket_id == ticket["id"]).order_by(TicketEvent.id)).scalars()]
     assert kinds.count("status_changed") == 1 and kinds.count("assigned") == 1
 
+
+
+def test_a_decision_awaiting_approval_keeps_a_waiting_complaint_with_its_author(
+        client: TestClient, agent_li: Staff, supervisor_wang: Staff, specialists: list[Staff]) -> None:
+    author, colleague, _ = specialists
+    away(*specialists)
+    ticket = open_via_api(client, agent_li, kind="complaint", risk_grade="high")  # nobody on duty: it waits
+    assert ticket["assignee_id"] is None
+    decision = decide_via_api(client, author, ticket["id"], outcome="upheld")
+    assert decision["status"] == "pending_approval"
+    with unit_of_work() as session:
+        workforce.set_availability(session, actor=SYSTEM, account_id=colleague.id, presence="available")
+    with unit_of_work() as session:
+        assert service.route_waiting(session) == []  # the author owns it now: routing passes it by
+        assert session.get(Ticket, ticket["id"]).assignee_id == author.id  # type: ignore[union-attr]
+    approved = client.post(f"/api/v1/decisions/{decision['id']}/approval", json={"approve": True},
+                           headers=supervisor_wang.headers)
+    assert approved.status_code == 200 and approved.json()["status"] == "sent", approved.text
+    after = client.get(f"/api/v1/tickets/{ticket['id']}", headers=author.headers).json()
+    assert (after["status"], after["assignee_id"]) == ("resolved", author.id)
