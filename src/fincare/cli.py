@@ -65,7 +65,29 @@ def _setup(*, log_json: bool | None = None) -> None:
         fail(str(exc))
     except ValueError as exc:  # pydantic's ValidationError wraps our ConfigurationError
         fail(str(exc).splitlines()[-1] if str(exc) else "invalid settings")
+    if settings.mode is Mode.PRODUCTION:
+        try:  # a key file that is missing or a placeholder: refused before anything starts
+            settings.master_key_bytes()
+        except ConfigurationError as exc:
+            fail(str(exc))
     configure_logging(json_lines=settings.log_json if log_json is None else log_json)
+
+
+def _check_master_key() -> None:
+    """Refuse to go on with a master key that does not open this database's data keys. A database
+    not migrated yet, or not reachable, is left for the command itself to report."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from fincare.platform import keys
+    from fincare.platform.db import unit_of_work
+
+    try:
+        with unit_of_work(read_only=True) as session:
+            keys.check_master_key(session)
+    except ConfigurationError as exc:
+        fail(str(exc))
+    except SQLAlchemyError:
+        pass
 
 
 @app.command()
@@ -88,6 +110,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
         os.environ["FINCARE_SERVER_THREADS"] = str(threads)  # read by each server process's settings
         reset_settings()
     _setup()
+    _check_master_key()
     from fincare.serving import WorkerCrashed
     from fincare.serving import serve as run_server
 
@@ -103,6 +126,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
 def worker(as_json: JsonFlag = False) -> None:
     """Run background work until stopped; several may run against PostgreSQL."""
     _setup()
+    _check_master_key()
     from fincare.worker import run_worker
 
     run_worker()
@@ -261,9 +285,10 @@ def import_customers(
     from fincare.registry import load_models
 
     load_models()
+    _check_master_key()
     actor = Principal(account_id=None, username=f"import:{file.name}")
     totals = importer.ImportTotals()
-    report = errors or file.with_name(file.name + ".errors.csv")
+    report = _writable_report(errors or file.with_name(file.name + ".errors.csv"))
     size = max(file.stat().st_size, 1)
 
     class Aborted(Exception):
@@ -306,7 +331,8 @@ def import_customers(
         + ("" if written else " — nothing was imported (all-or-nothing; use --skip-bad-rows)")))
     if not written:
         err.print(f"{len(totals.errors)} bad rows, first at line {totals.errors[0].line} "
-                  f"({totals.errors[0].column}: {totals.errors[0].reason}); nothing imported", highlight=False)
+                  f"({totals.errors[0].column}: {totals.errors[0].reason}); nothing imported", highlight=False,
+                  soft_wrap=True)
         raise typer.Exit(1)
 
 
@@ -338,7 +364,7 @@ def import_tickets(
         fail(f"--format is one of {', '.join(f.value for f in importer.Format)}")
     # the operator at the console acts as the system, under the file's name in the audit trail
     actor = dataclasses.replace(SYSTEM, username=f"import:{file.name}")
-    report = errors or file.with_name(file.name + ".errors.csv")
+    report = _writable_report(errors or file.with_name(file.name + ".errors.csv"))
     size = max(file.stat().st_size, 1)
     totals = importer.ImportTotals()
 
@@ -380,7 +406,8 @@ def import_tickets(
         + ("" if written else " — nothing was imported (all-or-nothing; use --skip-bad-rows)")))
     if not written:
         err.print(f"{len(totals.errors)} bad rows, first at line {totals.errors[0].line} "
-                  f"({totals.errors[0].column}: {totals.errors[0].reason}); nothing imported", highlight=False)
+                  f"({totals.errors[0].column}: {totals.errors[0].reason}); nothing imported", highlight=False,
+                  soft_wrap=True)
         raise typer.Exit(1)
 
 
@@ -389,6 +416,16 @@ def import_tickets(
 PeriodOption = Annotated[str, typer.Option(help="2026-10, 2026-Q3, 2026-H2, 2026 or 2026-10-01..2026-10-15.")]
 OutputOption = Annotated[Path | None, typer.Option(
     "--output", dir_okay=False, help="Write the report to this file (xlsx: default complaints-PERIOD.xlsx).")]
+
+
+def _writable_report(path: Path) -> Path:
+    """`path` if an error report can be written there; checked before any row is, so a bad path
+    never ends an import that has already committed rows."""
+    if not path.parent.is_dir():
+        fail(f"errors: the folder {path.parent} does not exist")
+    if path.is_dir() or not os.access(path if path.exists() else path.parent, os.W_OK):
+        fail(f"errors: cannot write the error report to {path}")
+    return path
 
 
 def _write_report(output: Path, content: str | bytes) -> None:
@@ -544,5 +581,5 @@ def main() -> None:
     try:
         app()
     except ConfigurationError as exc:
-        err.print(f"error: {exc}", highlight=False)
+        err.print(f"error: {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)

@@ -260,7 +260,8 @@ class _Dispatcher:
 def serve(*, host: str, port: int, workers: int) -> None:
     """Serve console and API on `host:port` with `workers` processes until stopped."""
     if workers <= 1:
-        uvicorn.Server(_config(host, port)).run()
+        listening = _listen(host, port)  # a port in use is an OSError here, before the app starts, said in one line
+        uvicorn.Server(_config(host, port)).run(sockets=[listening])
         return
     stopping = False
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -133,4 +134,29 @@ def test_an_edit_during_a_rotation_moves_the_fields_it_did_not_touch(db: Engine)
     bodies[0]["phone"] = "13700001111"
     result = keys.rotate(batch=2)
     assert result.version == target and result.retired == [1]
+    assert all_decrypt(bodies)
+
+
+OTHER_KEY = "".join(f"{b:02x}" for b in range(101, 133))  # well formed, but not this database's key
+
+
+def test_another_master_key_is_refused_before_anything_changes(db: Engine, tmp_path: Path) -> None:
+    bodies = seed(3)
+    wrong = {**os.environ, "FINCARE_MASTER_KEY": OTHER_KEY}
+    for command in (["keys", "rotate"], ["worker"], ["serve", "--port", "1"]):
+        refused = subprocess.run([sys.executable, "-m", "fincare", *command], capture_output=True, text=True,
+                                 env=wrong, timeout=120, check=False)
+        assert refused.returncode != 0, command
+        assert "does not open data key version 1" in refused.stderr and "Traceback" not in refused.stderr, \
+            refused.stderr
+    csv_file = tmp_path / "customers.csv"
+    csv_file.write_text("external_id,kind,name,phone\nK-new,individual,张三,13812345678\n", encoding="utf-8")
+    imported = subprocess.run([sys.executable, "-m", "fincare", "import", "customers", str(csv_file)],
+                              capture_output=True, text=True, env=wrong, timeout=120, check=False)
+    assert imported.returncode != 0 and "does not open data key" in imported.stderr, imported.stderr
+    with unit_of_work(read_only=True) as session:
+        states = {k.version: k.state for k in keys.key_versions(session)}
+        assert session.execute(select(func.count()).select_from(Customer)).scalar_one() == 3
+    assert states == {1: "active"}  # no version wrapped under the wrong key, none set retiring
+    assert keys.rotate().version == 2  # the right key rotates as before
     assert all_decrypt(bodies)

@@ -75,6 +75,21 @@ def test_production_without_a_master_key_refuses_with_a_clear_reason(tmp_path: P
     assert "FINCARE_MASTER_KEY" in result.stderr
 
 
+@pytest.mark.parametrize("content", [None, "changeme\n"])
+def test_production_refuses_a_master_key_file_that_is_missing_or_a_placeholder(
+        tmp_path: Path, content: str | None) -> None:
+    key_file = tmp_path / "master.key"
+    if content is not None:
+        key_file.write_text(content)
+    env = {k: v for k, v in os.environ.items() if k not in ("FINCARE_MASTER_KEY", "FINCARE_MODE")}
+    env |= {"FINCARE_DATABASE_URL": f"sqlite:///{tmp_path}/p.db", "FINCARE_MASTER_KEY_FILE": str(key_file)}
+    for command in (["migrate"], ["serve", "--port", "1"], ["worker"]):
+        result = subprocess.run([sys.executable, "-m", "fincare", *command], capture_output=True, text=True,
+                                env=env, cwd=tmp_path, timeout=120, check=False)
+        assert result.returncode != 0, command
+        assert "FINCARE_MASTER_KEY_FILE" in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -106,8 +121,10 @@ def test_serve_with_two_workers_answers_and_stops_cleanly_on_sigterm(db: Engine)
         # every connection is served, whichever process it is handed to
         answers = [httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json() for _ in range(20)]
         assert answers == [{"status": "ok"}] * 20
-        taken = fincare("serve", "--port", str(port), "--workers", "2")  # never silently shares the port
-        assert taken.returncode != 0 and "cannot listen" in taken.stderr
+        for workers in ("2", "1"):  # never silently shares the port
+            taken = fincare("serve", "--port", str(port), "--workers", workers)
+            assert taken.returncode != 0 and "cannot listen" in taken.stderr, taken.stderr
+            assert "Traceback" not in taken.stderr
     finally:
         server.send_signal(signal.SIGTERM)
         try:

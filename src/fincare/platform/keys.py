@@ -30,6 +30,7 @@ from sqlalchemy import LargeBinary, String, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column
 
 from fincare.platform import clock, crypto
+from fincare.platform.config import ConfigurationError
 from fincare.platform.db import Base, insert_on_conflict, unit_of_work
 
 FORMAT = 1
@@ -67,7 +68,24 @@ def _wrap(version: int, key: bytes) -> bytes:
 
 
 def _unwrap(version: int, wrapped: bytes) -> bytes:
-    return _kek().decrypt(wrapped[:_NONCE], wrapped[_NONCE:], f"data_key:{version}".encode())
+    try:
+        return _kek().decrypt(wrapped[:_NONCE], wrapped[_NONCE:], f"data_key:{version}".encode())
+    except InvalidTag:
+        raise ConfigurationError(
+            f"the master key does not open data key version {version} of this database: FINCARE_MASTER_KEY "
+            "or FINCARE_MASTER_KEY_FILE is not the key its personal data was encrypted with") from None
+
+
+def check_master_key(session: Session) -> None:
+    """Refuse a master key that does not open every data key still in use (ConfigurationError).
+
+    A server started with another institution's key, or a typo'd file, would otherwise answer
+    every search with nothing and every write with an error; a rotation would wrap its new key
+    with it and leave the database with keys no single master key opens.
+    """
+    for row in session.execute(select(DataKey).where(DataKey.wrapped.is_not(None))).scalars():
+        assert row.wrapped is not None
+        _unwrap(row.version, row.wrapped)
 
 
 class _Keyring:
@@ -274,7 +292,9 @@ def begin_rotation(session: Session) -> int:
     """Activate a new data-key version (or, if a rotation was interrupted, keep its target).
 
     Waits for every transaction still encrypting under the old version, thanks to the row lock.
+    Nothing changes unless the master key opens every data key in use (`check_master_key`).
     """
+    check_master_key(session)
     retiring = session.execute(select(func.count()).select_from(DataKey)
                                .where(DataKey.state == KeyState.RETIRING)).scalar_one()
     current = session.execute(select(DataKey).where(DataKey.state == KeyState.ACTIVE)
