@@ -14,10 +14,10 @@ from fincare.customers.models import Customer, CustomerStatus
 from fincare.platform import keys
 from fincare.platform.audit_trail.models import AuditEntry
 from fincare.platform.db import unit_of_work
-from fincare.platform.permissions import SYSTEM
+from fincare.platform.permissions import SYSTEM, Role
 from tests.concurrency import wait_for_a_lock_wait
 from tests.factories import customers as make
-from tests.factories.accounts import Staff
+from tests.factories.accounts import Staff, make_staff
 from tests.rawdb import raw_database
 
 
@@ -44,6 +44,13 @@ def test_a_new_customer_is_shown_masked(client: TestClient, agent_li: Staff) -> 
     assert shown["id_number"] == body["id_number"][:3] + "*" * 11 + body["id_number"][-4:]
     assert shown["cards"] == ["*" * 15 + body["cards"][0][-4:]]
     assert shown["birth_year"] == 1985 and shown["risk_tolerance"] == "C3" and shown["risk_assessment_valid"]
+
+
+def test_a_risk_assessment_expires_two_calendar_years_on(client: TestClient, agent_li: Staff) -> None:
+    for assessed, expires in (("2025-03-31", "2027-03-31"), ("2026-03-31", "2028-03-31"),
+                              ("2024-02-29", "2026-02-28")):
+        _body, shown = create(client, agent_li, risk_tolerance="C2", risk_assessed_on=assessed)
+        assert shown["risk_expires_on"] == expires, assessed
 
 
 def test_no_personal_value_is_stored_in_clear(client: TestClient, agent_li: Staff, db: Engine) -> None:
@@ -119,6 +126,17 @@ def test_reveal_needs_the_permission_and_a_reason_and_is_audited(client: TestCli
     assert entry.reason == "customer asked for a call back" and entry.after == {"field": "phone"}
     assert entry.actor_name == "supervisor_wang" and entry.kind == "read"
     assert body["phone"] not in str(entry.after) + str(entry.before)
+
+
+def test_a_list_filter_that_names_no_such_value_is_refused_naming_it(client: TestClient, agent_li: Staff) -> None:
+    create(client, agent_li)
+    compliance = make_staff("compliance_qian", Role.COMPLIANCE_OFFICER, department="compliance", totp=True)
+    for name in ("status", "kind", "risk_tolerance"):
+        response = client.get("/api/v1/customers", params={name: "bogus"}, headers=agent_li.headers)
+        assert response.status_code == 422 and response.json()["error"]["field"] == name, response.text
+    assert len(client.get("/api/v1/customers", params={"kind": "individual"}, headers=agent_li.headers).json()) == 1
+    rights = client.get("/api/v1/rights-requests", params={"status": "all"}, headers=compliance.headers)
+    assert rights.status_code == 422 and rights.json()["error"]["field"] == "status", rights.text
 
 
 def test_exact_lookup_by_each_identifier(client: TestClient, agent_li: Staff) -> None:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import date, timedelta
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from fincare.customers.importer import COLUMNS
 from fincare.customers.models import Customer, CustomerCard
 from fincare.platform.db import unit_of_work
 from tests.factories import customers as make
+from tests.factories.accounts import Staff
 from tests.platform.test_cli import fincare
 
 
@@ -75,6 +78,38 @@ def test_skip_bad_rows_imports_the_good_ones(db: Engine, tmp_path: Path) -> None
     assert json.loads(result.stdout)["created"] == 2
     assert counts()[0] == 2
     assert (tmp_path / "bad.csv").read_text().splitlines()[1] == "3,email,this is not an e-mail address"
+
+
+def test_an_error_report_that_cannot_be_written_is_refused_before_any_row_is(db: Engine, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "in.csv", [row(0), row(1, email="not-an-email")])
+    for report in (tmp_path / "missing" / "bad.csv", tmp_path):
+        result = fincare("import", "customers", str(path), "--skip-bad-rows", "--errors", str(report))
+        assert result.returncode == 1 and "errors:" in result.stderr and "Traceback" not in result.stderr
+    assert counts() == (0, 0)
+
+
+def test_a_customer_erased_on_request_is_not_brought_back_by_importing_the_source_again(
+        client: TestClient, agent_li: Staff, db: Engine, tmp_path: Path) -> None:
+    from fincare.customers.models import ErasedExternalId
+    from tests.customers.test_rights import compliance
+
+    path = write_csv(tmp_path / "in.csv", [row(0), row(1), row(2)])
+    assert fincare("import", "customers", str(path)).returncode == 0
+    with unit_of_work(read_only=True) as session:
+        erased_id = session.execute(select(Customer.id).where(Customer.external_id == "EXT-1")).scalar_one()
+    ended = (date.today() - timedelta(days=6 * 365)).isoformat()
+    outcome = client.post(f"/api/v1/customers/{erased_id}/erase", json={"relationship_ended_on": ended},
+                          headers=compliance(db).headers)
+    assert outcome.status_code == 200 and outcome.json()["status"] == "erased", outcome.text
+    again = fincare("import", "customers", str(path), "--skip-bad-rows", "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout) | {"error_report": None} == {
+        "rows": 3, "created": 0, "updated": 2, "errors": 1, "error_report": None, "imported": True}
+    assert (tmp_path / "in.csv.errors.csv").read_text().splitlines()[1].startswith("3,external_id,this customer's")
+    assert counts()[0] == 3  # the erased record stays anonymous; nobody was created again
+    with unit_of_work(read_only=True) as session:
+        kept = session.execute(select(ErasedExternalId.lookup)).scalars().all()
+    assert len(kept) == 1 and b"EXT-1" not in kept[0]  # a keyed digest, not the id
 
 
 def test_an_unknown_column_is_refused_before_anything_is_read(db: Engine, tmp_path: Path) -> None:

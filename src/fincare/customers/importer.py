@@ -43,7 +43,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import String
 
-from fincare.customers import service
+from fincare.customers import rights, service
 from fincare.customers.import_rows import Encoding, RowEncoder, encoding_for
 from fincare.customers.import_source import COLUMNS, EXTRA, LIST_COLUMNS, Block, CsvSource, Row
 from fincare.customers.models import Customer, CustomerCard, CustomerStatus
@@ -59,6 +59,7 @@ __all__ = ["COLUMNS", "LIST_COLUMNS", "Block", "CsvSource", "Encoding", "ImportT
            "run_import", "write_errors"]
 
 MAX_FIELD = 1000
+ERASED = "this customer's personal data was erased at their request; remove them from the source file"
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,7 @@ def _sealed_row(data: service.CustomerData, sealer: keys.Sealer, now: datetime, 
         mask_address(address) if address else None,
         resident.birth_date.year if resident else None, resident.gender if resident else None,
         str(data.risk_tolerance) if data.risk_tolerance else None, assessed,
-        shared.setdefault(("expires", assessed), assessed + service.RISK_ASSESSMENT_VALIDITY) if assessed else None,
+        shared.setdefault(("expires", assessed), service.risk_expiry(assessed)) if assessed else None,
         shared.setdefault(service_lines, service_lines), data.branch, data.segment,
         shared.setdefault(tags, tags), data.external_id, None, now, now,
     )
@@ -296,7 +297,12 @@ def _write_batch(session: Session, *, actor: Principal, totals: ImportTotals, ro
     if not prepared.rows:
         return
     existing = _existing(session, [external_id for _, external_id, _ in prepared.rows])
-    created_ids = _insert(session, prepared, existing)
+    erased = rights.erased_external_ids(session, {external_id for _, external_id, _ in prepared.rows
+                                                  if external_id and external_id not in existing})
+    for index, external_id, _ in prepared.rows:
+        if external_id in erased:
+            totals.errors.append(RowError(rows()[index][0], "external_id", ERASED))
+    created_ids = _insert(session, prepared, existing, erased)
     if created_ids and totals.first_created_id is None:
         totals.first_created_id = created_ids[0]
     updated_ids = []
@@ -460,15 +466,15 @@ def _existing(session: Session, external_ids: list[str | None]) -> dict[str, int
     return {str(external_id): int(customer_id) for external_id, customer_id in rows}
 
 
-def _insert(session: Session, prepared: PreparedBatch, existing: dict[str, int]) -> list[int]:
-    """Bulk-insert the prepared customers not in `existing`, with their cards; returns their ids in
-    input order."""
+def _insert(session: Session, prepared: PreparedBatch, existing: dict[str, int], erased: set[str]) -> list[int]:
+    """Bulk-insert the prepared customers neither in `existing` nor `erased`, with their cards;
+    returns their ids in input order."""
     customers: list[Any] = []
     cards: list[Any] = []
     owners: list[int] = []  # for each card in `cards`, its customer's position in `customers`
     at = 0
     for (_, external_id, card_count), customer in zip(prepared.rows, prepared.customers, strict=True):
-        if not (external_id and external_id in existing):
+        if not (external_id and (external_id in existing or external_id in erased)):
             owners += [len(customers)] * card_count
             customers.append(customer)
             cards += prepared.cards[at:at + card_count]
@@ -489,5 +495,5 @@ def write_errors(path: Path, errors: list[RowError]) -> None:
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(ERROR_COLUMNS)
-        for error in errors:
+        for error in sorted(errors, key=lambda e: e.line):  # some are found only when a batch is written
             writer.writerow((error.line, error.column, error.reason))

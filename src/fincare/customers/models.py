@@ -184,6 +184,17 @@ class CustomerViewCount(Base):
     views: Mapped[int] = mapped_column(default=0)
 
 
+class ErasedExternalId(Base):
+    """The keyed digest (blind index) of the external id an erased customer had: an import that meets
+    the id again refuses the row instead of re-creating the personal data the customer had erased.
+    The id itself is not kept."""
+
+    __tablename__ = "erased_external_id"
+
+    lookup: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    erased_at: Mapped[datetime]
+
+
 PERSONAL_COLUMNS = ("name_enc", "id_number_enc", "credit_code_enc", "phone_enc", "email_enc", "address_enc")
 
 keys.register(keys.EncryptedTable(Customer, Customer.uid, Customer.key_version, PERSONAL_COLUMNS))

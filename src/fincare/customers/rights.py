@@ -9,7 +9,7 @@ is *restricted*: kept, but processed by nothing, and the reason recorded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -23,12 +23,13 @@ from fincare.customers.models import (
     ConsentPurpose,
     Customer,
     CustomerStatus,
+    ErasedExternalId,
     RightsRequest,
     RightsRequestKind,
     RightsRequestStatus,
 )
-from fincare.platform import audit_trail, clock
-from fincare.platform.errors import Conflict, Invalid, NotFound
+from fincare.platform import audit_trail, clock, keys
+from fincare.platform.errors import Conflict, Invalid, NotFound, one_of
 from fincare.platform.permissions import Principal
 
 RESPONSE_DEADLINE = timedelta(days=15)  # the institution's commitment for answering a request
@@ -72,7 +73,7 @@ def list_requests(session: Session, *, customer_id: int | None = None, status: s
     if customer_id is not None:
         query = query.where(RightsRequest.customer_id == customer_id)
     if status:
-        query = query.where(RightsRequest.status == status)
+        query = query.where(RightsRequest.status == one_of(RightsRequestStatus, status, "status"))
     return session.execute(query).scalars().all()
 
 
@@ -131,7 +132,7 @@ def _matching(request: RightsRequest | None, customer: Customer, kind: RightsReq
     if request.customer_id != customer.id:
         raise Invalid("this request is about another customer", field="rights_request_id")
     if request.kind != kind:
-        raise Invalid(f"this is a {request.kind} request, not a {kind} request", field="rights_request_id")
+        raise Invalid(f"this request asks for {request.kind}, not {kind}", field="rights_request_id")
 
 
 def _iso(value: date | None) -> str | None:
@@ -201,6 +202,8 @@ def _destroy(session: Session, *, actor: Principal, customer: Customer) -> None:
     customer.name_mask = f"已注销客户 {customer.reference}"
     customer.cards = []
     customer.birth_year = customer.gender = None
+    if customer.external_id is not None:  # so a later import of the source's file does not bring them back
+        remember_erased(session, customer.external_id)
     customer.external_id = None
     customer.tags = []
     customer.status = CustomerStatus.ERASED
@@ -208,6 +211,25 @@ def _destroy(session: Session, *, actor: Principal, customer: Customer) -> None:
     session.flush()
     audit_trail.record(session, actor=actor, action="customer.erased", subject=customer, before=before,
                        after={"status": customer.status})
+
+
+def remember_erased(session: Session, external_id: str) -> None:
+    """Keep the blind index of an erased customer's external id (`ErasedExternalId`)."""
+    lookup = keys.blind_index(ERASED_EXTERNAL_ID, external_id)
+    if session.get(ErasedExternalId, lookup) is None:
+        session.add(ErasedExternalId(lookup=lookup, erased_at=clock.now()))
+
+
+def erased_external_ids(session: Session, external_ids: Iterable[str]) -> set[str]:
+    """Those of `external_ids` that belonged to a customer erased on their request."""
+    if session.execute(select(ErasedExternalId.lookup).limit(1)).first() is None:
+        return set()  # the usual case: nobody was erased, and no id is hashed
+    lookups = {keys.blind_index(ERASED_EXTERNAL_ID, e): e for e in external_ids}
+    found = session.execute(select(ErasedExternalId.lookup).where(ErasedExternalId.lookup.in_(list(lookups))))
+    return {lookups[lookup] for lookup in found.scalars()}
+
+
+ERASED_EXTERNAL_ID = "erased_external_id"
 
 
 def withdraw_all_consents(session: Session, *, actor: Principal, customer: Customer,

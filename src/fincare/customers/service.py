@@ -7,10 +7,11 @@ the rights desk may still act on them.
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select, text
@@ -32,11 +33,18 @@ from fincare.customers.models import (
 )
 from fincare.platform import audit_trail, clock, i18n, keys, outbox
 from fincare.platform.db import insert_on_conflict
-from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound, one_of
 from fincare.platform.masking import mask_address, mask_card, mask_email, mask_id_number, mask_name, mask_phone
 from fincare.platform.permissions import SYSTEM, Permission, Principal
 
-RISK_ASSESSMENT_VALIDITY = timedelta(days=365 * 2)  # an investor assessment is redone every two years
+RISK_ASSESSMENT_YEARS = 2  # an investor assessment is redone every two years
+
+
+def risk_expiry(assessed: date) -> date:
+    """The day an assessment made on `assessed` expires: the same date two years on (29 February
+    on 28 February), not 730 days, which a leap day in between would make a day short."""
+    year = assessed.year + RISK_ASSESSMENT_YEARS
+    return assessed.replace(year=year, day=min(assessed.day, calendar.monthrange(year, assessed.month)[1]))
 MAX_CARDS = 20
 MAX_TAGS = 30
 LANGUAGES = tuple(i18n.LANGUAGES)  # a customer is written to in a language of the console
@@ -208,7 +216,7 @@ def _apply(session: Session, customer: Customer, data: CustomerData, *, creating
     if data.risk_tolerance is not None or data.risk_assessed_on is not None:
         customer.risk_tolerance = data.risk_tolerance or customer.risk_tolerance
         customer.risk_assessed_on = data.risk_assessed_on or clock.now().date()
-        customer.risk_expires_on = customer.risk_assessed_on + RISK_ASSESSMENT_VALIDITY
+        customer.risk_expires_on = risk_expiry(customer.risk_assessed_on)
     for attr in ("service_lines", "tags"):
         if getattr(data, attr) is not None:
             setattr(customer, attr, getattr(data, attr))
@@ -511,6 +519,10 @@ def list_customers(session: Session, *, actor: Principal, kind: str | None = Non
     """Newest first, masked fields only; page with `before_id`. Only the rights desk lists
     restricted or erased records. A page shown is a read in the audit trail (its filters and the
     customers on it) and counts each of them in the staff member's views."""
+    for name, values, value in (("kind", CustomerKind, kind), ("status", CustomerStatus, status),
+                                ("risk_tolerance", RiskTolerance, risk_tolerance)):
+        if value:  # a filter that can match nothing is a typo: say so rather than list everyone
+            one_of(values, value, name)
     if not actor.can(Permission.CUSTOMER_ERASE):
         status = CustomerStatus.ACTIVE
     query = select(Customer).order_by(Customer.id.desc()).limit(min(max(limit, 1), 200))
