@@ -21,6 +21,7 @@ from fincare.platform.notify import Notification
 from fincare.platform.permissions import Role
 from fincare.servicedesk.models import ComplaintDecision, ComplaintReview, Ticket, TicketMessage
 from fincare.sla.models import Clock, ClockEvent
+from tests.console import sign_in
 from tests.factories.accounts import Staff, make_staff
 from tests.factories.customers import make_customer
 from tests.factories.tickets import decide_via_api, open_via_api
@@ -311,6 +312,23 @@ def test_an_extension_request_extends_the_deadline_only_when_a_supervisor_approv
     assert notices == 1
     assert post(client, supervisor_wang, f"/extension-requests/{request.json()['id']}/decision",
                 {"approve": True}).status_code == 409
+
+
+def test_no_extension_is_asked_for_or_offered_once_the_deadline_is_at_60_days(
+        client: TestClient, chen: Staff, supervisor_wang: Staff) -> None:
+    ticket = open_via_api(client, chen, kind="complaint")
+    for reason in ("需调取三个月流水", "需等待公安机关回函"):
+        request = post(client, chen, f"/tickets/{ticket['id']}/extension-requests", {"reason": reason})
+        assert request.status_code == 201, request.text
+        assert post(client, supervisor_wang, f"/extension-requests/{request.json()['id']}/decision",
+                    {"approve": True}).status_code == 200
+    sign_in(client, chen.username)
+    page = client.get(f"/tickets/{ticket['id']}")
+    assert page.status_code == 200 and 'data-testid="extension-request"' not in page.text
+    told = count(Notification)
+    third = post(client, chen, f"/tickets/{ticket['id']}/extension-requests", {"reason": "仍需更多时间"})
+    assert third.status_code == 409 and third.json()["error"]["field"] == "ticket_id"
+    assert "60" in third.json()["error"]["message"] and count(Notification) == told
 
 
 # -- regulator reports ------------------------------------------------------------------------------

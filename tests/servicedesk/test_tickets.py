@@ -482,3 +482,29 @@ def test_a_resolved_ticket_is_not_handed_over(client: TestClient, agent_li: Staf
     moved = client.post(f"/api/v1/tickets/{ticket['id']}/assignment",
                         json={"assignee_id": supervisor_wang.id, "reason": "复核"}, headers=supervisor_wang.headers)
     assert moved.status_code == 409 and moved.json()["error"]["field"] == "assignee_id"
+
+
+def test_a_public_reply_reaches_the_customer_once_and_a_note_never_does(client: TestClient, agent_li: Staff) -> None:
+    from fincare.platform.jobs.worker import Worker
+    from fincare.platform.outbox.models import OutboundMessage
+    from fincare.servicedesk import jobs as desk_jobs
+
+    reachable = open_via_api(client, agent_li, make_customer(email="zhao.lei@example.com").id)
+    silent = open_via_api(client, agent_li, make_customer(phone=None, email=None).id)
+    for ticket in (reachable, silent):
+        for visibility in ("internal", "public"):
+            response = client.post(f"/api/v1/tickets/{ticket['id']}/replies", headers=agent_li.headers,
+                                   json={"body": f"{visibility}: 年费已为您减免", "visibility": visibility})
+            assert response.status_code == 201, response.text
+    worker = Worker(name="test")
+    while worker.run_once():
+        pass
+    with unit_of_work() as session:  # a job delivered twice sends nothing more
+        for job in session.execute(select(Job).where(Job.event == "servicedesk.reply_published")).scalars():
+            desk_jobs.deliver_reply(session, **job.payload)
+    with unit_of_work(read_only=True) as session:
+        sent = [(m.subject_id, m.channel, m.template) for m in session.execute(select(OutboundMessage)).scalars()]
+        undeliverable = session.execute(select(TicketEvent.ticket_id).where(
+            TicketEvent.kind == "reply_undeliverable")).scalars().all()
+    assert sent == [(reachable["id"], "email", "servicedesk.reply")]
+    assert undeliverable == [silent["id"]]  # the handler is told to telephone

@@ -1,4 +1,4 @@
-"""SLA policies and the institution's calendar over the API: admins change them, everyone else reads;
+"""SLA policies and the institution's calendar over the API: admins change them, the desk and admins read;
 a revision is a new version, and an override moves the due times of tickets opened afterwards."""
 
 from __future__ import annotations
@@ -8,13 +8,17 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 
 from fincare.platform import clock
-from tests.factories.accounts import Staff
+from fincare.platform.permissions import Role
+from tests.factories.accounts import Staff, make_staff
 from tests.factories.tickets import open_via_api
 
 
 def test_an_admin_revises_a_target_as_a_new_version_and_the_old_one_stays_on_record(
         client: TestClient, admin_root: Staff, agent_li: Staff) -> None:
-    active = client.get("/api/v1/sla/policies", headers=agent_li.headers).json()
+    active = client.get("/api/v1/sla/policies", headers=admin_root.headers).json()  # who edits them reads them
+    assert active == client.get("/api/v1/sla/policies", headers=agent_li.headers).json()
+    marketing = make_staff("marketing_sun", Role.MARKETING)
+    assert client.get("/api/v1/sla/policies", headers=marketing.headers).status_code == 403
     consultation = next(p for p in active if p["key"] == "consultation")
     assert consultation["minutes"] == 5 and consultation["version"] == 1
     url = f"/api/v1/sla/policies/{consultation['id']}/revisions"
@@ -44,7 +48,8 @@ def test_a_day_the_institution_closes_is_skipped_by_business_clocks_opened_after
     due = {t["id"]: next(c["due_at"] for c in t["sla"] if c["target"] == "resolution") for t in (before, after)}
     assert due[before["id"]].startswith("2026-11-23T04:00")  # 5 × 9 h by Friday, 3 h more: Monday 12:00
     assert due[after["id"]].startswith("2026-11-24T04:00")  # the closed Wednesday pushes it a day: Tuesday 12:00
-    assert client.get("/api/v1/sla/calendar/overrides", headers=agent_li.headers).json() == [
-        {"day": "2026-11-18", "workday": False, "note": "台风停业"}]
+    for reader in (agent_li, admin_root):  # the admin who edits the days reads them too
+        assert client.get("/api/v1/sla/calendar/overrides", headers=reader.headers).json() == [
+            {"day": "2026-11-18", "workday": False, "note": "台风停业"}]
     assert client.delete("/api/v1/sla/calendar/overrides/2026-11-18", headers=admin_root.headers).status_code == 204
     assert client.delete("/api/v1/sla/calendar/overrides/2026-11-18", headers=admin_root.headers).status_code == 404

@@ -53,6 +53,7 @@ class Permission(StrEnum):
     DECISION_APPROVE = "complaint.approve_decision"  # the optional second pair of eyes on high-risk replies
     COMPLAINT_REVIEW = "complaint.review"  # 核查 by the superior level
     COMPLAINT_CODES_MANAGE = "complaint.manage_codes"
+    SLA_POLICY_READ = "sla.read_policies"  # the targets and calendar days clocks run on
     SLA_POLICY_MANAGE = "sla.manage_policies"
     # follow-ups
     FOLLOWUP_WORK = "followup.work"
@@ -78,12 +79,12 @@ class Permission(StrEnum):
 
 P = Permission
 _BASE = {P.CONSOLE, P.OWN_TOKENS}
-_DESK = {P.CUSTOMER_READ, P.CUSTOMER_WRITE, P.TICKET_READ, P.TICKET_WRITE}
+_DESK = {P.CUSTOMER_READ, P.CUSTOMER_WRITE, P.TICKET_READ, P.TICKET_WRITE, P.SLA_POLICY_READ}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.AGENT: frozenset(_BASE | _DESK | {P.KNOWLEDGE_MANAGE}),
     Role.COMPLAINT_SPECIALIST: frozenset(_BASE | _DESK | {P.COMPLAINT_HANDLE, P.TICKET_BACKDATE}),
-    Role.FOLLOWUP_AGENT: frozenset(_BASE | {P.CUSTOMER_READ, P.TICKET_READ, P.FOLLOWUP_WORK}),
+    Role.FOLLOWUP_AGENT: frozenset(_BASE | {P.CUSTOMER_READ, P.TICKET_READ, P.SLA_POLICY_READ, P.FOLLOWUP_WORK}),
     Role.SUPERVISOR: frozenset(
         _BASE | _DESK | {P.COMPLAINT_HANDLE, P.TICKET_BACKDATE, P.TICKET_ASSIGN, P.EXTENSION_APPROVE,
                          P.CUSTOMER_REVEAL, P.FOLLOWUP_WORK, P.SURVEY_MANAGE, P.STAFF_READ, P.KPI_READ,
@@ -96,7 +97,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.COMPLIANCE_OFFICER: frozenset(
         _BASE | {P.CUSTOMER_READ, P.CUSTOMER_REVEAL, P.CUSTOMER_EXPORT, P.CUSTOMER_ERASE, P.TICKET_READ,
-                 P.COMPLAINT_HANDLE, P.REGULATOR_REPORT, P.AUDIT_READ, P.KPI_READ, P.REPORTS_EXPORT,
+                 P.SLA_POLICY_READ, P.COMPLAINT_HANDLE, P.REGULATOR_REPORT, P.AUDIT_READ, P.KPI_READ, P.REPORTS_EXPORT,
                  P.EXTENSION_APPROVE, P.COMPLAINT_CODES_MANAGE, P.DECISION_APPROVE, P.COMPLAINT_REVIEW}
     ),
     Role.MARKETING: frozenset(
@@ -107,8 +108,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.AUDITOR: frozenset(_BASE | {P.AUDIT_READ, P.KPI_READ, P.STAFF_READ}),
     # Admins run the system; they do not read customers' personal data or the complaint files.
     Role.ADMIN: frozenset(
-        _BASE | {P.STAFF_READ, P.STAFF_MANAGE, P.JOBS_MANAGE, P.SLA_POLICY_MANAGE, P.MEASURES_MANAGE,
-                 P.CUSTOMER_IMPORT, P.COMPLAINT_CODES_MANAGE}
+        _BASE | {P.STAFF_READ, P.STAFF_MANAGE, P.JOBS_MANAGE, P.SLA_POLICY_READ, P.SLA_POLICY_MANAGE,
+                 P.MEASURES_MANAGE, P.CUSTOMER_IMPORT, P.COMPLAINT_CODES_MANAGE}
     ),
 }
 

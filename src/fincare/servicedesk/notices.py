@@ -1,12 +1,14 @@
-"""Notices to complainants that the regulations require: each extension of the statutory deadline.
+"""What the customer is sent: each public reply (a complaint's decision among them), and the notice
+the regulations require of each extension of the statutory deadline.
 
-Sent through the outbox in the customer's language, by email or else SMS; a complainant with no
+Sent through the outbox in the customer's language, by email or else SMS; a customer with no
 address gets a timeline event instead, so the handler knows to telephone.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -16,7 +18,7 @@ from fincare.customers import service as customers
 from fincare.platform import outbox
 from fincare.platform.config import get_settings
 from fincare.platform.permissions import SYSTEM
-from fincare.servicedesk.models import Ticket, TicketEvent
+from fincare.servicedesk.models import Ticket, TicketEvent, TicketMessage
 from fincare.servicedesk.service import add_event
 
 EXTENSION = "servicedesk.statutory_extension"
@@ -32,6 +34,58 @@ outbox.register_template(EXTENSION, {
 })
 
 
+REPLY = "servicedesk.reply"
+
+outbox.register_template(REPLY, {
+    "zh-CN": ("关于您的{{ kind }}的回复（{{ reference }}）",
+              "尊敬的客户：\n关于您的{{ kind }}（编号 {{ reference }}），我们的回复如下：\n\n{{ body }}"),
+    "en": ("A reply about your {{ kind }} {{ reference }}",
+           "Dear customer,\nThis is our reply about your {{ kind }} {{ reference }}:\n\n{{ body }}"),
+})
+KIND_NAMES = {"zh-CN": {"consultation": "咨询", "complaint": "投诉", "feedback": "反馈"},
+              "en": {"consultation": "enquiry", "complaint": "complaint", "feedback": "feedback"}}
+
+
+def deliver_reply(session: Session, *, ticket_id: int, message_id: int) -> None:
+    """Send a public reply to the customer (once: a redelivered job finds its message queued)."""
+    dedupe_key = f"ticket-reply-{message_id}"
+    ticket = session.get(Ticket, ticket_id, with_for_update=True)
+    message = session.get(TicketMessage, message_id)
+    if ticket is None or message is None or _reply_handled(session, ticket_id, message_id, dedupe_key):
+        return
+    reached = _reach(session, ticket, purpose="ticket reply", undeliverable="reply_undeliverable",
+                     message_id=message_id)
+    if reached is None:
+        return
+    contact, channel, address = reached
+    kind = KIND_NAMES.get(contact.language, KIND_NAMES["en"])[ticket.kind]
+    outbox.send(session, channel=channel, to=address, template=REPLY, language=contact.language,
+                params={"reference": ticket.reference, "kind": kind, "body": message.body},
+                subject=("ticket", ticket.id), dedupe_key=dedupe_key)
+
+
+def _reach(session: Session, ticket: Ticket, *, purpose: str, undeliverable: str,
+           **detail: Any) -> tuple[customers.Contact, outbox.Channel, str] | None:
+    """The ticket's customer's contact (its use audited for `purpose`), the channel and address a
+    message can go to; None, with the `undeliverable` event on the timeline so the handler
+    telephones, when the customer has neither e-mail nor a mobile number."""
+    contact = customers.contact_of(session, ticket.customer_id, purpose=purpose)
+    reachable = contact.reachable() if contact else None
+    if contact is None or reachable is None:
+        add_event(session, ticket, undeliverable, SYSTEM, **detail)
+        return None
+    return contact, *reachable
+
+
+def _reply_handled(session: Session, ticket_id: int, message_id: int, dedupe_key: str) -> bool:
+    """A redelivered job finds its message queued, or its failure to find an address."""
+    if outbox.get_by_dedupe_key(session, dedupe_key) is not None:
+        return True
+    events = session.execute(select(TicketEvent.detail).where(TicketEvent.ticket_id == ticket_id,
+                                                              TicketEvent.kind == "reply_undeliverable"))
+    return any(detail.get("message_id") == message_id for detail in events.scalars())
+
+
 def _already_told(session: Session, ticket_id: int, days: int) -> bool:
     """A redelivered job finds its own earlier notice (or its failure to find an address)."""
     events = session.execute(select(TicketEvent.detail).where(
@@ -44,12 +98,11 @@ def notify_extension(session: Session, *, ticket_id: int, clock_id: int, days: i
     ticket = session.get(Ticket, ticket_id, with_for_update=True)
     if ticket is None or _already_told(session, ticket.id, days):
         return
-    contact = customers.contact_of(session, ticket.customer_id, purpose="statutory extension notice")
-    reachable = contact.reachable() if contact else None
-    if contact is None or reachable is None:
-        add_event(session, ticket, "notice_undeliverable", SYSTEM, days=days)
+    reached = _reach(session, ticket, purpose="statutory extension notice", undeliverable="notice_undeliverable",
+                     days=days)
+    if reached is None:
         return
-    channel, address = reachable
+    contact, channel, address = reached
     due_date = datetime.fromisoformat(due_at).astimezone(ZoneInfo(get_settings().timezone)).date().isoformat()
     message = outbox.send(session, channel=channel, to=address, template=EXTENSION, language=contact.language,
                           params={"reference": ticket.reference, "days": days, "due_date": due_date},

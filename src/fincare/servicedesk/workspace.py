@@ -172,11 +172,12 @@ def complaint_forms(actor: Principal, ticket: Ticket, *, works: bool, answers: b
     active = complaint and ticket.status in ACTIVE_STATUSES
     pending = next((d for d in decisions if d.status == DecisionStatus.PENDING_APPROVAL), None)
     open_review = next((r for r in reviews if r.status == ReviewStatus.OPEN), None)
-    statutory_running = any(c.target == Target.STATUTORY and c.state == RUNNING for c in clocks)
+    statutory_extendable = any(c.target == Target.STATUTORY and c.state == RUNNING
+                               and not service.at_maximum(c.extensions) for c in clocks)
     return ComplaintForms(
         decide=answers and active and pending is None,
         approve=pending if pending is not None and not recused and service.may_approve(actor, pending) else None,
-        request_extension=works and active and statutory_running and not waiting
+        request_extension=works and active and statutory_extendable and not waiting
         and not actor.can(Permission.EXTENSION_APPROVE),
         extension_waiting=active and waiting,
         link_duplicate=answers and active and ticket.possible_duplicate_of_id is not None,

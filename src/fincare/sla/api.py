@@ -23,7 +23,7 @@ Day = Annotated[date, UrlPath(description="a local date, e.g. 2026-10-08")]
 
 
 @router.get("/policies", response_model=list[PolicyRead])
-def policies(actor: Annotated[Principal, require(P.TICKET_READ)], history: bool = False) -> list[PolicyRead]:
+def policies(actor: Annotated[Principal, require(P.SLA_POLICY_READ)], history: bool = False) -> list[PolicyRead]:
     """The targets in force (with `history=true`, every version); a clock keeps the version it started with."""
     with unit_of_work(read_only=True) as session:
         return [PolicyRead.model_validate(p) for p in service.list_policies(session, include_history=history)]
@@ -40,7 +40,7 @@ def revise(policy_id: PathId, body: RevisionIn, actor: Manager) -> PolicyRead:
 
 
 @router.get("/calendar/overrides", response_model=list[OverrideRead])
-def overrides(actor: Annotated[Principal, require(P.TICKET_READ)]) -> list[OverrideRead]:
+def overrides(actor: Annotated[Principal, require(P.SLA_POLICY_READ)]) -> list[OverrideRead]:
     """The institution's own closed days and extra workdays (beside the official holidays and 调休)."""
     with unit_of_work(read_only=True) as session:
         return [OverrideRead.model_validate(o) for o in service.list_calendar_overrides(session)]

@@ -26,6 +26,7 @@ from fincare.platform.outbox.service import (
     Delivery,
     DeliveryReport,
     deliver_due,
+    get_by_dedupe_key,
     list_messages,
     messages_for,
     normalise_address,
@@ -38,6 +39,6 @@ from fincare.platform.outbox.templates import MissingParameter, UnknownTemplate,
 __all__ = [
     "Channel", "Delivery", "DeliveryError", "DeliveryReport", "EmailAdapter", "Envelope", "LoggingSmsAdapter",
     "MessageStatus", "MissingParameter", "OutboundMessage", "SmsAdapter", "Transport", "UnknownTemplate",
-    "deliver_due", "list_messages", "messages_for", "normalise_address", "register_template",
+    "deliver_due", "get_by_dedupe_key", "list_messages", "messages_for", "normalise_address", "register_template",
     "render", "retry", "retry_delay", "send", "transports_from_settings",
 ]

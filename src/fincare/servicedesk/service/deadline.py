@@ -27,14 +27,20 @@ from fincare.sla.models import Clock, ClockState, Target
 
 
 def may_extend(actor: Principal, clocks: Sequence[Clock]) -> bool:
-    """An approver, and a statutory deadline still ahead (a passed one is never extended)."""
+    """An approver, and a statutory deadline still ahead (a passed one is never extended) and not
+    yet at its 60 days."""
     return actor.can(Permission.EXTENSION_APPROVE) and _extendable(clocks)
 
 
 def _extendable(clocks: Sequence[Clock]) -> bool:
     now = clock.now()
     return any(c.target == Target.STATUTORY and c.met_at is None and c.state == ClockState.RUNNING and c.due_at > now
-               for c in clocks)
+               and not at_maximum(c.extensions) for c in clocks)
+
+
+def at_maximum(extensions: int) -> bool:
+    """Whether a statutory deadline extended `extensions` times may be extended no further (60 days)."""
+    return extensions >= len(sla.STATUTORY_EXTENSIONS)
 
 
 def extend_deadline(session: Session, *, actor: Principal, ticket: Ticket, reason: str) -> Clock:
@@ -62,7 +68,11 @@ def request_extension(session: Session, *, actor: Principal, ticket: Ticket, rea
     if ticket.status not in ACTIVE_STATUSES:
         raise Conflict("a resolved or closed complaint needs no more time", field="ticket_id")
     reason = clean_prose(reason, "reason", MAX_REASON)
-    if not _extendable(sla.clocks_of(session, SUBJECT, ticket.id)):
+    clocks = sla.clocks_of(session, SUBJECT, ticket.id)
+    if any(c.target == Target.STATUTORY and at_maximum(c.extensions) for c in clocks):
+        raise Conflict(f"the statutory deadline is already at its maximum of {sla.STATUTORY_EXTENSIONS[-1]} days",
+                       field="ticket_id")
+    if not _extendable(clocks):
         raise Conflict("the statutory deadline has passed or is not running; it cannot be extended",
                        field="ticket_id")
     if pending_extension(session, ticket.id) is not None:

@@ -86,9 +86,10 @@ def access_ticket(session: Session, ticket_id: int, actor: Principal, *, for_wri
 
 def add_message(session: Session, *, actor: Principal, ticket: Ticket, body: str,
                 visibility: Visibility) -> TicketMessage:
-    """A reply the customer sees, or an internal note.
+    """A reply to the customer, or an internal note.
 
-    The first public reply meets the first-response and feedback clocks and opens a new ticket.
+    The first public reply meets the first-response and feedback clocks and opens a new ticket. A
+    public reply is delivered to the customer after the transaction commits (`REPLY_PUBLISHED`).
     """
     body = clean_prose(body, "body", MAX_BODY)
     if ticket.status == TicketStatus.CLOSED:
@@ -113,7 +114,13 @@ def add_message(session: Session, *, actor: Principal, ticket: Ticket, body: str
     ticket.updated_at = now
     audit_trail.record(session, actor=actor, action="ticket.replied" if public else "ticket.noted", subject=ticket,
                        after={"message_id": message.id, "visibility": visibility, "length": len(body)})
+    if public:
+        jobs.enqueue(session, REPLY_PUBLISHED, dedupe_key=f"ticket-reply-{message.id}", ticket_id=ticket.id,
+                     message_id=message.id)
     return message
+
+
+REPLY_PUBLISHED = "servicedesk.reply_published"  # a public reply, to be delivered to the customer
 
 
 def reply(session: Session, *, actor: Principal, ticket: Ticket, body: str, visibility: Visibility) -> TicketMessage:
@@ -182,7 +189,7 @@ def transition(session: Session, *, actor: Principal, ticket: Ticket, to: str, r
     target = one_of(TicketStatus, to, "to")
     current = TicketStatus(ticket.status)
     if target == TicketStatus.NEW or target not in TRANSITIONS[current]:
-        raise Conflict(f"a {current} ticket cannot become {target}", field="to")
+        raise Conflict(f"a ticket that is {current} cannot become {target}", field="to")
     if ticket.duplicate_of_id is not None:
         raise Conflict("this complaint is handled as part of the one it is linked to", field="ticket_id")
     if target == TicketStatus.RESOLVED and ticket.kind == TicketKind.COMPLAINT and ticket.decision_id is None:
