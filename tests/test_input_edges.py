@@ -123,3 +123,16 @@ def test_full_width_phone_and_card_digits_are_stored_and_found_as_ascii(
     other = client.post(f"{API}/customers", json={**make.individual(), "cards": [body["cards"][0].translate(arabic)]},
                         headers=agent_li.headers)
     assert refused(other, "cards"), other.text
+
+
+def test_true_or_false_for_an_id_and_a_number_for_a_moment_are_refused_naming_the_field(
+        client: TestClient, supervisor_wang: Staff) -> None:
+    assert make_customer().id == 1  # `true` must not be read as this customer's id
+    specialist = make_staff("specialist_chen", Role.COMPLAINT_SPECIALIST)
+    body = {"kind": "complaint", "channel": "phone", "customer_id": 1, "subject": "年费", "description": "多收年费"}
+    for field, value in (("customer_id", True), ("named_staff_ids", [True]), ("received_at", 1764700000),
+                         ("received_at", "1764700000")):
+        response = client.post(f"{API}/tickets", headers=specialist.headers, json={**body, field: value})
+        assert refused(response, field), (field, value, response.text)
+    assert count(Ticket) == 0
+    assert client.post(f"{API}/tickets", headers=specialist.headers, json=body).status_code == 201

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fincare.sla import calendar
 from fincare.sla.calendar import AlwaysOn, BusinessHours
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -96,3 +98,14 @@ def test_institution_overrides_win() -> None:
         2026, 3, 4, 10, tzinfo=SHANGHAI)
     saturday = datetime(2026, 3, 7, 9, tzinfo=SHANGHAI)
     assert typhoon.between(saturday, saturday + timedelta(hours=3)) == timedelta(hours=3)
+
+
+def test_a_year_the_state_council_has_not_published_counts_weekdays_and_says_so(
+        caplog: pytest.LogCaptureFixture) -> None:
+    calendar.official_day_kind.cache_clear()
+    calendar._unpublished_years.discard(2033)  # another test may have met 2033 first
+    with caplog.at_level(logging.WARNING, logger="fincare.sla.calendar"):
+        days = [calendar.official_day_kind(date(2033, 1, d)) for d in (3, 4, 8)]  # Mon, Tue, Sat
+    assert days == ["workday", "workday", "weekend"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "2033" in warnings[0] and "overrides" in warnings[0]

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any, get_args
 
 from fastapi import Path
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from fincare.platform import clock
 from fincare.platform.text import CONTROL, CONTROL_MESSAGE
@@ -27,7 +36,16 @@ def _within_range(value: datetime) -> datetime:
     return value
 
 
-Moment = Annotated[AwareDatetime, AfterValidator(_within_range)]
+def _written_out(value: object) -> object:
+    """A moment as text (or a datetime, from Python): pydantic would read a bare number as seconds
+    since 1970, which no form or import means."""
+    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1)
+                                          .isdigit()):
+        raise ValueError("a date and time with its UTC offset, e.g. 2026-10-12T09:30:00+08:00, not a number")
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_written_out), AfterValidator(_within_range)]
 """A date and time with its UTC offset, between the years 1900 and 2999."""
 MomentOrUTC = Annotated[datetime, AfterValidator(_within_range)]
 """As `Moment`; one given without an offset is read as UTC (query filters)."""
@@ -38,6 +56,16 @@ class RequestBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_true_or_false_for_a_number(cls, value: object, info: ValidationInfo) -> object:
+        # pydantic reads true as 1: `"customer_id": true` would file a ticket on customer #1
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, bool) for v in values) and info.field_name is not None and not _takes_bool(
+                cls.model_fields[info.field_name].annotation):
+            raise ValueError("true or false is not a value of this field")
+        return value
+
     @field_validator("*", mode="after")
     @classmethod
     def _no_control_characters(cls, value: object) -> object:
@@ -45,6 +73,10 @@ class RequestBody(BaseModel):
         if any(isinstance(t, str) and CONTROL.search(t) for t in texts):
             raise ValueError(CONTROL_MESSAGE)
         return value
+
+
+def _takes_bool(annotation: Any) -> bool:
+    return annotation is bool or annotation is Any or any(_takes_bool(arg) for arg in get_args(annotation))
 
 
 class ResponseBody(BaseModel):

@@ -14,6 +14,7 @@ by exactly the business time it lasted.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
+log = logging.getLogger(__name__)
 DayKind = Literal["workday", "weekend", "holiday"]
 ZERO = timedelta(0)
 MAX_DAYS = 3660  # no SLA target spans ten years of working days; stops a runaway loop on bad input
@@ -38,7 +40,14 @@ def official_day_kind(day: date) -> DayKind:
         _off, name = chinese_calendar.get_holiday_detail(day)
         return "holiday" if name else "weekend"
     except NotImplementedError:
+        if day.year not in _unpublished_years:
+            _unpublished_years.add(day.year)
+            log.warning("chinese-calendar has no public holidays for %d: weekdays count as workdays until it is "
+                        "updated; enter that year's holidays and make-up days as calendar overrides", day.year)
         return "workday" if day.weekday() < 5 else "weekend"
+
+
+_unpublished_years: set[int] = set()  # warned of once per process
 
 
 def _official_workday(day: date) -> bool:
