@@ -14,6 +14,7 @@ from fincare.customers.models import RightsRequest
 from fincare.platform.db import unit_of_work
 from fincare.platform.permissions import Role
 from fincare.servicedesk.models import Ticket
+from tests.console import sign_in
 from tests.factories import customers as make
 from tests.factories.accounts import Staff, make_staff
 from tests.factories.customers import make_customer
@@ -136,3 +137,13 @@ def test_true_or_false_for_an_id_and_a_number_for_a_moment_are_refused_naming_th
         assert refused(response, field), (field, value, response.text)
     assert count(Ticket) == 0
     assert client.post(f"{API}/tickets", headers=specialist.headers, json=body).status_code == 201
+
+
+def test_a_body_that_is_not_json_is_refused_naming_the_body_and_a_page_id_that_is_not_a_number_is_404(
+        client: TestClient, agent_li: Staff) -> None:
+    broken = client.post(f"{API}/tickets", headers={**agent_li.headers, "Content-Type": "application/json"},
+                         content=b'{"kind": "consultation",')
+    assert refused(broken, "body") and "not valid JSON" in broken.json()["error"]["message"], broken.text
+    sign_in(client, agent_li.username)
+    assert client.get("/tickets/abc").status_code == 404
+    assert client.get(f"{API}/tickets/abc", headers=agent_li.headers).status_code == 422  # the API names it

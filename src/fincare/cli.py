@@ -79,7 +79,7 @@ def _check_master_key() -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from fincare.platform import keys
-    from fincare.platform.db import unit_of_work
+    from fincare.platform.db import set_engine, unit_of_work
 
     try:
         with unit_of_work(read_only=True) as session:
@@ -88,6 +88,8 @@ def _check_master_key() -> None:
         fail(str(exc))
     except SQLAlchemyError:
         pass
+    finally:
+        set_engine(None)  # `serve` keeps no idle connection in its parent; the others connect again on use
 
 
 @app.command()

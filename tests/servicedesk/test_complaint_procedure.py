@@ -19,7 +19,7 @@ from fincare.platform.db import unit_of_work
 from fincare.platform.jobs.models import Job
 from fincare.platform.notify import Notification
 from fincare.platform.permissions import Role
-from fincare.servicedesk.models import ComplaintDecision, ComplaintReview, Ticket, TicketMessage
+from fincare.servicedesk.models import ComplaintDecision, ComplaintReview, ExtensionRequest, Ticket, TicketMessage
 from fincare.sla.models import Clock, ClockEvent
 from tests.console import sign_in
 from tests.factories.accounts import Staff, make_staff
@@ -312,6 +312,18 @@ def test_an_extension_request_extends_the_deadline_only_when_a_supervisor_approv
     assert notices == 1
     assert post(client, supervisor_wang, f"/extension-requests/{request.json()['id']}/decision",
                 {"approve": True}).status_code == 409
+
+
+def test_a_retried_extension_request_is_answered_again_and_asked_once(client: TestClient, chen: Staff) -> None:
+    ticket = open_via_api(client, chen, kind="complaint")
+    url, key = f"{API}/tickets/{ticket['id']}/extension-requests", {"Idempotency-Key": "ext-req-1"}
+    first = client.post(url, json={"reason": "需调取三个月流水"}, headers={**chen.headers, **key})
+    again = client.post(url, json={"reason": "需调取三个月流水"}, headers={**chen.headers, **key})
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    with unit_of_work(read_only=True) as session:
+        asked = session.execute(select(func.count()).select_from(ExtensionRequest)).scalar_one()
+    assert asked == 1
 
 
 def test_no_extension_is_asked_for_or_offered_once_the_deadline_is_at_60_days(

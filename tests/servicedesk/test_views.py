@@ -277,6 +277,21 @@ def test_a_ticket_is_opened_for_a_customer_found_by_phone(client: TestClient, ag
     assert page.status_code == 200 and "139****5678" in page.text and "13912345678" not in page.text
 
 
+def test_the_new_ticket_form_sent_twice_opens_one_ticket(client: TestClient, agent_li: Staff) -> None:
+    customer = make.make_customer()
+    sign_in(client, "agent_li")
+    form = client.get("/tickets/new")
+    (key,) = re.findall(r'name="form_key" value="([^"]+)"', form.text)
+    assert key not in client.get("/tickets/new").text  # each form shown has its own
+    sent = {**intake(customer_id=str(customer.id)), "form_key": key, "csrf_token": csrf(form)}
+    first = client.post("/tickets/new", data=sent, follow_redirects=False)
+    again = client.post("/tickets/new", data=sent, follow_redirects=False)  # a double click
+    assert first.status_code == again.status_code == 303
+    assert again.headers["location"] == first.headers["location"] and count(Ticket) == 1
+    other = client.post("/tickets/new", data={**sent, "form_key": "another-form"}, follow_redirects=False)
+    assert other.status_code == 303 and count(Ticket) == 2  # another form is another ticket
+
+
 def test_a_found_customer_is_kept_while_the_rest_of_the_form_is_corrected(client: TestClient,
                                                                          agent_li: Staff) -> None:
     customer = make.make_customer(**make.individual(id_number=make.resident_id(seq=123)))

@@ -123,12 +123,13 @@ def erase(customer_id: Id, body: EraseIn, actor: Annotated[Principal, require(P.
 
 
 @router.post("/customers/{customer_id}/consents", status_code=201, response_model=ConsentRead)
-def consent(customer_id: Id, body: ConsentIn, actor: Annotated[Principal, require(P.CUSTOMER_WRITE)]) -> ConsentRead:
+def consent(customer_id: Id, body: ConsentIn, actor: Annotated[Principal, require(P.CUSTOMER_WRITE)],
+            idem: IdempotencyKey) -> JSONResponse:
     with unit_of_work() as session:
         customer = service.load_customer(session, customer_id, actor, P.CUSTOMER_WRITE, lock=True)
-        return ConsentRead.model_validate(service.record_consent(
+        return idem.run(session, actor, lambda: ConsentRead.model_validate(service.record_consent(
             session, actor=actor, customer=customer, purpose=body.purpose, granted=body.granted,
-            channel=body.channel))
+            channel=body.channel)))
 
 
 @router.post("/customers/{customer_id}/rights-requests", status_code=201, response_model=RightsRequestRead)

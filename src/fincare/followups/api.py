@@ -26,6 +26,7 @@ from fincare.followups.schemas import (
 )
 from fincare.platform.db import unit_of_work
 from fincare.platform.http import require
+from fincare.platform.idempotency import IdempotencyKey
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
 from fincare.platform.schemas import MAX_ID, Moment, PathId
@@ -79,11 +80,11 @@ def rules(actor: Caller) -> list[RuleRead]:
 
 
 @router.post("/followup-rules", status_code=201, response_model=RuleRead)
-def add_rule(body: RuleIn, actor: Manager) -> RuleRead:
+def add_rule(body: RuleIn, actor: Manager, idem: IdempotencyKey) -> JSONResponse:
     """Periodic follow-ups for the customers of a segment or a tag (key customers, high-risk sales)."""
     with unit_of_work() as session:
-        return RuleRead.model_validate(service.add_rule(session, actor=actor, kind=body.kind, cadence=body.cadence,
-                                                        segment=body.segment, tag=body.tag))
+        return idem.run(session, actor, lambda: RuleRead.model_validate(service.add_rule(
+            session, actor=actor, kind=body.kind, cadence=body.cadence, segment=body.segment, tag=body.tag)))
 
 
 @router.post("/followup-rules/{rule_id}/deactivate", response_model=RuleRead)
@@ -120,12 +121,12 @@ def templates(actor: Manager) -> list[TemplateRead]:
 
 
 @router.post("/survey-templates", status_code=201, response_model=TemplateRead)
-def add_template(body: TemplateIn, actor: Manager) -> TemplateRead:
+def add_template(body: TemplateIn, actor: Manager, idem: IdempotencyKey) -> JSONResponse:
     """A questionnaire: CSAT (1–5), NPS (0–10), single / multiple choice, free text, in zh-CN and en."""
     with unit_of_work() as session:
-        return TemplateRead.model_validate(service.add_template(session, actor=actor, key=body.key,
-                                                                title_zh=body.title_zh, title_en=body.title_en,
-                                                                questions=body.questions))
+        return idem.run(session, actor, lambda: TemplateRead.model_validate(service.add_template(
+            session, actor=actor, key=body.key, title_zh=body.title_zh, title_en=body.title_en,
+            questions=body.questions)))
 
 
 @router.get("/survey-policies", response_model=list[PolicyRead])

@@ -30,7 +30,7 @@ from fincare.platform.accounts import service as accounts
 from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.config import get_settings
 from fincare.platform.db import unit_of_work
-from fincare.platform.errors import Conflict, DomainError, Forbidden, TooLarge, Unauthenticated
+from fincare.platform.errors import Conflict, DomainError, Forbidden, NotFound, TooLarge, Unauthenticated
 from fincare.platform.observability import HTTP_REQUESTS, HTTP_SECONDS
 from fincare.platform.permissions import Permission, Principal
 
@@ -186,10 +186,15 @@ def install_error_handlers(app: FastAPI, *, console_error: Callable[[Request, Do
         assert isinstance(exc, RequestValidationError)
         errors = exc.errors()
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        if first.get("type") == "json_invalid":  # its loc is a character position, not a field
+            errors = [{"loc": ("body",), "msg": f"not valid JSON (at character {first['loc'][-1]})"}]
+            first = errors[0]
         field = _field_of(first.get("loc", ()))
         message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
         details = [{"field": _field_of(e.get("loc", ())), "message": e.get("msg")} for e in errors[:20]]
         if not is_api(request):
+            if tuple(first.get("loc", ()))[:1] == ("path",):  # /tickets/abc: no such page
+                return console_error(request, NotFound("no such page"))
             return console_error(request, DomainError(message, field=field))
         body = _error_body("invalid", message, field)
         body["error"]["details"] = details

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from fincare.platform.db import unit_of_work
 from fincare.platform.http import require
+from fincare.platform.idempotency import IdempotencyKey
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
 from fincare.platform.schemas import PathId
@@ -59,14 +61,18 @@ def _row(session: Session, measure_id: int) -> MeasureRead:
 
 
 @router.post("/measures", status_code=201, response_model=MeasureRead)
-def add_measure(body: MeasureIn, actor: Annotated[Principal, require(P.MEASURES_MANAGE)]) -> MeasureRead:
+def add_measure(body: MeasureIn, actor: Annotated[Principal, require(P.MEASURES_MANAGE)],
+                idem: IdempotencyKey) -> JSONResponse:
     """A new measure of the plan, with its owner department, dates, cadence and the KPIs that show it."""
     with unit_of_work() as session:
-        measure = service.add_measure(session, actor=actor, key=body.key, title_zh=body.title_zh,
-                                      title_en=body.title_en, owner_department=body.owner_department,
-                                      starts_on=body.starts_on, due_on=body.due_on, cadence=body.cadence,
-                                      kpi_keys=body.kpi_keys)
-        return _row(session, measure.id)
+        def add() -> MeasureRead:
+            measure = service.add_measure(session, actor=actor, key=body.key, title_zh=body.title_zh,
+                                          title_en=body.title_en, owner_department=body.owner_department,
+                                          starts_on=body.starts_on, due_on=body.due_on, cadence=body.cadence,
+                                          kpi_keys=body.kpi_keys)
+            return _row(session, measure.id)
+
+        return idem.run(session, actor, add)
 
 
 @router.patch("/measures/{measure_id}", response_model=MeasureRead)

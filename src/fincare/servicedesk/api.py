@@ -173,11 +173,12 @@ def codes(actor: Reader, dimension: Annotated[str | None, Query(max_length=16)] 
 
 
 @router.post("/complaint-codes", status_code=201, response_model=CodeRead)
-def add_code(body: CodeIn, actor: Annotated[Principal, require(P.COMPLAINT_CODES_MANAGE)]) -> CodeRead:
+def add_code(body: CodeIn, actor: Annotated[Principal, require(P.COMPLAINT_CODES_MANAGE)],
+             idem: IdempotencyKey) -> JSONResponse:
     with unit_of_work() as session:
-        return CodeRead.model_validate(service.add_code(session, actor=actor, dimension=body.dimension,
-                                                        code=body.code, name_zh=body.name_zh, name_en=body.name_en,
-                                                        parent_code=body.parent_code))
+        return idem.run(session, actor, lambda: CodeRead.model_validate(service.add_code(
+            session, actor=actor, dimension=body.dimension, code=body.code, name_zh=body.name_zh,
+            name_en=body.name_en, parent_code=body.parent_code)))
 
 
 # -- the complaint procedure -----------------------------------------------------------------------
@@ -194,12 +195,12 @@ def link(ticket_id: PathId, body: LinkIn, actor: Handler) -> TicketRead:
 
 
 @router.post("/tickets/{ticket_id}/extension-requests", status_code=201, response_model=ExtensionRequestRead)
-def request_extension(ticket_id: PathId, body: ExtensionIn, actor: Handler) -> ExtensionRequestRead:
+def request_extension(ticket_id: PathId, body: ExtensionIn, actor: Handler, idem: IdempotencyKey) -> JSONResponse:
     """Ask a supervisor-level role for more time; it is decided at `/extension-requests/{id}/decision`."""
     with unit_of_work() as session:
         ticket = service.access_ticket(session, ticket_id, actor, for_write=True)
-        return ExtensionRequestRead.model_validate(service.request_extension(session, actor=actor, ticket=ticket,
-                                                                             reason=body.reason))
+        return idem.run(session, actor, lambda: ExtensionRequestRead.model_validate(service.request_extension(
+            session, actor=actor, ticket=ticket, reason=body.reason)))
 
 
 @router.post("/extension-requests/{request_id}/decision", response_model=ExtensionRequestRead)
@@ -252,12 +253,12 @@ def approve(decision_id: PathId, body: ApprovalIn,
 
 
 @router.post("/tickets/{ticket_id}/reviews", status_code=201, response_model=ReviewRead)
-def request_review(ticket_id: PathId, body: ReviewIn, actor: Handler) -> ReviewRead:
+def request_review(ticket_id: PathId, body: ReviewIn, actor: Handler, idem: IdempotencyKey) -> JSONResponse:
     """Record the complainant's request for review (核查) of the decision; due in 30 days."""
     with unit_of_work() as session:
         ticket = service.access_ticket(session, ticket_id, actor)
-        return ReviewRead.model_validate(service.request_review(session, actor=actor, ticket=ticket,
-                                                                reason=body.reason, reviewer_id=body.reviewer_id))
+        return idem.run(session, actor, lambda: ReviewRead.model_validate(service.request_review(
+            session, actor=actor, ticket=ticket, reason=body.reason, reviewer_id=body.reviewer_id)))
 
 
 @router.get("/tickets/{ticket_id}/reviews", response_model=list[ReviewRead])

@@ -9,6 +9,9 @@ with the message next to the field at fault and what the user typed. Customers a
 
 from __future__ import annotations
 
+import hashlib
+import json
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +28,7 @@ from fincare.platform.config import get_settings
 from fincare.platform.db import unit_of_work
 from fincare.platform.errors import Conflict, Forbidden, Invalid, one_of
 from fincare.platform.forms import FormError, Submitted, plain, text
+from fincare.platform.idempotency import Idempotency
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
 from fincare.platform.web import NavItem, add_nav, language_of, render
@@ -52,6 +56,7 @@ from fincare.servicedesk.pages import (
     yes,
     zone,
 )
+from fincare.servicedesk.schemas import TicketRead
 from fincare.servicedesk.service.resolution import Language
 
 router = APIRouter(include_in_schema=False)
@@ -63,8 +68,10 @@ add_nav(NavItem("New ticket", "/tickets/new", P.TICKET_WRITE, order=6))
 DECISION_FIELDS = ("outcome", "remedy", "reply", "language")
 
 LOOKUP_FIELDS = ("phone", "id_number")  # exact blind-index lookups a caller can read out
+# form_key: made when the form is first shown, it is the creation's Idempotency-Key, so a form sent
+# twice (a double click, a resend after a lost answer) opens one ticket
 INTAKE_FIELDS = ("lookup_field", "lookup_value", "customer_id", "kind", "channel", "subject", "description",
-                 "risk_grade", "priority", "received_at")
+                 "risk_grade", "priority", "received_at", "form_key")
 # The status buttons, in the order a ticket usually moves.
 STATUS_ORDER = (TicketStatus.OPEN, TicketStatus.PENDING_CUSTOMER, TicketStatus.RESOLVED, TicketStatus.CLOSED,
                 TicketStatus.REOPENED)
@@ -160,7 +167,7 @@ def _new_form(request: Request, actor: Principal, typed: dict[str, str], *, erro
 @router.get("/tickets/new")
 def new_ticket_page(request: Request, actor: Writer) -> Response:
     blank = {**dict.fromkeys(INTAKE_FIELDS, ""), "lookup_field": "phone", "kind": TicketKind.CONSULTATION,
-             "channel": Channel.PHONE}
+             "channel": Channel.PHONE, "form_key": secrets.token_urlsafe(16)}
     return _new_form(request, actor, blank)
 
 
@@ -184,8 +191,12 @@ def create_ticket(request: Request, actor: Writer, form: Submitted) -> Response:
             return _new_form(request, actor, typed)
         if not typed["customer_id"]:
             raise Invalid("find the customer by mobile phone or ID number first", field="lookup_value")
+        raw = _raw_intake(typed)
+        fingerprint = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
         with unit_of_work() as session:
-            ticket_id = service.open_ticket(session, actor=actor, raw=_raw_intake(typed)).ticket.id
+            answer = Idempotency(typed["form_key"] or None, fingerprint).run(
+                session, actor, lambda: TicketRead.opened(service.open_ticket(session, actor=actor, raw=raw)))
+        ticket_id = json.loads(bytes(answer.body))["id"]  # a replay answers with the first ticket
     except (Invalid, Forbidden, Conflict) as exc:
         return _new_form(request, actor, typed, error=FormError.of("ticket", exc))
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)

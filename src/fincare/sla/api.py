@@ -7,9 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 from fastapi import Path as UrlPath
+from fastapi.responses import JSONResponse
 
 from fincare.platform.db import unit_of_work
 from fincare.platform.http import require
+from fincare.platform.idempotency import IdempotencyKey
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
 from fincare.platform.schemas import PathId
@@ -30,13 +32,13 @@ def policies(actor: Annotated[Principal, require(P.SLA_POLICY_READ)], history: b
 
 
 @router.post("/policies/{policy_id}/revisions", status_code=201, response_model=PolicyRead)
-def revise(policy_id: PathId, body: RevisionIn, actor: Manager) -> PolicyRead:
+def revise(policy_id: PathId, body: RevisionIn, actor: Manager, idem: IdempotencyKey) -> JSONResponse:
     """A new version of one policy target; running clocks are not changed."""
     with unit_of_work() as session:
         policy = service.get_policy(session, policy_id, lock=True)
         calendar = CalendarKind(body.calendar) if body.calendar else None
-        return PolicyRead.model_validate(service.revise_policy(session, actor=actor, policy=policy,
-                                                               minutes=body.minutes, calendar=calendar))
+        return idem.run(session, actor, lambda: PolicyRead.model_validate(service.revise_policy(
+            session, actor=actor, policy=policy, minutes=body.minutes, calendar=calendar)))
 
 
 @router.get("/calendar/overrides", response_model=list[OverrideRead])
