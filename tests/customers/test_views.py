@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -108,6 +109,16 @@ def test_each_visit_of_the_customer_page_records_exactly_one_view(client: TestCl
     assert 'data-testid="risk-validity"' in first.text and "badge-ok" in first.text
     for slot in ("tickets", "followups", "loyalty"):
         assert f'data-slot="{slot}"' in first.text
+
+
+def test_the_customer_page_shows_times_in_the_institution_s_time_zone(client: TestClient, agent_li: Staff) -> None:
+    _body, customer = customer_with()
+    with unit_of_work(read_only=True) as session:
+        created = session.get(Customer, customer.id).created_at  # type: ignore[union-attr]
+    shanghai = created.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    assert shanghai != created.astimezone(UTC).strftime("%Y-%m-%d %H:%M")  # eight hours apart
+    sign_in(client, "agent_li")
+    assert shanghai in client.get(f"/customers/{customer.id}").text
 
 
 def test_agents_get_no_reveal_form_and_their_reveal_is_refused(client: TestClient, agent_li: Staff) -> None:

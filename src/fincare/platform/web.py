@@ -7,9 +7,11 @@ shared layouts live in `fincare/web/templates/`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -59,8 +61,18 @@ def nav_for(actor: Principal | None) -> list[NavItem]:
 def environment() -> Environment:
     loaders = [FileSystemLoader(WEB_DIR / "templates"),
                PrefixLoader({p: FileSystemLoader(d) for p, d in _template_dirs.items()})]
-    return Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape(["html"]),
-                       trim_blocks=True, lstrip_blocks=True)
+    env = Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape(["html"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["local"] = local_time
+    return env
+
+
+def local_time(moment: datetime | None, *, seconds: bool = False) -> str:
+    """A stored (UTC) time as staff read it, in FINCARE_TIMEZONE (`{{ t | local }}`); "—" for none."""
+    if moment is None:
+        return "—"
+    return moment.astimezone(ZoneInfo(get_settings().timezone)).strftime(
+        "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def language_of(request: Request) -> str:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Path as UrlPath
 
+from fincare.platform import web
 from fincare.platform.config import get_settings
 from fincare.platform.errors import Invalid
 from fincare.platform.http import require_page
@@ -32,7 +33,7 @@ def zone() -> ZoneInfo:
 
 def local(moment: datetime | None) -> str:
     """A stored (UTC) time in the institution's time zone, as staff read it."""
-    return moment.astimezone(zone()).strftime("%Y-%m-%d %H:%M") if moment else "—"
+    return web.local_time(moment)
 
 
 def iso(moment: datetime) -> str:
