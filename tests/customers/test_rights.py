@@ -42,6 +42,17 @@ def test_a_request_is_recorded_with_a_fifteen_day_deadline(client: TestClient, a
     assert client.get("/api/v1/rights-requests", headers=agent_li.headers).status_code == 403
 
 
+def test_a_request_received_in_beijing_time_is_answered_as_a_later_read_shows_it(client: TestClient,
+                                                                                 agent_li: Staff, db: Engine) -> None:
+    _, customer = new_customer(client, agent_li)
+    opened = client.post(f"/api/v1/customers/{customer['id']}/rights-requests", headers=agent_li.headers,
+                         json={"kind": "access", "received_at": "2026-10-12T09:30:00+08:00"})
+    assert opened.status_code == 201, opened.text
+    (listed,) = client.get("/api/v1/rights-requests", headers=compliance(db).headers).json()
+    assert opened.json()["received_at"] == listed["received_at"]
+    assert opened.json()["received_at"].replace("Z", "+00:00") == "2026-10-12T01:30:00+00:00"
+
+
 def test_export_holds_everything_in_clear_is_audited_and_fulfils_the_access_request(
     client: TestClient, agent_li: Staff, auditor_zhao: Staff, db: Engine
 ) -> None:

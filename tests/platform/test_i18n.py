@@ -28,7 +28,6 @@ CATALOGUE_FILE = Path(i18n.__file__).resolve().parent / "locale" / "zh-CN.json"
 # `_("literal")` or `_('literal')` with nothing else inside the call (so `_("role:" ~ role)` is not one).
 LITERAL_MSGID = re.compile(r"""\b_\(\s*(?P<q>["'])(?P<msgid>(?:(?!(?P=q)).)*)(?P=q)\s*\)""", re.DOTALL)
 # Services whose DomainError messages reach console pages (login, 2FA, password, error page).
-ERROR_SOURCES = ["platform/http.py", "platform/accounts/service.py", "platform/accounts/views.py"]
 ERROR_CLASSES = {"DomainError", "Unauthenticated", "Forbidden", "NotFound", "Conflict", "Invalid", "TooLarge",
                  "Locked", "LoginRequired", "SecondFactorRequired", "PasswordChangeRequired"}
 
@@ -46,10 +45,11 @@ def template_msgids() -> set[str]:
 
 
 def error_messages() -> set[str]:
-    """Plain-string messages of domain errors raised in `ERROR_SOURCES` (f-strings are skipped)."""
+    """Plain-string messages of the domain errors raised anywhere in FinCare (f-strings are skipped):
+    any of them may reach a console page."""
     found: set[str] = set()
-    for relative in ERROR_SOURCES:
-        tree = ast.parse((SRC / relative).read_text("utf-8"))
+    for source in sorted(SRC.rglob("*.py")):
+        tree = ast.parse(source.read_text("utf-8"))
         for node in ast.walk(tree):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ERROR_CLASSES
                     and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):

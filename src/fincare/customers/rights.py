@@ -44,7 +44,7 @@ def open_request(session: Session, *, actor: Principal, customer: Customer, kind
     unknown = sorted(set(fields or ()) - set(service.ALLOWED))
     if unknown:
         raise Invalid(f"not a customer field: {unknown[0]}", field="fields")
-    received = received_at or clock.now()
+    received = (received_at or clock.now()).astimezone(UTC)  # as stored: the answer equals a later read
     if received > clock.now():
         raise Invalid("a request cannot be received in the future", field="received_at")
     if received < PIPL_IN_FORCE:
