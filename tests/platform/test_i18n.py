@@ -129,6 +129,9 @@ def test_an_unknown_message_falls_back_to_english() -> None:
     translate = i18n.translator("zh-CN")
     assert translate("Sign in") == "登录"
     assert translate("no such message, surely") == "no such message, surely"
+    # a known sentence with a detail in brackets (a permission, a value): the sentence translated
+    assert translate("your role does not allow this (customer.reveal)") == "您的角色无权执行此操作（customer.reveal）"
+    assert translate("no such message (x)") == "no such message (x)"
     assert i18n.translator("en")("Sign in") == "Sign in"
 
 

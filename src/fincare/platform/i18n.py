@@ -8,6 +8,7 @@ Coded labels (`role:agent`, `job:parked`) are msgids too, so `locale/en.json` na
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -37,11 +38,18 @@ def normalise(language: str | None) -> str | None:
     return None
 
 
+_DETAIL = re.compile(r"(?P<message>.+) \((?P<detail>[^()]+)\)")
+
+
 def translator(language: str) -> Callable[[str], str]:
     """`_` for one language; `_("Hello {name}").format(name=...)` keeps placeholders intact."""
     table = catalogue(language)
 
     def translate(message: str) -> str:
-        return table.get(message, message)
+        found = table.get(message)
+        if found is None and (detail := _DETAIL.fullmatch(message)) and detail["message"] in table:
+            # "your role does not allow this (customer.reveal)": the sentence translated, the detail kept
+            return f"{table[detail['message']]}（{detail['detail']}）"
+        return message if found is None else found
 
     return translate
