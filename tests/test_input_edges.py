@@ -127,16 +127,18 @@ def test_full_width_phone_and_card_digits_are_stored_and_found_as_ascii(
 
 
 def test_true_or_false_for_an_id_and_a_number_for_a_moment_are_refused_naming_the_field(
-        client: TestClient, supervisor_wang: Staff) -> None:
+        client: TestClient, supervisor_wang: Staff, compliance_qian: Staff) -> None:
     assert make_customer().id == 1  # `true` must not be read as this customer's id
     specialist = make_staff("specialist_chen", Role.COMPLAINT_SPECIALIST)
     body = {"kind": "complaint", "channel": "phone", "customer_id": 1, "subject": "年费", "description": "多收年费"}
     for field, value in (("customer_id", True), ("named_staff_ids", [True]), ("received_at", 1764700000),
-                         ("received_at", "1764700000")):
+                         ("received_at", "1764700000"), ("received_at", "+1764700000"), ("received_at", "-1.5e3")):
         response = client.post(f"{API}/tickets", headers=specialist.headers, json={**body, field: value})
         assert refused(response, field), (field, value, response.text)
     assert count(Ticket) == 0
     assert client.post(f"{API}/tickets", headers=specialist.headers, json=body).status_code == 201
+    audit = client.get(f"{API}/audit", params={"since": "1764700000"}, headers=compliance_qian.headers)
+    assert refused(audit, "since"), audit.text
 
 
 def test_a_body_that_is_not_json_is_refused_naming_the_body_and_a_page_id_that_is_not_a_number_is_404(

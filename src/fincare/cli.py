@@ -290,7 +290,7 @@ def import_customers(
     _check_master_key()
     actor = Principal(account_id=None, username=f"import:{file.name}")
     totals = importer.ImportTotals()
-    report = _writable_report(errors or file.with_name(file.name + ".errors.csv"))
+    report = _writable_report(errors or _default_report(file))
     size = max(file.stat().st_size, 1)
 
     class Aborted(Exception):
@@ -332,9 +332,9 @@ def import_customers(
         + (f" (see {report})" if totals.errors else "")
         + ("" if written else " — nothing was imported (all-or-nothing; use --skip-bad-rows)")))
     if not written:
-        err.print(f"{len(totals.errors)} bad rows, first at line {totals.errors[0].line} "
-                  f"({totals.errors[0].column}: {totals.errors[0].reason}); nothing imported", highlight=False,
-                  soft_wrap=True)
+        first = min(totals.errors, key=lambda e: e.line)
+        err.print(f"{len(totals.errors)} bad rows, first at line {first.line} ({first.column}: {first.reason}); "
+                  "nothing imported", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
 
 
@@ -366,7 +366,7 @@ def import_tickets(
         fail(f"--format is one of {', '.join(f.value for f in importer.Format)}")
     # the operator at the console acts as the system, under the file's name in the audit trail
     actor = dataclasses.replace(SYSTEM, username=f"import:{file.name}")
-    report = _writable_report(errors or file.with_name(file.name + ".errors.csv"))
+    report = _writable_report(errors or _default_report(file))
     size = max(file.stat().st_size, 1)
     totals = importer.ImportTotals()
 
@@ -407,9 +407,9 @@ def import_tickets(
         f"{doc['errors']} rejected" + (f" (see {report})" if totals.errors else "")
         + ("" if written else " — nothing was imported (all-or-nothing; use --skip-bad-rows)")))
     if not written:
-        err.print(f"{len(totals.errors)} bad rows, first at line {totals.errors[0].line} "
-                  f"({totals.errors[0].column}: {totals.errors[0].reason}); nothing imported", highlight=False,
-                  soft_wrap=True)
+        first = min(totals.errors, key=lambda e: e.line)
+        err.print(f"{len(totals.errors)} bad rows, first at line {first.line} ({first.column}: {first.reason}); "
+                  "nothing imported", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
 
 
@@ -418,6 +418,13 @@ def import_tickets(
 PeriodOption = Annotated[str, typer.Option(help="2026-10, 2026-Q3, 2026-H2, 2026 or 2026-10-01..2026-10-15.")]
 OutputOption = Annotated[Path | None, typer.Option(
     "--output", dir_okay=False, help="Write the report to this file (xlsx: default complaints-PERIOD.xlsx).")]
+
+
+def _default_report(file: Path) -> Path:
+    """FILE.errors.csv beside the file, or in the working directory when the file's folder is read-only."""
+    beside = file.with_name(file.name + ".errors.csv")
+    writable = os.access(beside if beside.exists() else file.parent, os.W_OK)
+    return beside if writable else Path.cwd() / beside.name
 
 
 def _writable_report(path: Path) -> Path:

@@ -508,3 +508,13 @@ def test_a_public_reply_reaches_the_customer_once_and_a_note_never_does(client: 
             TicketEvent.kind == "reply_undeliverable")).scalars().all()
     assert sent == [(reachable["id"], "email", "servicedesk.reply")]
     assert undeliverable == [silent["id"]]  # the handler is told to telephone
+    longest = client.post(f"/api/v1/tickets/{reachable['id']}/replies", headers=agent_li.headers,
+                          json={"body": "年" * 20_000, "visibility": "public"})
+    assert longest.status_code == 201  # a reply may be this long, but no letter holds it with its greeting
+    while worker.run_once():
+        pass
+    with unit_of_work(read_only=True) as session:
+        told = session.execute(select(TicketEvent.detail).where(
+            TicketEvent.ticket_id == reachable["id"], TicketEvent.kind == "reply_undeliverable")).scalars().all()
+        parked = session.execute(select(func.count()).select_from(Job).where(Job.state != "done")).scalar_one()
+    assert len(told) == 1 and "20000" in told[0]["reason"] and parked == 0

@@ -290,6 +290,11 @@ def test_the_new_ticket_form_sent_twice_opens_one_ticket(client: TestClient, age
     assert again.headers["location"] == first.headers["location"] and count(Ticket) == 1
     other = client.post("/tickets/new", data={**sent, "form_key": "another-form"}, follow_redirects=False)
     assert other.status_code == 303 and count(Ticket) == 2  # another form is another ticket
+    crafted = client.post("/tickets/new", data={**sent, "form_key": "k" * 300}, follow_redirects=False)
+    assert crafted.status_code == 422 and count(Ticket) == 2
+    changed = client.post("/tickets/new", data={**sent, "subject": "另一件事"}, follow_redirects=False)
+    assert changed.status_code == 409 and count(Ticket) == 2  # the form of an opened ticket, changed
+    assert key not in changed.text and 'name="form_key"' in changed.text  # sent again, it opens a new one
 
 
 def test_a_found_customer_is_kept_while_the_rest_of_the_form_is_corrected(client: TestClient,

@@ -225,8 +225,15 @@ def erased_external_ids(session: Session, external_ids: Iterable[str]) -> set[st
     if session.execute(select(ErasedExternalId.lookup).limit(1)).first() is None:
         return set()  # the usual case: nobody was erased, and no id is hashed
     lookups = {keys.blind_index(ERASED_EXTERNAL_ID, e): e for e in external_ids}
-    found = session.execute(select(ErasedExternalId.lookup).where(ErasedExternalId.lookup.in_(list(lookups))))
-    return {lookups[lookup] for lookup in found.scalars()}
+    digests, erased = list(lookups), set()
+    for start in range(0, len(digests), _LOOKUPS_PER_QUERY):  # a batch may hold 20,000 ids
+        found = session.execute(select(ErasedExternalId.lookup).where(
+            ErasedExternalId.lookup.in_(digests[start:start + _LOOKUPS_PER_QUERY])))
+        erased |= {lookups[lookup] for lookup in found.scalars()}
+    return erased
+
+
+_LOOKUPS_PER_QUERY = 900  # under the 999 bound parameters of older SQLite builds
 
 
 ERASED_EXTERNAL_ID = "erased_external_id"

@@ -63,14 +63,19 @@ def attempts(follow_up_id: PathId, actor: Caller) -> list[AttemptRead]:
 
 
 @router.post("/followups/{follow_up_id}/outcome", response_model=FollowUpRead)
-def outcome(follow_up_id: PathId, body: OutcomeIn, actor: Caller) -> FollowUpRead:
+def outcome(follow_up_id: PathId, body: OutcomeIn, actor: Caller, idem: IdempotencyKey) -> JSONResponse:
     """Record one call: reached (satisfied or not: reason, and reopen / review / none), unreachable
-    (closed on the third different day) or refused."""
+    (closed on the third different day) or refused; send an `Idempotency-Key`: a retry must not count
+    a call twice."""
     with unit_of_work() as session:
         follow_up = service.access(session, follow_up_id, actor, for_write=True)
-        service.record_attempt(session, actor=actor, follow_up=follow_up, result=body.result, note=body.note,
-                               reason=body.reason, next_step=body.next_step)
-        return FollowUpRead.many(session, [follow_up])[0]
+
+        def record() -> FollowUpRead:
+            service.record_attempt(session, actor=actor, follow_up=follow_up, result=body.result, note=body.note,
+                                   reason=body.reason, next_step=body.next_step)
+            return FollowUpRead.many(session, [follow_up])[0]
+
+        return idem.run(session, actor, record, status_code=200)
 
 
 @router.get("/followup-rules", response_model=list[RuleRead])

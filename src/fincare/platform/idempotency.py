@@ -110,9 +110,7 @@ async def _idempotency(
 ) -> Idempotency:
     if idempotency_key is None:
         return Idempotency(None, "")  # nothing to replay, so no fingerprint to compare
-    idempotency_key = idempotency_key.strip()
-    if not idempotency_key or len(idempotency_key) > 200 or not idempotency_key.isprintable():
-        raise Invalid("Idempotency-Key must be 1-200 printable characters", field="Idempotency-Key")
+    idempotency_key = _checked(idempotency_key)
     body = await request.body()
     digest = hashlib.sha256(request.method.encode() + b" " + request.url.path.encode() + b"\n")
     try:  # the same JSON written with other spacing or key order is the same request
@@ -120,6 +118,18 @@ async def _idempotency(
     except (ValueError, RecursionError):  # not JSON, or nested too deep to read: the bytes as sent
         digest.update(body)
     return Idempotency(idempotency_key, digest.hexdigest())
+
+
+def idempotency_key(value: str) -> str | None:
+    """A key sent in a form field (the console's), checked as the header is; None for none."""
+    return _checked(value) if value.strip() else None
+
+
+def _checked(key: str) -> str:
+    key = key.strip()
+    if not key or len(key) > 200 or not key.isprintable():
+        raise Invalid("Idempotency-Key must be 1-200 printable characters", field="Idempotency-Key")
+    return key
 
 
 IdempotencyKey = Annotated[Idempotency, Depends(_idempotency)]

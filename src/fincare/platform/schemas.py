@@ -37,17 +37,24 @@ def _within_range(value: datetime) -> datetime:
 
 
 def _written_out(value: object) -> object:
-    """A moment as text (or a datetime, from Python): pydantic would read a bare number as seconds
-    since 1970, which no form or import means."""
-    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1)
-                                          .isdigit()):
+    """A moment as text (or a datetime, from Python): pydantic would read a number ("1764700000",
+    "+1.7e9") as seconds since 1970, which no form or import means."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
         raise ValueError("a date and time with its UTC offset, e.g. 2026-10-12T09:30:00+08:00, not a number")
     return value
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 Moment = Annotated[AwareDatetime, BeforeValidator(_written_out), AfterValidator(_within_range)]
 """A date and time with its UTC offset, between the years 1900 and 2999."""
-MomentOrUTC = Annotated[datetime, AfterValidator(_within_range)]
+MomentOrUTC = Annotated[datetime, BeforeValidator(_written_out), AfterValidator(_within_range)]
 """As `Moment`; one given without an offset is read as UTC (query filters)."""
 
 

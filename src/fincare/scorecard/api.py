@@ -48,12 +48,16 @@ def notes(measure_id: PathId, actor: Reader) -> list[NoteRead]:
 
 
 @router.post("/measures/{measure_id}/progress", response_model=MeasureRead)
-def progress(measure_id: PathId, body: ProgressIn, actor: Reader) -> MeasureRead:
-    """A progress note (with the new percentage or status) by the owner department or a plan manager."""
+def progress(measure_id: PathId, body: ProgressIn, actor: Reader, idem: IdempotencyKey) -> JSONResponse:
+    """A progress note (with the new percentage or status) by the owner department or a plan manager;
+    send an `Idempotency-Key`: a retry must not add the note twice."""
     with unit_of_work() as session:
-        service.record_progress(session, actor=actor, measure_id=measure_id, text=body.text,
-                                progress=body.progress, status=body.status)
-        return _row(session, measure_id)
+        def add() -> MeasureRead:
+            service.record_progress(session, actor=actor, measure_id=measure_id, text=body.text,
+                                    progress=body.progress, status=body.status)
+            return _row(session, measure_id)
+
+        return idem.run(session, actor, add, status_code=200)
 
 
 def _row(session: Session, measure_id: int) -> MeasureRead:

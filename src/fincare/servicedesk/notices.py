@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from fincare.customers import service as customers
 from fincare.platform import outbox
 from fincare.platform.config import get_settings
+from fincare.platform.errors import Invalid
 from fincare.platform.permissions import SYSTEM
 from fincare.servicedesk.models import Ticket, TicketEvent, TicketMessage
 from fincare.servicedesk.service import add_event
@@ -59,9 +60,13 @@ def deliver_reply(session: Session, *, ticket_id: int, message_id: int) -> None:
         return
     contact, channel, address = reached
     kind = KIND_NAMES.get(contact.language, KIND_NAMES["en"])[ticket.kind]
-    outbox.send(session, channel=channel, to=address, template=REPLY, language=contact.language,
-                params={"reference": ticket.reference, "kind": kind, "body": message.body},
-                subject=("ticket", ticket.id), dedupe_key=dedupe_key)
+    try:
+        with session.begin_nested():
+            outbox.send(session, channel=channel, to=address, template=REPLY, language=contact.language,
+                        params={"reference": ticket.reference, "kind": kind, "body": message.body},
+                        subject=("ticket", ticket.id), dedupe_key=dedupe_key)
+    except Invalid as refused:  # a reply near the 20,000-character limit no longer fits the letter
+        add_event(session, ticket, "reply_undeliverable", SYSTEM, message_id=message_id, reason=refused.message)
 
 
 def _reach(session: Session, ticket: Ticket, *, purpose: str, undeliverable: str,

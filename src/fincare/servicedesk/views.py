@@ -28,7 +28,7 @@ from fincare.platform.config import get_settings
 from fincare.platform.db import unit_of_work
 from fincare.platform.errors import Conflict, Forbidden, Invalid, one_of
 from fincare.platform.forms import FormError, Submitted, plain, text
-from fincare.platform.idempotency import Idempotency
+from fincare.platform.idempotency import Idempotency, idempotency_key
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
 from fincare.platform.web import NavItem, add_nav, language_of, render
@@ -194,10 +194,12 @@ def create_ticket(request: Request, actor: Writer, form: Submitted) -> Response:
         raw = _raw_intake(typed)
         fingerprint = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
         with unit_of_work() as session:
-            answer = Idempotency(typed["form_key"] or None, fingerprint).run(
+            answer = Idempotency(idempotency_key(typed["form_key"]), fingerprint).run(
                 session, actor, lambda: TicketRead.opened(service.open_ticket(session, actor=actor, raw=raw)))
         ticket_id = json.loads(bytes(answer.body))["id"]  # a replay answers with the first ticket
     except (Invalid, Forbidden, Conflict) as exc:
+        if exc.code == "idempotency_key_reused":  # the form of a ticket opened already, changed and sent again
+            typed["form_key"] = secrets.token_urlsafe(16)
         return _new_form(request, actor, typed, error=FormError.of("ticket", exc))
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
 
