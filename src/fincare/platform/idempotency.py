@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -120,9 +120,11 @@ async def _idempotency(
     return Idempotency(idempotency_key, digest.hexdigest())
 
 
-def idempotency_key(value: str) -> str | None:
-    """A key sent in a form field (the console's), checked as the header is; None for none."""
-    return _checked(value) if value.strip() else None
+def for_form(key: str, values: Mapping[str, Any]) -> Idempotency:
+    """The handle of a console form that carries its own key (checked as the header is; none for an
+    empty one), fingerprinted by the values it submits, as a body is."""
+    digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+    return Idempotency(_checked(key) if key.strip() else None, digest)
 
 
 def _checked(key: str) -> str:

@@ -84,18 +84,20 @@ def _reach(session: Session, ticket: Ticket, *, purpose: str, undeliverable: str
 
 def _reply_handled(session: Session, ticket_id: int, message_id: int, dedupe_key: str) -> bool:
     """A redelivered job finds its message queued, or its failure to find an address."""
-    if outbox.get_by_dedupe_key(session, dedupe_key) is not None:
-        return True
-    events = session.execute(select(TicketEvent.detail).where(TicketEvent.ticket_id == ticket_id,
-                                                              TicketEvent.kind == "reply_undeliverable"))
-    return any(detail.get("message_id") == message_id for detail in events.scalars())
+    return outbox.get_by_dedupe_key(session, dedupe_key) is not None or _on_timeline(
+        session, ticket_id, ("reply_undeliverable",), "message_id", message_id)
 
 
 def _already_told(session: Session, ticket_id: int, days: int) -> bool:
     """A redelivered job finds its own earlier notice (or its failure to find an address)."""
-    events = session.execute(select(TicketEvent.detail).where(
-        TicketEvent.ticket_id == ticket_id, TicketEvent.kind.in_(("complainant_notified", "notice_undeliverable"))))
-    return any(detail.get("days") == days for detail in events.scalars())
+    return _on_timeline(session, ticket_id, ("complainant_notified", "notice_undeliverable"), "days", days)
+
+
+def _on_timeline(session: Session, ticket_id: int, kinds: tuple[str, ...], key: str, value: object) -> bool:
+    """Whether an event of `kinds` on the ticket's timeline has `value` as its detail's `key`."""
+    events = session.execute(select(TicketEvent.detail).where(TicketEvent.ticket_id == ticket_id,
+                                                              TicketEvent.kind.in_(kinds)))
+    return any(detail.get(key) == value for detail in events.scalars())
 
 
 def notify_extension(session: Session, *, ticket_id: int, clock_id: int, days: int, due_at: str) -> None:

@@ -9,7 +9,6 @@ with the message next to the field at fault and what the user typed. Customers a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from collections.abc import Callable
@@ -23,12 +22,11 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from fincare.customers import service as customers
-from fincare.platform import clock, web
+from fincare.platform import clock, idempotency, web
 from fincare.platform.config import get_settings
 from fincare.platform.db import unit_of_work
 from fincare.platform.errors import Conflict, Forbidden, Invalid, one_of
 from fincare.platform.forms import FormError, Submitted, plain, text
-from fincare.platform.idempotency import Idempotency, idempotency_key
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
 from fincare.platform.web import NavItem, add_nav, language_of, render
@@ -192,9 +190,8 @@ def create_ticket(request: Request, actor: Writer, form: Submitted) -> Response:
         if not typed["customer_id"]:
             raise Invalid("find the customer by mobile phone or ID number first", field="lookup_value")
         raw = _raw_intake(typed)
-        fingerprint = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
         with unit_of_work() as session:
-            answer = Idempotency(idempotency_key(typed["form_key"]), fingerprint).run(
+            answer = idempotency.for_form(typed["form_key"], raw).run(
                 session, actor, lambda: TicketRead.opened(service.open_ticket(session, actor=actor, raw=raw)))
         ticket_id = json.loads(bytes(answer.body))["id"]  # a replay answers with the first ticket
     except (Invalid, Forbidden, Conflict) as exc:
