@@ -249,6 +249,12 @@ def test_a_refused_edit_keeps_what_was_typed_and_changes_nothing(client: TestCli
     assert refused.status_code == 422
     assert 'data-testid="error-email"' in refused.text and 'value="not-an-address"' in refused.text
     assert audit_entries("customer.updated") == []
+    too_long = post_form(client, f"/customers/{customer.id}/edit?lang=zh-CN", {"branch": "北" * 61},
+                         page=f"/customers/{customer.id}/edit")
+    assert too_long.status_code == 422 and "最多 60 个字符" in too_long.text  # the limit in a Chinese sentence
+    english = post_form(client, f"/customers/{customer.id}/edit?lang=en", {"branch": "北" * 61},
+                        page=f"/customers/{customer.id}/edit")
+    assert "at most 60 characters" in english.text
 
 
 # -- the rights desk -------------------------------------------------------------------------------
@@ -300,6 +306,9 @@ def test_compliance_works_the_queue_and_downloads_an_access_copy(client: TestCli
                         {"reason": "the record is already correct"}, page="/rights-requests")
     assert refused.status_code == 200 and request_status(refusable) == "refused"
     assert f'data-testid="request-{refusable}"' not in refused.text  # the queue holds open requests only
+    again = post_form(client, f"/rights-requests/{refusable}/refuse?lang=zh-CN",
+                      {"reason": "the record is already correct"}, page="/rights-requests")
+    assert again.status_code == 409 and "此申请已处于“已拒绝”状态" in again.text  # the status named in Chinese too
 
 
 def test_the_desk_erases_after_the_retention_period_and_restricts_within_it(client: TestClient,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import pickle
 import re
 import string
 from pathlib import Path
@@ -13,13 +14,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from fincare.customers.models import CustomerStatus, RightsRequestKind, RightsRequestStatus
 from fincare.platform import i18n
 from fincare.platform.accounts import service
 from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.db import unit_of_work
-from fincare.platform.errors import Invalid
+from fincare.platform.errors import Invalid, Label, Message
 from fincare.platform.jobs.models import JobState
+from fincare.platform.outbox.models import MessageStatus
 from fincare.platform.permissions import Principal, Role
+from fincare.servicedesk.models import CodeDimension, TicketStatus
 from tests.factories.accounts import Staff
 from tests.platform.test_accounts import csrf_of, login
 
@@ -29,7 +33,8 @@ CATALOGUE_FILE = Path(i18n.__file__).resolve().parent / "locale" / "zh-CN.json"
 LITERAL_MSGID = re.compile(r"""\b_\(\s*(?P<q>["'])(?P<msgid>(?:(?!(?P=q)).)*)(?P=q)\s*\)""", re.DOTALL)
 # Services whose DomainError messages reach console pages (login, 2FA, password, error page).
 ERROR_CLASSES = {"DomainError", "Unauthenticated", "Forbidden", "NotFound", "Conflict", "Invalid", "TooLarge",
-                 "Locked", "LoginRequired", "SecondFactorRequired", "PasswordChangeRequired"}
+                 "Locked", "LoginRequired", "SecondFactorRequired", "PasswordChangeRequired", "Gone",
+                 "UnknownTemplate", "MissingParameter"}
 
 
 def zh() -> dict[str, str]:
@@ -44,17 +49,40 @@ def template_msgids() -> set[str]:
     return {m["msgid"] for path in template_files() for m in LITERAL_MSGID.finditer(path.read_text("utf-8"))}
 
 
-def error_messages() -> set[str]:
-    """Plain-string messages of the domain errors raised anywhere in FinCare (f-strings are skipped):
-    any of them may reach a console page."""
-    found: set[str] = set()
+def _calls(names: set[str]) -> list[tuple[Path, ast.Call]]:
+    """Every call, anywhere in FinCare, of one of these names (`Invalid(…)`, `errors.Message(…)`)."""
+    found = []
     for source in sorted(SRC.rglob("*.py")):
-        tree = ast.parse(source.read_text("utf-8"))
-        for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ERROR_CLASSES
-                    and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
-                found.add(node.args[0].value)
+        for node in ast.walk(ast.parse(source.read_text("utf-8"))):
+            if isinstance(node, ast.Call) and (getattr(node.func, "id", None) in names
+                                               or getattr(node.func, "attr", None) in names):
+                found.append((source, node))
     return found
+
+
+def _literals(node: ast.expr | None) -> list[str]:
+    """The texts a first argument can be: a string, or either string of `"a" if … else "b"`."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.IfExp):
+        return _literals(node.body) + _literals(node.orelse)
+    return []
+
+
+def _first(node: ast.Call) -> ast.expr | None:
+    return node.args[0] if node.args else None
+
+
+def error_messages() -> set[str]:
+    """The messages of the domain errors raised anywhere in FinCare, and the templates of those with
+    values in them (`Message`): any of them may reach a console page."""
+    return {text for _, node in _calls(ERROR_CLASSES | {"Message"}) for text in _literals(_first(node))}
+
+
+# The coded values a message may hold (`Label(kind, value)`), with every value they can take.
+LABELLED = {"ticket_status": TicketStatus, "job": JobState, "message_status": MessageStatus,
+            "customer_status": CustomerStatus, "rights_status": RightsRequestStatus,
+            "rights_kind": RightsRequestKind, "code_dimension": CodeDimension}
 
 
 def placeholders(text: str) -> set[str]:
@@ -117,12 +145,43 @@ def test_every_role_description_on_the_home_page_is_translated() -> None:
 def test_every_console_error_message_is_translated() -> None:
     messages = error_messages()
     assert {"wrong username or password", "please sign in"} <= messages
-    # Built at run time from a constant: check the message a user actually sees.
-    with pytest.raises(Invalid) as short:
+    assert {"at most {limit} characters", "a ticket that is {current} cannot become {target}"} <= messages
+    with pytest.raises(Invalid) as short:  # the template of what a user actually sees
         service.check_password_strength("short")
-    messages.add(short.value.message)
+    assert isinstance(short.value.message, Message) and short.value.message.template in messages
     missing = sorted(m for m in messages if m not in zh())
     assert not missing, f"untranslated error messages: {missing}"
+
+
+def test_no_error_message_is_an_f_string_which_the_console_could_not_translate() -> None:
+    formatted = [f"{path.relative_to(SRC)}: {ast.unparse(node.args[0])}"
+                 for path, node in _calls(ERROR_CLASSES | {"Message"})
+                 if node.args and any(isinstance(n, ast.JoinedStr) for n in ast.walk(node.args[0]))]
+    # the one kept: "… (permission)", translated as a sentence with a bracketed detail
+    assert formatted == ["platform/http.py: f'your role does not allow this ({permission})'"], formatted
+
+
+def test_every_coded_value_in_a_message_has_its_label_in_both_languages() -> None:
+    kinds = {text for _, node in _calls({"Label"}) for text in _literals(_first(node))}
+    assert kinds == set(LABELLED), kinds
+    for language in ("zh-CN", "en"):
+        table = i18n.catalogue(language)
+        missing = [f"{kind}:{value}" for kind, enum in LABELLED.items() for value in enum
+                   if f"{kind}:{value}" not in table]
+        assert not missing, f"{language}: no label for {missing}"
+
+
+def test_a_message_with_values_is_translated_with_its_values_and_labels() -> None:
+    chinese, english = i18n.translator("zh-CN"), i18n.translator("en")
+    limit = Message("at most {limit} characters", limit=60)
+    assert limit == "at most 60 characters"  # the API, the CLI and the logs read English
+    assert chinese(limit) == "最多 60 个字符" and english(limit) == "at most 60 characters"
+    status = Message("this request is already {status}", status=Label("rights_status", "refused"))
+    assert chinese(status) == "此申请已处于“已拒绝”状态" and english(status) == "this request is already refused"
+    # made in an import worker process, it reaches the writer through pickle whole
+    again = pickle.loads(pickle.dumps(status))  # noqa: S301 - our own bytes
+    assert again == status and chinese(again) == chinese(status)
+    assert chinese(Message("no such sentence {x}", x=1)) == "no such sentence 1"
 
 
 def test_an_unknown_message_falls_back_to_english() -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, TextIO
 
-from fincare.platform.errors import Invalid
+from fincare.platform.errors import Invalid, Message
 
 COLUMNS = ("external_id", "kind", "name", "id_number", "credit_code", "phone", "email", "address", "cards",
            "risk_tolerance", "risk_assessed_on", "service_lines", "branch", "segment", "tags")
@@ -75,13 +75,14 @@ class CsvSource:
             raise Invalid("the file is empty or has no header row", field="header")
         unknown = [h for h in header if h not in COLUMNS]
         if unknown:
-            raise Invalid(f"unknown column {unknown[0]!r}; columns are {', '.join(COLUMNS)}", field=unknown[0])
+            raise Invalid(Message("unknown column {column!r}; columns are {columns}",
+                                  column=unknown[0], columns=", ".join(COLUMNS)), field=unknown[0])
         twice = next((h for n, h in enumerate(header) if h in header[:n]), None)
         if twice:
-            raise Invalid(f"the column {twice!r} appears twice", field=twice)
+            raise Invalid(Message("the column {column!r} appears twice", column=twice), field=twice)
         for missing in ("kind", "name"):
             if missing not in header:
-                raise Invalid(f"the column {missing!r} is required", field=missing)
+                raise Invalid(Message("the column {column!r} is required", column=missing), field=missing)
         self.header = tuple(header)
         self._lines_read = reader.line_num
 

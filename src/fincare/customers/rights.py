@@ -29,7 +29,7 @@ from fincare.customers.models import (
     RightsRequestStatus,
 )
 from fincare.platform import audit_trail, clock, keys
-from fincare.platform.errors import Conflict, Invalid, NotFound, one_of
+from fincare.platform.errors import Conflict, Invalid, Label, Message, NotFound, one_of
 from fincare.platform.permissions import Principal
 
 RESPONSE_DEADLINE = timedelta(days=15)  # the institution's commitment for answering a request
@@ -43,7 +43,7 @@ def open_request(session: Session, *, actor: Principal, customer: Customer, kind
     """Record a data-subject request with its deadline. `fields` names the data concerned, never values."""
     unknown = sorted(set(fields or ()) - set(service.ALLOWED))
     if unknown:
-        raise Invalid(f"not a customer field: {unknown[0]}", field="fields")
+        raise Invalid(Message("not a customer field: {field}", field=unknown[0]), field="fields")
     received = (received_at or clock.now()).astimezone(UTC)  # as stored: the answer equals a later read
     if received > clock.now():
         raise Invalid("a request cannot be received in the future", field="received_at")
@@ -80,7 +80,8 @@ def list_requests(session: Session, *, customer_id: int | None = None, status: s
 def _close(session: Session, *, actor: Principal, request: RightsRequest, status: RightsRequestStatus,
            outcome: str) -> RightsRequest:
     if request.status != RightsRequestStatus.OPEN:
-        raise Conflict(f"this request is already {request.status}", field="request_id")
+        raise Conflict(Message("this request is already {status}", status=Label("rights_status", request.status)),
+                       field="request_id")
     request.status, request.outcome = status, outcome
     request.closed_at, request.handled_by = clock.now(), actor.account_id
     audit_trail.record(session, actor=actor, action=f"rights_request.{status}", subject=request,
@@ -132,7 +133,9 @@ def _matching(request: RightsRequest | None, customer: Customer, kind: RightsReq
     if request.customer_id != customer.id:
         raise Invalid("this request is about another customer", field="rights_request_id")
     if request.kind != kind:
-        raise Invalid(f"this request asks for {request.kind}, not {kind}", field="rights_request_id")
+        raise Invalid(Message("this request asks for {kind}, not {other}",
+                              kind=Label("rights_kind", request.kind),
+                              other=Label("rights_kind", kind)), field="rights_request_id")
 
 
 def _iso(value: date | None) -> str | None:

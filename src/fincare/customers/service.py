@@ -33,7 +33,7 @@ from fincare.customers.models import (
 )
 from fincare.platform import audit_trail, clock, i18n, keys, outbox
 from fincare.platform.db import insert_on_conflict
-from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound, one_of
+from fincare.platform.errors import Conflict, Forbidden, Invalid, Label, Message, NotFound, one_of
 from fincare.platform.masking import mask_address, mask_card, mask_email, mask_id_number, mask_name, mask_phone
 from fincare.platform.permissions import SYSTEM, Permission, Principal
 
@@ -90,7 +90,7 @@ def _text(value: Any, field_name: str, max_len: int) -> str | None:
         raise Invalid("must be text", field=field_name)
     cleaned = value.strip()
     if len(cleaned) > max_len:
-        raise Invalid(f"at most {max_len} characters", field=field_name)
+        raise Invalid(Message("at most {limit} characters", limit=max_len), field=field_name)
     return cleaned or None
 
 
@@ -100,7 +100,7 @@ def _str_list(value: Any, field_name: str, limit: int) -> list[str]:
     if isinstance(value, str):
         value = value.replace(";", ",").split(",")
     if not isinstance(value, list) or len(value) > limit:
-        raise Invalid(f"a list of at most {limit} items", field=field_name)
+        raise Invalid(Message("a list of at most {limit} items", limit=limit), field=field_name)
     return [v.strip() for v in value if isinstance(v, str) and v.strip()]
 
 
@@ -155,7 +155,7 @@ def parse_customer(raw: dict[str, Any], *, partial: bool = False) -> CustomerDat
     if "service_lines" in raw:
         lines = _str_list(raw.get("service_lines"), "service_lines", len(ServiceLine))
         if not _SERVICE_LINES.issuperset(lines):
-            raise Invalid(f"service lines are {', '.join(s.value for s in ServiceLine)}", field="service_lines")
+            raise Invalid(Message("service lines are {choices}", choices=", ".join(ServiceLine)), field="service_lines")
         data.service_lines = sorted(set(lines))
     data.branch = _text(raw.get("branch"), "branch", 60)
     data.segment = _text(raw.get("segment"), "segment", 60)
@@ -164,7 +164,7 @@ def parse_customer(raw: dict[str, Any], *, partial: bool = False) -> CustomerDat
     data.external_id = _text(raw.get("external_id"), "external_id", 80)
     data.language = _text(raw.get("language"), "language", 8)
     if data.language is not None and data.language not in LANGUAGES:
-        raise Invalid(f"one of {', '.join(LANGUAGES)}", field="language")
+        raise Invalid(Message("one of {choices}", choices=", ".join(LANGUAGES)), field="language")
     return data
 
 
@@ -250,7 +250,8 @@ def _ensure_unique_external_id(session: Session, external_id: str | None, own_id
         return
     found = session.execute(select(Customer.id).where(Customer.external_id == external_id)).scalar_one_or_none()
     if found is not None and found != own_id:
-        raise Conflict(f"external id {external_id} belongs to customer {found}", field="external_id")
+        raise Conflict(Message("external id {external_id} belongs to customer {customer_id}", external_id=external_id,
+                               customer_id=found), field="external_id")
 
 
 @contextmanager
@@ -304,7 +305,8 @@ def update_customer(session: Session, *, actor: Principal, customer: Customer, d
 
 def _require_processable(customer: Customer) -> None:
     if customer.status != CustomerStatus.ACTIVE:
-        raise Conflict(f"this customer's data is {customer.status}: it may not be processed", field="customer_id")
+        raise Conflict(Message("this customer's data is {status}: it may not be processed",
+                               status=Label("customer_status", customer.status)), field="customer_id")
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -461,7 +463,7 @@ def reveal(session: Session, *, actor: Principal, customer: Customer, field_name
     if not actor.can(Permission.CUSTOMER_REVEAL):
         raise Forbidden("your role may not reveal personal data", code="forbidden")
     if field_name not in REVEALABLE:
-        raise Invalid(f"one of {', '.join(REVEALABLE)}", field="field")
+        raise Invalid(Message("one of {choices}", choices=", ".join(REVEALABLE)), field="field")
     reason = (reason or "").strip()
     if len(reason) < 4 or len(reason) > 500:
         raise Invalid("state why you need to see this (4 to 500 characters)", field="reason")
@@ -494,7 +496,7 @@ def decrypt_all(session: Session, customer: Customer) -> dict[str, Any]:
 def search(session: Session, *, actor: Principal, field_name: str, value: str) -> Sequence[Customer]:
     """Exact lookup by a normalised identifier through its blind index; audited without the value."""
     if field_name not in SEARCHABLE:
-        raise Invalid(f"search by one of {', '.join(SEARCHABLE)}", field="field")
+        raise Invalid(Message("search by one of {choices}", choices=", ".join(SEARCHABLE)), field="field")
     normalise = {"phone": identity.mobile, "id_number": lambda v, field: identity.resident_id(v, field=field).number,
                  "credit_code": identity.credit_code, "email": identity.email,
                  "card_number": identity.bank_card}[field_name]

@@ -3,9 +3,41 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 E = TypeVar("E", bound=StrEnum)
+
+
+class Label(str):
+    """A coded value in a `Message` ("restricted"): reads as the value; the console shows the
+    catalogue's label for `msgid` ("customer_status:restricted"), or the value if it has none."""
+
+    msgid: str
+
+    def __new__(cls, kind: str, value: str) -> Label:
+        label = super().__new__(cls, value)
+        label.msgid = f"{kind}:{value}"
+        return label
+
+    def __reduce__(self) -> tuple[type[Label], tuple[str, str]]:
+        return Label, (self.msgid.partition(":")[0], str(self))
+
+
+class Message(str):
+    """A message with values in it: reads as its English text (API, CLI, logs), while the console
+    translates `template` and fills in `params`, so "at most {limit} characters" is Chinese too.
+
+    `Message("at most {limit} characters", limit=200)` == "at most 200 characters".
+    """
+
+    template: str
+    params: dict[str, Any]
+
+    def __new__(cls, template: str, /, **params: Any) -> Message:
+        # without params the template is the text as is (braces and all): that is also how pickle remakes one
+        message = super().__new__(cls, template.format(**params) if params else template)
+        message.template, message.params = template, params
+        return message
 
 
 class DomainError(Exception):
@@ -64,4 +96,4 @@ def one_of(enum: type[E], value: object, field: str) -> E:
     try:
         return enum(str(value))
     except ValueError:
-        raise Invalid(f"one of {', '.join(enum)}", field=field) from None
+        raise Invalid(Message("one of {choices}", choices=", ".join(enum)), field=field) from None

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fincare.platform import context
+from fincare.platform import context, errors
 from fincare.platform.accounts import service as accounts
 from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.config import get_settings
@@ -91,8 +91,7 @@ class RequestContext:
 
         length = headers.get("content-length")
         if length is not None and (not (length.isascii() and length.isdigit()) or int(length) > limit):
-            await _send_json(send, 413, _error_body("too_large", f"the request body exceeds {limit} bytes",
-                                                    "body"), rid)
+            await _send_json(send, 413, _error_body("too_large", _too_large(limit), "body"), rid)
             context.request_id.reset(rid_token)
             context.source_ip.reset(ip_token)
             return
@@ -109,7 +108,7 @@ class RequestContext:
                 received += len(message.get("body", b""))
                 if received > limit:
                     too_large = True
-                    raise TooLarge(f"the request body exceeds {limit} bytes", field="body")
+                    raise TooLarge(_too_large(limit), field="body")
             return message
 
         async def send_with_id(message: Message) -> None:
@@ -117,8 +116,7 @@ class RequestContext:
             if too_large:  # whatever the app made of the aborted read, the answer is 413
                 if message["type"] == "http.response.start":
                     status = 413
-                    await _send_json(send, 413, _error_body("too_large", f"the request body exceeds {limit} bytes",
-                                                            "body"), rid)
+                    await _send_json(send, 413, _error_body("too_large", _too_large(limit), "body"), rid)
                 return
             if message["type"] == "http.response.start":
                 status = message["status"]
@@ -150,6 +148,10 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], rid: str) ->
 
 
 # -- errors ----------------------------------------------------------------------------------------
+
+
+def _too_large(limit: int) -> str:
+    return errors.Message("the request body exceeds {limit} bytes", limit=limit)
 
 
 def _error_body(code: str, message: str, field: str | None) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 Messages are written in English in the code and templates (`_("Sign in")`) and translated from
 the catalogue `locale/zh-CN.json`; an untranslated message shows in English rather than breaking.
 Coded labels (`role:agent`, `job:parked`) are msgids too, so `locale/en.json` names them in English.
+An error message with values in it is an `errors.Message`: its template is the msgid, and a coded
+value in it (`errors.Label`) shows as its label.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+
+from fincare.platform.errors import Label, Message
 
 LANGUAGES = {"zh-CN": "简体中文", "en": "English"}
 DEFAULT = "zh-CN"
@@ -46,6 +50,13 @@ def translator(language: str) -> Callable[[str], str]:
     table = catalogue(language)
 
     def translate(message: str) -> str:
+        if isinstance(message, Message) and message.params:
+            # the template translated, its values filled in: "at most {limit} characters" → "最多 200 个字符"
+            template = table.get(message.template)
+            if template is None:
+                return message
+            return template.format(**{name: table.get(value.msgid, value) if isinstance(value, Label) else value
+                                      for name, value in message.params.items()})
         found = table.get(message)
         if found is None and (detail := _DETAIL.fullmatch(message)) and detail["message"] in table:
             # "your role does not allow this (customer.reveal)": the sentence translated, the detail kept

@@ -30,7 +30,7 @@ import re
 from datetime import datetime
 
 from fincare.customers.identity import redact_identifiers
-from fincare.platform.errors import Invalid
+from fincare.platform.errors import Invalid, Message
 from fincare.servicedesk.history import TIMELY, Historical, local_midnight, parse_day, received_on, shorten
 from fincare.servicedesk.models import Channel, Outcome, Priority, TicketKind
 from fincare.servicedesk.service.rules import MAX_DESCRIPTION, MAX_SUBJECT
@@ -140,7 +140,8 @@ def parse_cfpb(line: int, raw: dict[str, str], now: datetime) -> Historical:
     via = raw.get("submitted via", "")
     channel = CFPB_CHANNELS.get(via.lower())
     if channel is None:
-        raise Invalid(f"unknown channel; one of {', '.join(sorted({k.title() for k in CFPB_CHANNELS}))}"
+        raise Invalid(Message("unknown channel; one of {choices}",
+                              choices=", ".join(sorted({k.title() for k in CFPB_CHANNELS})))
                       if via else "required", field="submitted via")
     product, issue = raw.get("product", ""), raw.get("issue", "")
     if not product:

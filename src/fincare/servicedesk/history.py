@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from fincare.platform import clock
 from fincare.platform.config import get_settings
-from fincare.platform.errors import Invalid
+from fincare.platform.errors import Invalid, Message
 from fincare.servicedesk.models import Channel, Outcome, Priority, RiskGrade, TicketKind
 from fincare.servicedesk.service.intake import EARLIEST_RECEIVED
 
@@ -63,7 +63,8 @@ def parse_day(text: str, column: str) -> date:
         raise Invalid("not a date (2020/3/18, 2020-03-18, 03/18/2020 or 3/18/20)" if value else "required",
                       field=column) from None
     if not clock.in_years(day.year):  # a day of year 1 has no local midnight in UTC
-        raise Invalid(f"a date {clock.YEARS}", field=column)
+        raise Invalid(Message("a date between the years {first} and {last}", first=clock.FIRST_YEAR,
+                                     last=clock.LAST_YEAR), field=column)
     return day
 
 

@@ -48,7 +48,7 @@ from fincare.customers.models import Customer
 from fincare.platform import audit_trail, clock
 from fincare.platform.config import get_settings
 from fincare.platform.db import allocate_ids, bulk_insert
-from fincare.platform.errors import DomainError, Invalid, one_of
+from fincare.platform.errors import DomainError, Invalid, Label, Message, one_of
 from fincare.platform.permissions import Principal
 from fincare.platform.text import CONTROL, CONTROL_MESSAGE
 from fincare.servicedesk.cfpb import CFPB_REQUIRED, cfpb_key, parse_cfpb
@@ -117,17 +117,18 @@ def read_rows(stream: TextIO, format: Format) -> Source:
         keys = [h.strip().lstrip("\ufeff") for h in header]
         unknown = [k for k in keys if k not in FINCARE_COLUMNS]
         if unknown:
-            raise Invalid(f"unknown column {unknown[0]!r}; columns are {', '.join(FINCARE_COLUMNS)}",
+            raise Invalid(Message("unknown column {column!r}; columns are {columns}", column=unknown[0],
+                                  columns=", ".join(FINCARE_COLUMNS)),
                           field=unknown[0])
         required = FINCARE_REQUIRED
     twice = next((h for n, (k, h) in enumerate(zip(keys, header, strict=True)) if k and k in keys[:n]), None)
     if twice is not None:  # the second cell would silently win (`Date received` and `date_received` too)
         name = twice.strip().lstrip("\ufeff")
-        raise Invalid(f"the column {name!r} appears twice", field=name)
+        raise Invalid(Message("the column {column!r} appears twice", column=name), field=name)
     spelled = {k: h.strip().lstrip("\ufeff") for k, h in zip(keys, header, strict=True)}
     for missing in required:
         if missing not in keys:
-            raise Invalid(f"the column {missing!r} is required", field=missing)
+            raise Invalid(Message("the column {column!r} is required", column=missing), field=missing)
     return Source(format, _records(reader, keys, read), spelled)
 
 
@@ -162,7 +163,7 @@ def _fincare_time(text: str, column: str, *, earliest: str = "2000-01-01") -> da
     except ValueError:
         raise Invalid("a date and time with its offset, e.g. 2026-10-12T09:30:00+08:00", field=column) from None
     except OverflowError:  # year 1 east of UTC, or 9999 west of it: no moment UTC can hold
-        raise Invalid(f"out of range: from {earliest} to now", field=column) from None
+        raise Invalid(Message("out of range: from {earliest} to now", earliest=earliest), field=column) from None
 
 
 def parse_fincare(session: Session, line: int, raw: dict[str, str], *, actor: Principal, customer_id: int | None,
@@ -183,8 +184,10 @@ def parse_fincare(session: Session, line: int, raw: dict[str, str], *, actor: Pr
                               ("cause_code", CodeDimension.CAUSE)):
         code = raw.get(column, "").upper() or None
         if code is not None and (intake.kind != TicketKind.COMPLAINT or code not in active_codes[dimension]):
-            raise Invalid(f"not an active {dimension} code of {CODE_VERSION}" if intake.kind == TicketKind.COMPLAINT
-                          else "only complaints are coded", field=column)
+            if intake.kind != TicketKind.COMPLAINT:
+                raise Invalid("only complaints are coded", field=column)
+            raise Invalid(Message("not an active {dimension} code of {version}",
+                                  dimension=Label("code_dimension", dimension), version=CODE_VERSION), field=column)
         codes.append(code)
     closed_at = _fincare_time(raw["resolved_at"], "resolved_at", earliest="received_at") \
         if raw.get("resolved_at") else None

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from fincare.platform import audit_trail, clock
 from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.config import get_settings
-from fincare.platform.errors import Forbidden, Invalid, NotFound, one_of
+from fincare.platform.errors import Forbidden, Invalid, Message, NotFound, one_of
 from fincare.platform.permissions import Permission, Principal
 from fincare.workforce.models import Availability, Presence, ShiftPattern, Skill, StaffSkill
 
@@ -107,7 +107,7 @@ def _time(value: object, field: str) -> time:
 def parse_shifts(raw: Sequence[dict[str, Any]]) -> list[Shift]:
     """Validate weekly windows; Invalid names the entry (`shifts[2].ends`)."""
     if len(raw) > MAX_SHIFTS:
-        raise Invalid(f"at most {MAX_SHIFTS} windows a week", field="shifts")
+        raise Invalid(Message("at most {limit} windows a week", limit=MAX_SHIFTS), field="shifts")
     shifts = []
     for i, entry in enumerate(raw):
         weekday = entry.get("weekday")
@@ -146,7 +146,7 @@ def set_availability(session: Session, *, actor: Principal, account_id: int, pre
     chosen = one_of(Presence, presence, "presence")
     reason = (reason or "").strip() or None
     if reason is not None and len(reason) > MAX_REASON:
-        raise Invalid(f"at most {MAX_REASON} characters", field="reason")
+        raise Invalid(Message("at most {limit} characters", limit=MAX_REASON), field="reason")
     if until is not None:
         if chosen != Presence.AWAY:
             raise Invalid("only an absence has an end", field="until")

@@ -15,7 +15,7 @@ from fincare.followups.models import Cadence, FollowUpKind, FollowUpRule
 from fincare.followups.service.tasks import open_follow_up
 from fincare.platform import audit_trail, clock
 from fincare.platform.config import get_settings
-from fincare.platform.errors import Invalid, NotFound, one_of
+from fincare.platform.errors import Invalid, Message, NotFound, one_of
 from fincare.platform.permissions import Principal
 
 MAX_LABEL = 60
@@ -35,14 +35,14 @@ def add_rule(session: Session, *, actor: Principal, kind: str, cadence: str, seg
     """A rule selecting customers by segment or by tag (exactly one of them)."""
     chosen = one_of(FollowUpKind, kind, "kind")
     if chosen not in PERIODIC:
-        raise Invalid(f"one of {', '.join(PERIODIC)}", field="kind")
+        raise Invalid(Message("one of {choices}", choices=", ".join(PERIODIC)), field="kind")
     every = one_of(Cadence, cadence, "cadence")
     segment, tag = (segment or "").strip() or None, (tag or "").strip() or None
     if (segment is None) == (tag is None):
         raise Invalid("a rule selects by segment or by tag, one of them", field="segment")
     for name, value in (("segment", segment), ("tag", tag)):
         if value is not None and len(value) > MAX_LABEL:
-            raise Invalid(f"at most {MAX_LABEL} characters", field=name)
+            raise Invalid(Message("at most {limit} characters", limit=MAX_LABEL), field=name)
     rule = FollowUpRule(kind=chosen, cadence=every, segment=segment, tag=tag, active=True,
                         created_by_id=actor.account_id, created_at=clock.now())
     session.add(rule)

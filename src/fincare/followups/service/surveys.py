@@ -35,7 +35,7 @@ from fincare.followups.service.tasks import open_follow_up
 from fincare.platform import audit_trail, clock, crypto, notify, outbox
 from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.config import get_settings
-from fincare.platform.errors import Conflict, DomainError, Invalid, NotFound, one_of
+from fincare.platform.errors import Conflict, DomainError, Invalid, Message, NotFound, one_of
 from fincare.platform.permissions import SYSTEM, Principal, Role
 from fincare.platform.text import refuse_control
 from fincare.servicedesk.models import Ticket
@@ -237,14 +237,14 @@ def _validate(template: SurveyTemplate, answers: dict[str, Any]) -> dict[str, An
             if isinstance(value, str):
                 value = _whole_number(value)
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                raise Invalid(f"a whole number from {low} to {high}", field=field)
+                raise Invalid(Message("a whole number from {low} to {high}", low=low, high=high), field=field)
         elif kind == QuestionType.TEXT:
             if not isinstance(value, str):
                 raise Invalid("text", field=field)
             refuse_control(value, field)  # answers are a JSON object: the request schema never sees inside
             value = value.strip()
             if len(value) > MAX_TEXT:
-                raise Invalid(f"at most {MAX_TEXT} characters", field=field)
+                raise Invalid(Message("at most {limit} characters", limit=MAX_TEXT), field=field)
             # what the customer wrote, with any card, ID or mobile number masked: the results page is
             # read by staff who may not see a customer's contact details
             value = redact_phones(redact_identifiers(value))
@@ -341,14 +341,14 @@ def _label(value: object, field: str) -> str:
         raise Invalid("required", field=field)
     refuse_control(value, field)
     if len(value.strip()) > MAX_LABEL:
-        raise Invalid(f"at most {MAX_LABEL} characters", field=field)
+        raise Invalid(Message("at most {limit} characters", limit=MAX_LABEL), field=field)
     return value.strip()
 
 
 def parse_questions(raw: object) -> list[dict[str, Any]]:
     """Validate a questionnaire; Invalid names the entry (`questions[2].options`)."""
     if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_QUESTIONS:
-        raise Invalid(f"1 to {MAX_QUESTIONS} questions", field="questions")
+        raise Invalid(Message("1 to {limit} questions", limit=MAX_QUESTIONS), field="questions")
     out, seen = [], set()
     for i, entry in enumerate(raw):
         at = f"questions[{i}]"
@@ -360,14 +360,14 @@ def parse_questions(raw: object) -> list[dict[str, Any]]:
         seen.add(qid)
         kind = entry.get("type")
         if not isinstance(kind, str) or kind not in set(QuestionType):  # a list or dict is not even hashable
-            raise Invalid(f"one of {', '.join(QuestionType)}", field=f"{at}.type")
+            raise Invalid(Message("one of {choices}", choices=", ".join(QuestionType)), field=f"{at}.type")
         question: dict[str, Any] = {"id": qid, "type": kind, "required": bool(entry.get("required", False)),
                                     "text_zh": _label(entry.get("text_zh"), f"{at}.text_zh"),
                                     "text_en": _label(entry.get("text_en"), f"{at}.text_en")}
         if kind in (QuestionType.SINGLE, QuestionType.MULTIPLE):
             options = entry.get("options")
             if not isinstance(options, list) or not 2 <= len(options) <= MAX_OPTIONS:
-                raise Invalid(f"2 to {MAX_OPTIONS} choices", field=f"{at}.options")
+                raise Invalid(Message("2 to {limit} choices", limit=MAX_OPTIONS), field=f"{at}.options")
             values = [o.get("value") if isinstance(o, dict) else None for o in options]
             if not all(isinstance(v, str) and v for v in values) or len(set(values)) != len(values):
                 raise Invalid("each choice needs a unique value", field=f"{at}.options")

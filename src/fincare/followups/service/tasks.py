@@ -24,7 +24,7 @@ from fincare.followups.models import (
 from fincare.platform import audit_trail, clock, jobs, notify
 from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.config import get_settings
-from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound, one_of
+from fincare.platform.errors import Conflict, Forbidden, Invalid, Message, NotFound, one_of
 from fincare.platform.permissions import SYSTEM, Permission, Principal, Role
 from fincare.servicedesk import service as desk
 from fincare.servicedesk.models import Ticket, TicketKind, TicketStatus
@@ -185,7 +185,7 @@ def _clean(value: str | None, field: str, *, required: bool) -> str | None:
     if required and not cleaned:
         raise Invalid("required", field=field)
     if len(cleaned) > MAX_NOTE:
-        raise Invalid(f"at most {MAX_NOTE} characters", field=field)
+        raise Invalid(Message("at most {limit} characters", limit=MAX_NOTE), field=field)
     return redact_identifiers(cleaned) or None
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, joinedload
 from fincare.platform import audit_trail, clock, crypto
 from fincare.platform.accounts.models import AccountRole, ApiToken, Department, StaffAccount, WebSession
 from fincare.platform.config import get_settings
-from fincare.platform.errors import Conflict, Forbidden, Invalid, Locked, NotFound, Unauthenticated
+from fincare.platform.errors import Conflict, Forbidden, Invalid, Locked, Message, NotFound, Unauthenticated
 from fincare.platform.permissions import TWO_FACTOR_REQUIRED, Permission, Principal, Role
 
 MAX_FAILED_LOGINS = 5
@@ -57,7 +57,8 @@ def generate_password() -> str:
 
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise Invalid(f"a password needs at least {MIN_PASSWORD_LENGTH} characters", field="password")
+        raise Invalid(Message("a password needs at least {length} characters",
+                              length=MIN_PASSWORD_LENGTH), field="password")
     if len(set(password)) < 6:
         raise Invalid("this password is too repetitive", field="password")
 
@@ -93,13 +94,14 @@ def create_account(session: Session, *, actor: Principal, username: str, roles: 
     if not roles:
         raise Invalid("an account needs at least one role", field="role")
     if session.execute(select(StaffAccount.id).where(StaffAccount.username == username)).first():
-        raise Conflict(f"the username {username} is taken", field="username")
+        raise Conflict(Message("the username {username} is taken", username=username), field="username")
     department = None
     if department_code is not None:
         department = get_department(session, department_code)
         if department is None:
             codes = ", ".join(d.code for d in list_departments(session))
-            raise Invalid(f"unknown department {department_code!r}; one of {codes}", field="department")
+            raise Invalid(Message("unknown department {department!r}; one of {choices}", department=department_code,
+                              choices=codes), field="department")
     one_time = password or generate_password()
     check_password_strength(one_time)
     account = StaffAccount(

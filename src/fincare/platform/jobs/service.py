@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from fincare.platform import audit_trail, clock
 from fincare.platform.config import get_settings
 from fincare.platform.db import insert_on_conflict
-from fincare.platform.errors import Conflict, NotFound
+from fincare.platform.errors import Conflict, Label, Message, NotFound
 from fincare.platform.jobs.models import Job, JobState
 from fincare.platform.jobs.registry import subscriptions
 from fincare.platform.permissions import Principal
@@ -97,7 +97,8 @@ def retry_job(session: Session, *, job_id: int, actor: Principal) -> Job:
     if job is None:
         raise NotFound("no such job", field="job_id")
     if job.state != JobState.PARKED:
-        raise Conflict(f"only a parked job can be retried; this one is {job.state}", field="job_id")
+        raise Conflict(Message("only a parked job can be retried; this one is {state}",
+                               state=Label("job", job.state)), field="job_id")
     before = {"state": job.state, "attempts": job.attempts}
     job.state, job.attempts, job.run_at, job.locked_by = JobState.QUEUED, 0, clock.now(), None
     audit_trail.record(session, actor=actor, action="job.retried", subject=job, before=before,

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from fincare.platform import audit_trail, clock, keys
 from fincare.platform.config import get_settings
 from fincare.platform.db import insert_on_conflict
-from fincare.platform.errors import Conflict, Invalid, NotFound, one_of
+from fincare.platform.errors import Conflict, Invalid, Label, Message, NotFound, one_of
 from fincare.platform.masking import mask_email, mask_phone
 from fincare.platform.outbox.adapters import DeliveryError, Envelope, Transport, describe, transports_from_settings
 from fincare.platform.outbox.models import Channel, MessageStatus, OutboundMessage, new_uid
@@ -104,7 +104,8 @@ def send(
     address = normalise_address(channel, to)
     rendered = render(template, language, params)
     if channel is Channel.EMAIL and not rendered.subject_line:
-        raise Invalid(f"template {template} has no subject line, so it cannot be e-mailed", field="template")
+        raise Invalid(Message("template {template} has no subject line, so it cannot be e-mailed",
+                              template=template), field="template")
     if not dedupe_key or len(dedupe_key) > 200:
         raise Invalid("a dedupe key of 1 to 200 characters is required", field="dedupe_key")
     if subject is not None and (not subject[0] or len(subject[0]) > 40 or not isinstance(subject[1], int)):
@@ -244,7 +245,8 @@ def retry(session: Session, message_id: int, *, actor: Principal) -> OutboundMes
     if message is None:
         raise NotFound("no such outbound message", field="message_id")
     if message.status != MessageStatus.PARKED:
-        raise Conflict(f"only a parked message can be retried; this one is {message.status}", field="message_id")
+        raise Conflict(Message("only a parked message can be retried; this one is {status}",
+                               status=Label("message_status", message.status)), field="message_id")
     before = {"status": message.status, "attempts": message.attempts, "last_error": message.last_error}
     message.status, message.attempts, message.next_attempt_at = MessageStatus.QUEUED, 0, clock.now()
     audit_trail.record(session, actor=actor, action="outbox.message_retried", subject=message, before=before,

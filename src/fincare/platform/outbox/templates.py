@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import Environment, StrictUndefined, Template, TemplateSyntaxError, UndefinedError
 
 from fincare.platform import i18n
-from fincare.platform.errors import Invalid
+from fincare.platform.errors import Invalid, Message
 
 LANGUAGES = tuple(i18n.LANGUAGES)  # every language of the console, no fewer
 MAX_BODY_CHARS = 20_000
@@ -83,17 +83,18 @@ def render(key: str, language: str, params: Mapping[str, Any]) -> Rendered:
     """
     template = _templates.get(key)
     if template is None:
-        raise UnknownTemplate(f"no message template {key!r} is registered", field="template")
+        raise UnknownTemplate(Message("no message template {key!r} is registered", key=key), field="template")
     if language not in template.compiled:
-        raise Invalid(f"language must be one of {', '.join(LANGUAGES)}", field="language")
+        raise Invalid(Message("language must be one of {choices}", choices=", ".join(LANGUAGES)), field="language")
     subject, body = template.compiled[language]
     try:
         rendered_subject = None if subject is None else _SPACE.sub(" ", subject.render(params)).strip()
         rendered_body = body.render(params)
     except UndefinedError as exc:
         # Jinja says "'link' is undefined": the name of the parameter, never a value
-        raise MissingParameter(f"template {key} needs a parameter the caller did not pass: {exc.message}",
+        raise MissingParameter(Message("template {key} needs a parameter the caller did not pass: {detail}", key=key,
+                                       detail=exc.message),
                                field="params") from None
     if len(rendered_body) > MAX_BODY_CHARS:
-        raise Invalid(f"the rendered message exceeds {MAX_BODY_CHARS} characters", field="params")
+        raise Invalid(Message("the rendered message exceeds {limit} characters", limit=MAX_BODY_CHARS), field="params")
     return Rendered(subject_line=rendered_subject, body=rendered_body)

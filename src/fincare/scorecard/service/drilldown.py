@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 from fincare.customers.models import Customer
 from fincare.followups.models import FollowUp, FollowUpStatus, Result, SurveyInvitation, SurveyResponse
 from fincare.platform.accounts.models import StaffAccount
-from fincare.platform.errors import Invalid, NotFound
+from fincare.platform.errors import Invalid, Message, NotFound
 from fincare.platform.permissions import Permission, Principal
 from fincare.scorecard.periods import Period
 from fincare.scorecard.service.catalogue import BY_KEY, Kpi
@@ -80,7 +80,7 @@ def records(session: Session, *, key: str, period: Period, actor: Principal, off
     records without it."""
     kpi = get_kpi(key)
     if not 0 <= offset <= MAX_OFFSET:
-        raise Invalid(f"from 0 to {MAX_OFFSET}", field="offset")
+        raise Invalid(Message("from 0 to {limit}", limit=MAX_OFFSET), field="offset")
     limit = min(max(limit, 1), LIMIT)
     if key in DURATIONS:
         kind, query, count = "durations", *_durations(session, key, period)

@@ -14,7 +14,7 @@ from fincare.customers.identity import redact_identifiers
 from fincare.platform import audit_trail, clock
 from fincare.platform.accounts import service as accounts
 from fincare.platform.accounts.models import Department
-from fincare.platform.errors import Forbidden, Invalid, NotFound, one_of
+from fincare.platform.errors import Forbidden, Invalid, Message, NotFound, one_of
 from fincare.platform.permissions import Permission, Principal, Role
 from fincare.scorecard.models import Cadence, Measure, MeasureNote, MeasureStatus
 from fincare.scorecard.plan import PLAN
@@ -82,7 +82,7 @@ def record_progress(session: Session, *, actor: Principal, measure_id: int, text
     if not text:
         raise Invalid("required", field="text")
     if len(text) > MAX_NOTE:
-        raise Invalid(f"at most {MAX_NOTE} characters", field="text")
+        raise Invalid(Message("at most {limit} characters", limit=MAX_NOTE), field="text")
     text = redact_identifiers(text)
     if progress is not None and not 0 <= progress <= 100:
         raise Invalid("a percentage from 0 to 100", field="progress")
@@ -126,7 +126,7 @@ def _text(value: str | None, field: str, limit: int = 200) -> str:
     if not cleaned:
         raise Invalid("required", field=field)
     if len(cleaned) > limit:
-        raise Invalid(f"at most {limit} characters", field=field)
+        raise Invalid(Message("at most {limit} characters", limit=limit), field=field)
     return cleaned
 
 
@@ -168,7 +168,7 @@ def _due(starts_on: date, due_on: date) -> date:
 def _kpi_keys(keys: Sequence[str]) -> list[str]:
     unknown = sorted(set(keys) - set(BY_KEY))
     if unknown:
-        raise Invalid(f"unknown KPI {unknown[0]}", field="kpi_keys")
+        raise Invalid(Message("unknown KPI {kpi}", kpi=unknown[0]), field="kpi_keys")
     return sorted(set(keys))
 
 

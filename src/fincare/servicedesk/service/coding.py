@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fincare.platform import audit_trail, clock
-from fincare.platform.errors import Conflict, Forbidden, Invalid, one_of
+from fincare.platform.errors import Conflict, Forbidden, Invalid, Label, Message, one_of
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import CodeDimension, ComplaintCode, Ticket, TicketKind
 from fincare.servicedesk.service.rules import add_event, clean_text
@@ -40,7 +40,8 @@ def add_code(session: Session, *, actor: Principal, dimension: str, code: str, n
     axis = one_of(CodeDimension, dimension, "dimension")
     code = clean_text(code, "code", 10).upper()
     if not _CODE.match(code) or not code.startswith(PREFIX[axis]):
-        raise Invalid(f"a code of this dimension is {PREFIX[axis]} followed by 2 to 8 digits", field="code")
+        raise Invalid(Message("a code of this dimension is {prefix} followed by 2 to 8 digits",
+                              prefix=PREFIX[axis]), field="code")
     if parent_code is not None and _find(session, axis, parent_code) is None:
         raise Invalid("no such parent code in this dimension", field="parent_code")
     row = ComplaintCode(version=CODE_VERSION, dimension=axis, code=code, name_zh=clean_text(name_zh, "name_zh", 80),
@@ -74,7 +75,9 @@ def code_complaint(session: Session, *, actor: Principal, ticket: Ticket, channe
                                     ("cause_code", CodeDimension.CAUSE, cause_code)):
         value = clean_text(value, field, 12).upper()
         if _find(session, dimension, value) is None:
-            raise Invalid(f"not an active {dimension} code of {CODE_VERSION}", field=field)
+            raise Invalid(Message("not an active {dimension} code of {version}",
+                                  dimension=Label("code_dimension", dimension),
+                                  version=CODE_VERSION), field=field)
         chosen[field] = value
     before = {"code_version": ticket.code_version, "channel_code": ticket.channel_code,
               "business_type_code": ticket.business_type_code, "cause_code": ticket.cause_code}

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from fincare.customers.identity import redact_identifiers
 from fincare.platform import audit_trail, clock, notify
-from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from fincare.platform.errors import Conflict, Forbidden, Invalid, Message, NotFound
 from fincare.platform.permissions import Permission, Principal, Role
 from fincare.servicedesk.models import (
     ACTIVE_STATUSES,
@@ -70,7 +70,8 @@ def request_extension(session: Session, *, actor: Principal, ticket: Ticket, rea
     reason = clean_prose(reason, "reason", MAX_REASON)
     clocks = sla.clocks_of(session, SUBJECT, ticket.id)
     if any(c.target == Target.STATUTORY and at_maximum(c.extensions) for c in clocks):
-        raise Conflict(f"the statutory deadline is already at its maximum of {sla.STATUTORY_EXTENSIONS[-1]} days",
+        raise Conflict(Message("the statutory deadline is already at its maximum of {days} days",
+                               days=sla.STATUTORY_EXTENSIONS[-1]),
                        field="ticket_id")
     if not _extendable(clocks):
         raise Conflict("the statutory deadline has passed or is not running; it cannot be extended",

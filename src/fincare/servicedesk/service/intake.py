@@ -15,7 +15,7 @@ from fincare.customers.service import CustomerSummary
 from fincare.platform import audit_trail, clock
 from fincare.platform.config import get_settings
 from fincare.platform.db import Base, insert_new, new_row, number, read_with_ids
-from fincare.platform.errors import Forbidden, Invalid, one_of
+from fincare.platform.errors import Forbidden, Invalid, Label, Message, one_of
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import (
     Channel,
@@ -124,7 +124,8 @@ def _with_customer(request: TicketRequest, customer: CustomerSummary | None) -> 
     if customer is None:
         raise Invalid("no such customer", field="customer_id")
     if customer.status != CustomerStatus.ACTIVE:
-        raise Invalid(f"the customer's data is {customer.status}; it may not be processed", field="customer_id")
+        raise Invalid(Message("the customer's data is {status}; it may not be processed",
+                              status=Label("customer_status", customer.status)), field="customer_id")
     return Intake(**vars(request), customer=customer)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from fincare.platform import audit_trail, clock, notify
 from fincare.platform.config import get_settings
-from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound, one_of
+from fincare.platform.errors import Conflict, Forbidden, Invalid, Message, NotFound, one_of
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import (
     ACTIVE_STATUSES,
@@ -115,7 +115,8 @@ def decide(session: Session, *, actor: Principal, ticket: Ticket, outcome: str, 
     reply = clean_prose(reply, "reply", MAX_BODY)
     missing = missing_routes(reply, language)
     if missing:
-        raise Invalid(f"the reply must tell the complainant of these routes: {', '.join(missing)}", field="reply")
+        raise Invalid(Message("the reply must tell the complainant of these routes: {routes}",
+                              routes=", ".join(missing)), field="reply")
     remedy = clean_prose(remedy, "remedy", MAX_REASON, required=False) or None
     now = clock.now()
     waits = needs_approval(ticket)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fincare.platform.accounts.models import AccountRole, Department, StaffAccount
-from fincare.platform.errors import Forbidden, Invalid
+from fincare.platform.errors import Forbidden, Invalid, Message
 from fincare.platform.permissions import SYSTEM, Principal, Role
 from fincare.platform.schemas import MAX_ID
 from fincare.servicedesk.models import ACTIVE_STATUSES, Ticket, TicketKind, TicketRecusal
@@ -61,7 +61,7 @@ def _ids(value: object, field: str) -> frozenset[int]:
         return frozenset()
     if not isinstance(value, list | tuple) or len(value) > MAX_NAMED or not all(
             isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_ID for v in value):
-        raise Invalid(f"a list of at most {MAX_NAMED} ids", field=field)
+        raise Invalid(Message("a list of at most {limit} ids", limit=MAX_NAMED), field=field)
     return frozenset(value)
 
 

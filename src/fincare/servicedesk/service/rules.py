@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from fincare.customers.identity import redact_identifiers
 from fincare.platform import audit_trail, clock
 from fincare.platform.db import new_row
-from fincare.platform.errors import Forbidden, Invalid
+from fincare.platform.errors import Forbidden, Invalid, Message
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import ACTIVE_STATUSES, Ticket, TicketEvent, TicketKind, TicketStatus
 from fincare.sla.models import Clock, ClockState
@@ -30,7 +30,7 @@ def clean_text(value: object, field: str, max_len: int, *, required: bool = True
     if required and not cleaned:
         raise Invalid("required", field=field)
     if len(cleaned) > max_len:
-        raise Invalid(f"at most {max_len} characters", field=field)
+        raise Invalid(Message("at most {limit} characters", limit=max_len), field=field)
     return cleaned
 
 

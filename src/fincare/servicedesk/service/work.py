@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from fincare.platform import audit_trail, clock, jobs
 from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.accounts.service import principal_of
-from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound, one_of
+from fincare.platform.errors import Conflict, Forbidden, Invalid, Label, Message, NotFound, one_of
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import (
     ACTIVE_STATUSES,
@@ -189,7 +189,9 @@ def transition(session: Session, *, actor: Principal, ticket: Ticket, to: str, r
     target = one_of(TicketStatus, to, "to")
     current = TicketStatus(ticket.status)
     if target == TicketStatus.NEW or target not in TRANSITIONS[current]:
-        raise Conflict(f"a ticket that is {current} cannot become {target}", field="to")
+        raise Conflict(Message("a ticket that is {current} cannot become {target}",
+                               current=Label("ticket_status", current), target=Label("ticket_status", target)),
+                       field="to")
     if ticket.duplicate_of_id is not None:
         raise Conflict("this complaint is handled as part of the one it is linked to", field="ticket_id")
     if target == TicketStatus.RESOLVED and ticket.kind == TicketKind.COMPLAINT and ticket.decision_id is None:

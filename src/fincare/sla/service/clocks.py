@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from fincare.platform import audit_trail, clock, jobs
 from fincare.platform.db import new_row
-from fincare.platform.errors import Conflict, Forbidden, Invalid
+from fincare.platform.errors import Conflict, Forbidden, Invalid, Message
 from fincare.platform.permissions import Permission, Principal
 from fincare.sla.models import CalendarKind, Clock, ClockEvent, ClockState, Target
 from fincare.sla.service.policies import calendar_of, select_policies
@@ -216,7 +216,8 @@ def extend_statutory(session: Session, *, item: Clock, actor: Principal, approve
     if len(reason) < 4 or len(reason) > 1000:
         raise Invalid("state the reason for the extension (4 to 1000 characters)", field="reason")
     if item.extensions >= len(STATUTORY_EXTENSIONS):
-        raise Conflict(f"the statutory deadline is already at its maximum of {STATUTORY_EXTENSIONS[-1]} days",
+        raise Conflict(Message("the statutory deadline is already at its maximum of {days} days",
+                               days=STATUTORY_EXTENSIONS[-1]),
                        field="clock")
     if item.met_at is not None:
         raise Conflict("the complaint was already decided", field="clock")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from fincare.platform import audit_trail, clock
 from fincare.platform.config import get_settings
-from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from fincare.platform.errors import Conflict, Forbidden, Invalid, Message, NotFound
 from fincare.platform.permissions import Permission, Principal
 from fincare.sla.calendar import AlwaysOn, BusinessHours, Calendar
 from fincare.sla.models import CalendarKind, CalendarOverride, SlaPolicy, Target
@@ -130,7 +130,8 @@ def revise_policy(session: Session, *, actor: Principal, policy: SlaPolicy, minu
     if not 1 <= minutes <= 60 * 24 * 90:
         raise Invalid("a target is between 1 minute and 90 days", field="minutes")
     if not policy.active:
-        raise Conflict(f"version {policy.version} was already revised; revise the active version", field="policy_id")
+        raise Conflict(Message("version {version} was already revised; revise the active version",
+                               version=policy.version), field="policy_id")
     policy.active = False
     revised = SlaPolicy(key=policy.key, version=policy.version + 1, kind=policy.kind, priority=policy.priority,
                         risk_grade=policy.risk_grade, channel=policy.channel, target=policy.target, minutes=minutes,
