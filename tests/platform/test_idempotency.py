@@ -1,5 +1,7 @@
 """Idempotency-Key: same key and body replay the first response; a different body is a 409."""
 
+import hashlib
+import json
 import threading
 
 from fastapi.testclient import TestClient
@@ -7,6 +9,7 @@ from sqlalchemy import Engine, func, select
 
 from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.db import unit_of_work
+from fincare.platform.idempotency import IdempotencyRecord
 from tests.factories.accounts import Staff
 
 
@@ -33,6 +36,17 @@ def test_the_same_key_with_another_body_is_a_conflict(client: TestClient, admin_
     other = client.post("/api/v1/staff", json={"username": "wang", "roles": ["agent"]}, headers=headers)
     assert other.status_code == 409
     assert other.json()["error"]["field"] == "Idempotency-Key"
+
+
+def test_a_stored_fingerprint_cannot_confirm_a_guessed_body(client: TestClient, admin_root: Staff) -> None:
+    body = {"username": "li", "roles": ["agent"]}  # a body may hold a customer's phone and name
+    headers = {**admin_root.headers, "Idempotency-Key": "k-guess"}
+    assert client.post("/api/v1/staff", json=body, headers=headers).status_code == 201
+    with unit_of_work(read_only=True) as session:
+        stored = session.execute(select(IdempotencyRecord.fingerprint)).scalar_one()
+    canonical = json.dumps(body, sort_keys=True).encode()
+    guesses = {hashlib.sha256(b"POST /api/v1/staff\n" + canonical).hexdigest(), hashlib.sha256(canonical).hexdigest()}
+    assert len(stored) == 64 and stored not in guesses  # keyed: a copy of the database alone cannot check a guess
 
 
 def test_a_failed_create_does_not_burn_the_key(client: TestClient, admin_root: Staff) -> None:

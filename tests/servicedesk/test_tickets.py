@@ -10,12 +10,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
+from fincare.customers import rights
+from fincare.customers.models import Customer
+from fincare.platform import clock
 from fincare.platform.audit_trail.models import AuditEntry
 from fincare.platform.db import unit_of_work
 from fincare.platform.jobs.models import Job
-from fincare.platform.permissions import Role
+from fincare.platform.permissions import SYSTEM, Role
+from fincare.servicedesk import notices
 from fincare.servicedesk.models import ComplaintDecision, RegulatorReport, Ticket, TicketEvent, TicketMessage
 from fincare.sla.models import Clock
+from tests.console import sign_in
 from tests.factories import customers as make
 from tests.factories.accounts import Staff, make_staff
 from tests.factories.customers import make_customer
@@ -491,7 +496,13 @@ def test_a_public_reply_reaches_the_customer_once_and_a_note_never_does(client: 
 
     reachable = open_via_api(client, agent_li, make_customer(email="zhao.lei@example.com").id)
     silent = open_via_api(client, agent_li, make_customer(phone=None, email=None).id)
-    for ticket in (reachable, silent):
+    restricted = open_via_api(client, agent_li, make_customer(email="qian.li@example.com").id)
+    with unit_of_work() as session:  # asked to delete their data while a retention period runs
+        customer = session.get(Customer, restricted["customer_id"])
+        assert customer is not None
+        rights.erase(session, actor=SYSTEM, customer=customer,
+                     relationship_ended_on=clock.now().date() - timedelta(days=30))
+    for ticket in (reachable, silent, restricted):
         for visibility in ("internal", "public"):
             response = client.post(f"/api/v1/tickets/{ticket['id']}/replies", headers=agent_li.headers,
                                    json={"body": f"{visibility}: 年费已为您减免", "visibility": visibility})
@@ -504,10 +515,12 @@ def test_a_public_reply_reaches_the_customer_once_and_a_note_never_does(client: 
             desk_jobs.deliver_reply(session, **job.payload)
     with unit_of_work(read_only=True) as session:
         sent = [(m.subject_id, m.channel, m.template) for m in session.execute(select(OutboundMessage)).scalars()]
-        undeliverable = session.execute(select(TicketEvent.ticket_id).where(
-            TicketEvent.kind == "reply_undeliverable")).scalars().all()
+        undeliverable = session.execute(select(TicketEvent.ticket_id, TicketEvent.detail).where(
+            TicketEvent.kind == "reply_undeliverable").order_by(TicketEvent.ticket_id)).all()
     assert sent == [(reachable["id"], "email", "servicedesk.reply")]
-    assert undeliverable == [silent["id"]]  # the handler is told to telephone
+    # the handler is told why: to telephone, or not to contact the customer at all
+    assert [(ticket_id, detail["reason"]) for ticket_id, detail in undeliverable] == [
+        (silent["id"], notices.NO_ADDRESS), (restricted["id"], notices.NOT_PROCESSED)]
     longest = client.post(f"/api/v1/tickets/{reachable['id']}/replies", headers=agent_li.headers,
                           json={"body": "年" * 20_000, "visibility": "public"})
     assert longest.status_code == 201  # a reply may be this long, but no letter holds it with its greeting
@@ -517,4 +530,7 @@ def test_a_public_reply_reaches_the_customer_once_and_a_note_never_does(client: 
         told = session.execute(select(TicketEvent.detail).where(
             TicketEvent.ticket_id == reachable["id"], TicketEvent.kind == "reply_undeliverable")).scalars().all()
         parked = session.execute(select(func.count()).select_from(Job).where(Job.state != "done")).scalar_one()
-    assert len(told) == 1 and "20000" in told[0]["reason"] and parked == 0
+    assert len(told) == 1 and told[0]["reason"] == notices.TOO_LONG and parked == 0
+    sign_in(client, "agent_li", english=False)
+    timeline = client.get(f"/tickets/{silent['id']}").text
+    assert "回复无法送达" in timeline and "客户既无电子邮箱也无手机号码：请致电客户" in timeline

@@ -65,19 +65,26 @@ def deliver_reply(session: Session, *, ticket_id: int, message_id: int) -> None:
             outbox.send(session, channel=channel, to=address, template=REPLY, language=contact.language,
                         params={"reference": ticket.reference, "kind": kind, "body": message.body},
                         subject=("ticket", ticket.id), dedupe_key=dedupe_key)
-    except Invalid as refused:  # a reply near the 20,000-character limit no longer fits the letter
-        add_event(session, ticket, "reply_undeliverable", SYSTEM, message_id=message_id, reason=refused.message)
+    except Invalid:  # a reply near the 20,000-character limit no longer fits the letter
+        add_event(session, ticket, "reply_undeliverable", SYSTEM, message_id=message_id, reason=TOO_LONG)
+
+
+# Why nothing was sent, on the timeline (msgids: the console translates them)
+NO_ADDRESS = "the customer has neither an e-mail address nor a mobile number: telephone them"
+NOT_PROCESSED = "the customer's personal data is restricted or erased: nothing may be sent to them"
+TOO_LONG = "the reply is too long to send with its greeting: send it in shorter parts"
 
 
 def _reach(session: Session, ticket: Ticket, *, purpose: str, undeliverable: str,
            **detail: Any) -> tuple[customers.Contact, outbox.Channel, str] | None:
     """The ticket's customer's contact (its use audited for `purpose`), the channel and address a
-    message can go to; None, with the `undeliverable` event on the timeline so the handler
-    telephones, when the customer has neither e-mail nor a mobile number."""
+    message can go to; None, with the `undeliverable` event and its reason on the timeline so the
+    handler knows to telephone or not to contact at all."""
     contact = customers.contact_of(session, ticket.customer_id, purpose=purpose)
     reachable = contact.reachable() if contact else None
     if contact is None or reachable is None:
-        add_event(session, ticket, undeliverable, SYSTEM, **detail)
+        add_event(session, ticket, undeliverable, SYSTEM, reason=NOT_PROCESSED if contact is None else NO_ADDRESS,
+                  **detail)
         return None
     return contact, *reachable
 
