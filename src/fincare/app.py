@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from fincare import registry
-from fincare.platform import web
+from fincare.platform import openapi, web
 from fincare.platform.db import get_engine, unit_of_work
 from fincare.platform.errors import DomainError
 from fincare.platform.http import RequestContext, install_error_handlers
@@ -81,6 +81,7 @@ def create_app() -> FastAPI:
     for router in registry.routers():
         app.include_router(router)
     RouteIndex.install(app.router)
+    openapi.install(app, public=PUBLIC_ROUTES)
     return app
 
 

@@ -31,6 +31,19 @@ def test_unknown_enum_value_is_rejected_and_named(client: TestClient, admin_root
     assert error(response)["field"] == "roles.0"
 
 
+def test_a_body_that_is_not_utf_8_is_refused_as_malformed_json_is(client: TestClient, admin_root: Staff) -> None:
+    response = client.post("/api/v1/staff", headers={**admin_root.headers, "content-type": "application/json"},
+                           content=b"\xff\xfe{")
+    assert response.status_code == 422
+    assert error(response)["field"] == "body" and error(response)["code"] == "invalid"
+
+
+def test_a_method_not_allowed_names_every_method_of_the_path(client: TestClient, admin_root: Staff) -> None:
+    response = client.put("/api/v1/tickets", headers=admin_root.headers, json={})
+    assert response.status_code == 405 and error(response)["code"] == "method_not_allowed"
+    assert response.headers["allow"] == "GET, POST"  # the list route and the create route
+
+
 def test_malformed_json_is_a_4xx(client: TestClient, admin_root: Staff) -> None:
     response = client.post("/api/v1/staff", headers={**admin_root.headers, "content-type": "application/json"},
                            content=b"{not json")

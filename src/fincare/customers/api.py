@@ -101,7 +101,7 @@ def reveal(customer_id: Id, body: RevealIn, actor: Annotated[Principal, require(
         return RevealRead(field=body.field, value=value)
 
 
-@router.get("/customers/{customer_id}/export")
+@router.get("/customers/{customer_id}/export", responses={409: {"description": "The rights request is closed"}})
 def export(customer_id: Id, actor: Annotated[Principal, require(P.CUSTOMER_EXPORT)],
            rights_request_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> dict[str, Any]:
     """Everything held about the customer, decrypted (PIPL access and copy); audited."""

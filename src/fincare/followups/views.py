@@ -48,7 +48,7 @@ from fincare.servicedesk import service as desk
 from fincare.servicedesk.models import Ticket
 
 web.add_templates("followups", Path(__file__).parent / "templates" / "followups")
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 add_nav(NavItem("Follow-ups", "/followups", P.FOLLOWUP_WORK, order=8))
 add_nav(NavItem("Satisfaction", "/surveys/results", P.KPI_READ, order=9))
 

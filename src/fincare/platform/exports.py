@@ -9,6 +9,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# an API route's `responses=` for a download: its 200 may be CSV or XLSX (a JSON model adds its own)
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}},
+                      XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}}}}}
 
 # Text starting with one of these is run as a formula when a spreadsheet opens a CSV file ("CSV
 # injection", OWASP): a complainant's or a colleague's text must not become one on a reviewer's desk.

@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fincare.platform import context, errors
@@ -30,7 +31,7 @@ from fincare.platform.accounts import service as accounts
 from fincare.platform.accounts.models import StaffAccount
 from fincare.platform.config import get_settings
 from fincare.platform.db import unit_of_work
-from fincare.platform.errors import Conflict, DomainError, Forbidden, NotFound, TooLarge, Unauthenticated
+from fincare.platform.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge, Unauthenticated
 from fincare.platform.observability import HTTP_REQUESTS, HTTP_SECONDS
 from fincare.platform.permissions import Permission, Principal
 
@@ -204,14 +205,18 @@ def install_error_handlers(app: FastAPI, *, console_error: Callable[[Request, Do
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and exc.detail == _UNPARSED_BODY:  # not UTF-8: as malformed JSON is
+            return await domain_error(request, Invalid("not valid JSON (UTF-8 text expected)", field="body"))
         codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 401: "unauthenticated",
                  403: "forbidden", 413: "too_large"}
         err = DomainError(str(exc.detail), code=codes.get(exc.status_code, "http_error"))
         err.status_code = exc.status_code
         if not is_api(request) and exc.status_code == 404:
             return console_error(request, err)
-        return JSONResponse(_error_body(err.code, err.message, None), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # Starlette names the methods of the first route on the path only
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+        return JSONResponse(_error_body(err.code, err.message, None), status_code=exc.status_code, headers=headers)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.error("unhandled error", exc_info=exc)
@@ -233,6 +238,18 @@ def install_error_handlers(app: FastAPI, *, console_error: Callable[[Request, Do
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(IntegrityError, integrity_error)
     app.add_exception_handler(Exception, unexpected)
+
+
+_UNPARSED_BODY = "There was an error parsing the body"  # FastAPI's 400 for a body it cannot decode
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on the request's path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
 
 
 def _is_unique_violation(exc: IntegrityError) -> bool:

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from fincare.platform import clock
 from fincare.platform.db import unit_of_work
 from fincare.platform.errors import Invalid
-from fincare.platform.exports import XLSX_TYPE
+from fincare.platform.exports import FILE_RESPONSES, XLSX_TYPE
 from fincare.platform.http import require, require_page
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
@@ -73,7 +73,8 @@ def _file(report: complaints.ComplaintReport, format: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
-@api_router.get("/reports/complaints", response_model=ComplaintReportRead, tags=["reports"])
+@api_router.get("/reports/complaints", response_model=ComplaintReportRead, tags=["reports"],
+                responses=FILE_RESPONSES)
 def complaint_report(actor: Annotated[Principal, require(P.REPORTS_EXPORT)], period: PeriodQuery,
                      format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json") -> object:
     """The complaint report of a period: totals and breakdowns with counts (`format=csv|xlsx` for a file)."""

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from fincare.platform.db import unit_of_work
 from fincare.platform.errors import Invalid
-from fincare.platform.exports import XLSX_TYPE
+from fincare.platform.exports import FILE_RESPONSES, XLSX_TYPE
 from fincare.platform.http import require
 from fincare.platform.idempotency import IdempotencyKey
 from fincare.platform.permissions import Permission as P
@@ -293,7 +293,7 @@ def regulator_reports(actor: Reporter, status: Annotated[str | None, Query(max_l
         return [ReportRead.of(r) for r in service.list_reports(session, status=status)]
 
 
-@router.get("/regulator-reports/export")
+@router.get("/regulator-reports/export", response_class=Response, responses=FILE_RESPONSES)
 def export_regulator_reports(actor: Reporter, format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv",
                              status: Annotated[str | None, Query(max_length=12)] = None) -> Response:
     """The list as CSV or XLSX (tickets by reference and codes; no personal data)."""
