@@ -24,6 +24,7 @@ from fincare.platform.jobs.models import JobState
 from fincare.platform.outbox.models import MessageStatus
 from fincare.platform.permissions import Principal, Role
 from fincare.servicedesk.models import CodeDimension, TicketStatus
+from tests.console import sign_in
 from tests.factories.accounts import Staff
 from tests.platform.test_accounts import csrf_of, login
 
@@ -182,6 +183,20 @@ def test_a_message_with_values_is_translated_with_its_values_and_labels() -> Non
     again = pickle.loads(pickle.dumps(status))  # noqa: S301 - our own bytes
     assert again == status and chinese(again) == chinese(status)
     assert chinese(Message("no such sentence {x}", x=1)) == "no such sentence 1"
+
+
+def test_a_malformed_query_on_a_console_page_is_refused_in_chinese(client: TestClient, agent_li: Staff) -> None:
+    from fincare.platform.http import _VALIDATION_MESSAGES
+
+    missing = sorted({template for template, _ in _VALIDATION_MESSAGES.values()} - set(zh()))
+    assert not missing, f"untranslated validation messages: {missing}"
+    sign_in(client, "agent_li", english=False)
+    for query, shown in (("before_id=abc", "须为整数"), ("before_id=0", "不能小于 1"),
+                         ("kind=" + "x" * 17, "最多 16 个字符")):
+        page = client.get(f"/customers?{query}")
+        assert page.status_code == 400 and shown in page.text, query
+    english = client.get("/customers?before_id=0&lang=en")
+    assert english.status_code == 400 and "at least 1" in english.text
 
 
 def test_an_unknown_message_falls_back_to_english() -> None:

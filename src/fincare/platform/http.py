@@ -13,7 +13,7 @@ import random
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -198,7 +198,7 @@ def install_error_handlers(app: FastAPI, *, console_error: Callable[[Request, Do
         if not is_api(request):
             if tuple(first.get("loc", ()))[:1] == ("path",):  # /tickets/abc: no such page
                 return console_error(request, NotFound("no such page"))
-            return console_error(request, DomainError(message, field=field))
+            return console_error(request, DomainError(_console_message(first), field=field))
         body = _error_body("invalid", message, field)
         body["error"]["details"] = details
         return JSONResponse(body, status_code=422)
@@ -238,6 +238,29 @@ def install_error_handlers(app: FastAPI, *, console_error: Callable[[Request, Do
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(IntegrityError, integrity_error)
     app.add_exception_handler(Exception, unexpected)
+
+
+# pydantic's refusals by type, as messages the console translates (its own text is English only),
+# with the limit from the refusal's context where the message has one
+_VALIDATION_MESSAGES: dict[str, tuple[str, str | None]] = {
+    "missing": ("required", None),
+    "int_parsing": ("a whole number", None), "int_type": ("a whole number", None),
+    "int_from_float": ("a whole number", None),
+    "greater_than_equal": ("at least {limit}", "ge"), "less_than_equal": ("at most {limit}", "le"),
+    "string_too_long": ("at most {limit} characters", "max_length"),
+    "string_too_short": ("at least {limit} characters", "min_length"),
+    "string_pattern_mismatch": ("not in the expected form", None),
+}
+
+
+def _console_message(error: Mapping[str, Any]) -> str:
+    """A validation refusal for a console page: a translatable message where pydantic's type is known."""
+    known = _VALIDATION_MESSAGES.get(str(error.get("type")))
+    if known is None:
+        return str(error.get("msg"))
+    template, limit = known
+    context = error.get("ctx") or {}
+    return errors.Message(template, limit=context[limit]) if limit and limit in context else template
 
 
 _UNPARSED_BODY = "There was an error parsing the body"  # FastAPI's 400 for a body it cannot decode
