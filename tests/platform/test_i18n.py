@@ -24,6 +24,7 @@ from fincare.platform.jobs.models import JobState
 from fincare.platform.outbox.models import MessageStatus
 from fincare.platform.permissions import Principal, Role
 from fincare.servicedesk.models import CodeDimension, TicketStatus
+from fincare.servicedesk.service.resolution import ROUTES, Language
 from tests.console import sign_in
 from tests.factories.accounts import Staff
 from tests.platform.test_accounts import csrf_of, login
@@ -83,7 +84,8 @@ def error_messages() -> set[str]:
 # The coded values a message may hold (`Label(kind, value)`), with every value they can take.
 LABELLED = {"ticket_status": TicketStatus, "job": JobState, "message_status": MessageStatus,
             "customer_status": CustomerStatus, "rights_status": RightsRequestStatus,
-            "rights_kind": RightsRequestKind, "code_dimension": CodeDimension}
+            "rights_kind": RightsRequestKind, "code_dimension": CodeDimension,
+            "appeal_route": ROUTES[Language.EN].keys()}
 
 
 def placeholders(text: str) -> set[str]:
@@ -179,9 +181,14 @@ def test_a_message_with_values_is_translated_with_its_values_and_labels() -> Non
     assert chinese(limit) == "最多 60 个字符" and english(limit) == "at most 60 characters"
     status = Message("this request is already {status}", status=Label("rights_status", "refused"))
     assert chinese(status) == "此申请已处于“已拒绝”状态" and english(status) == "this request is already refused"
+    routes = Message("the reply must tell the complainant of these routes: {routes}",
+                     routes=Label("appeal_route", "mediation", "litigation"))
+    assert routes == "the reply must tell the complainant of these routes: mediation, litigation"
+    assert chinese(routes) == "答复须告知投诉人以下途径：调解、诉讼"
     # made in an import worker process, it reaches the writer through pickle whole
-    again = pickle.loads(pickle.dumps(status))  # noqa: S301 - our own bytes
-    assert again == status and chinese(again) == chinese(status)
+    for message in (status, routes):
+        again = pickle.loads(pickle.dumps(message))  # noqa: S301 - our own bytes
+        assert again == message and chinese(again) == chinese(message)
     assert chinese(Message("no such sentence {x}", x=1)) == "no such sentence 1"
 
 
@@ -269,7 +276,6 @@ def test_coded_labels_read_as_words_in_english_too() -> None:
 def test_customers_messages_and_replies_know_exactly_the_console_s_languages() -> None:
     from fincare.customers.service import LANGUAGES as CUSTOMER_LANGUAGES
     from fincare.platform.outbox.templates import LANGUAGES as MESSAGE_LANGUAGES
-    from fincare.servicedesk.service.resolution import Language
 
     console = list(i18n.LANGUAGES)
     assert console[0] == i18n.DEFAULT == "zh-CN"

@@ -65,3 +65,10 @@ def test_refusals_as_sent_have_the_documented_shape(client: TestClient, agent_li
     for answer in answers:
         body = answer.json()
         assert set(body) == {"error"} and {"code", "message", "field"} <= set(body["error"]), body
+
+
+def test_the_idempotency_key_header_is_documented_with_its_limits(client: TestClient) -> None:
+    header = next(p for p in document(client)["paths"]["/api/v1/tickets"]["post"]["parameters"]
+                  if p["name"] == "Idempotency-Key")
+    assert header["in"] == "header" and not header["required"]
+    assert (header["schema"]["minLength"], header["schema"]["maxLength"]) == (1, 200)

@@ -168,6 +168,8 @@ def test_the_printable_page_is_chinese_by_default_and_switches_to_english(
     assert page.status_code == 200
     assert "投诉统计报表" in page.text and "办理渠道" in page.text and "银行卡" in page.text
     assert "@media print" in page.text and 'data-testid="figure-total"' in page.text
+    wrong = client.get("/reports/complaints", params={"period": "soon"})
+    assert wrong.status_code == 422 and "月份 2026-10" in wrong.text  # the period's form, in Chinese
 
     english = client.get("/reports/complaints", params={"period": "2026-10", "lang": "en"})
     assert "Complaint report" in english.text and "Bank cards" in english.text

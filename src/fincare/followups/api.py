@@ -111,7 +111,9 @@ def survey(token: Token) -> SurveyRead:
                           title=view.template.title_zh if view.language == "zh-CN" else view.template.title_en)
 
 
-@router.post("/surveys/{token}", status_code=201, response_model=SubmittedRead)
+@router.post("/surveys/{token}", status_code=201, response_model=SubmittedRead, responses={
+    200: {"model": SubmittedRead, "description": "Answered before: `already_answered`, nothing written"},
+    410: {"description": "The link has expired"}})
 def answer(token: Token, body: AnswersIn) -> JSONResponse:
     """Public: answer once. A repeat is 200 `already_answered` and writes nothing; an expired link 410."""
     with unit_of_work() as session:

@@ -9,18 +9,20 @@ E = TypeVar("E", bound=StrEnum)
 
 
 class Label(str):
-    """A coded value in a `Message` ("restricted"): reads as the value; the console shows the
-    catalogue's label for `msgid` ("customer_status:restricted"), or the value if it has none."""
+    """Coded values in a `Message` ("restricted"; "review, mediation"): reads as the values joined by
+    ", "; the console shows the catalogue's label of each ("customer_status:restricted"), or the value
+    where it has none, joined as its language joins a list."""
 
-    msgid: str
+    kind: str
+    values: tuple[str, ...]
 
-    def __new__(cls, kind: str, value: str) -> Label:
-        label = super().__new__(cls, value)
-        label.msgid = f"{kind}:{value}"
+    def __new__(cls, kind: str, *values: str) -> Label:
+        label = super().__new__(cls, ", ".join(values))
+        label.kind, label.values = kind, tuple(map(str, values))
         return label
 
-    def __reduce__(self) -> tuple[type[Label], tuple[str, str]]:
-        return Label, (self.msgid.partition(":")[0], str(self))
+    def __reduce__(self) -> tuple[type[Label], tuple[str, ...]]:
+        return Label, (self.kind, *self.values)
 
 
 class Message(str):

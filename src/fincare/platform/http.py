@@ -205,7 +205,7 @@ def install_error_handlers(app: FastAPI, *, console_error: Callable[[Request, Do
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        if exc.status_code == 400 and exc.detail == _UNPARSED_BODY:  # not UTF-8: as malformed JSON is
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):  # as malformed JSON is
             return await domain_error(request, Invalid("not valid JSON (UTF-8 text expected)", field="body"))
         codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 401: "unauthenticated",
                  403: "forbidden", 413: "too_large"}
@@ -214,8 +214,9 @@ def install_error_handlers(app: FastAPI, *, console_error: Callable[[Request, Do
         if not is_api(request) and exc.status_code == 404:
             return console_error(request, err)
         headers = getattr(exc, "headers", None)
-        if exc.status_code == 405:  # Starlette names the methods of the first route on the path only
-            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+        if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+            # Starlette names the methods of the first route on the path only
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
         return JSONResponse(_error_body(err.code, err.message, None), status_code=exc.status_code, headers=headers)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
@@ -261,9 +262,6 @@ def _console_message(error: Mapping[str, Any]) -> str:
     template, limit = known
     context = error.get("ctx") or {}
     return errors.Message(template, limit=context[limit]) if limit and limit in context else template
-
-
-_UNPARSED_BODY = "There was an error parsing the body"  # FastAPI's 400 for a body it cannot decode
 
 
 def _allowed_methods(request: Request) -> list[str]:

@@ -42,12 +42,14 @@ def normalise(language: str | None) -> str | None:
     return None
 
 
+_LIST_SEPARATORS = {"zh-CN": "、"}  # between the items of a list in a sentence
 _DETAIL = re.compile(r"(?P<message>.+) \((?P<detail>[^()]+)\)")
 
 
 def translator(language: str) -> Callable[[str], str]:
     """`_` for one language; `_("Hello {name}").format(name=...)` keeps placeholders intact."""
     table = catalogue(language)
+    separator = _LIST_SEPARATORS.get(language, ", ")
 
     def translate(message: str) -> str:
         if isinstance(message, Message) and message.params:
@@ -55,7 +57,8 @@ def translator(language: str) -> Callable[[str], str]:
             template = table.get(message.template)
             if template is None:
                 return message
-            return template.format(**{name: table.get(value.msgid, value) if isinstance(value, Label) else value
+            return template.format(**{name: separator.join(table.get(f"{value.kind}:{v}", v) for v in value.values)
+                                      if isinstance(value, Label) else value
                                       for name, value in message.params.items()})
         found = table.get(message)
         if found is None and (detail := _DETAIL.fullmatch(message)) and detail["message"] in table:

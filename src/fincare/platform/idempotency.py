@@ -105,7 +105,10 @@ class RenderedJSON(JSONResponse):
 
 async def _idempotency(
     request: Request,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[str | None, Header(
+        alias="Idempotency-Key", json_schema_extra={"minLength": 1, "maxLength": 200},
+        description="1-200 printable characters, chosen by the client: a retry with the same key and body "
+                    "returns the first response and creates nothing")] = None,
 ) -> Idempotency:
     if idempotency_key is None:
         return Idempotency(None, "")  # nothing to replay, so no fingerprint to compare

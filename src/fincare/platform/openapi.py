@@ -66,7 +66,7 @@ def document_errors(schema: dict[str, Any], *, public: Collection[str]) -> None:
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
-            codes = {422} | {int(code) for code in responses if code.isdigit() and int(code) in ERROR_CODES}
+            codes = {422} | {int(code) for code in responses if code.isdigit() and 400 <= int(code) < 500}
             if path not in public:
                 codes |= {401, 403}
             if "{" in path:
@@ -77,7 +77,7 @@ def document_errors(schema: dict[str, Any], *, public: Collection[str]) -> None:
                 codes.add(413)
             for code in sorted(codes):
                 declared = responses.get(str(code), {}).get("description") if code != 422 else None
-                responses[str(code)] = {"description": declared or ERROR_CODES[code], "content": error}
+                responses[str(code)] = {"description": declared or ERROR_CODES.get(code, "Refused"), "content": error}
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422 shape, which FinCare never sends
         components.pop(unused, None)

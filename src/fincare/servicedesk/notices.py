@@ -65,8 +65,9 @@ def deliver_reply(session: Session, *, ticket_id: int, message_id: int) -> None:
             outbox.send(session, channel=channel, to=address, template=REPLY, language=contact.language,
                         params={"reference": ticket.reference, "kind": kind, "body": message.body},
                         subject=("ticket", ticket.id), dedupe_key=dedupe_key)
-    except Invalid:  # a reply near the 20,000-character limit no longer fits the letter
-        add_event(session, ticket, "reply_undeliverable", SYSTEM, message_id=message_id, reason=TOO_LONG)
+    except Invalid as refused:  # a reply near the 20,000-character limit no longer fits the letter
+        add_event(session, ticket, "reply_undeliverable", SYSTEM, message_id=message_id,
+                  reason=TOO_LONG if refused.field == "params" else refused.message)
 
 
 # Why nothing was sent, on the timeline (msgids: the console translates them)

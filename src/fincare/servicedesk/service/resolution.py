@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from fincare.platform import audit_trail, clock, notify
 from fincare.platform.config import get_settings
-from fincare.platform.errors import Conflict, Forbidden, Invalid, Message, NotFound, one_of
+from fincare.platform.errors import Conflict, Forbidden, Invalid, Label, Message, NotFound, one_of
 from fincare.platform.permissions import Permission, Principal
 from fincare.servicedesk.models import (
     ACTIVE_STATUSES,
@@ -116,7 +116,7 @@ def decide(session: Session, *, actor: Principal, ticket: Ticket, outcome: str, 
     missing = missing_routes(reply, language)
     if missing:
         raise Invalid(Message("the reply must tell the complainant of these routes: {routes}",
-                              routes=", ".join(missing)), field="reply")
+                              routes=Label("appeal_route", *missing)), field="reply")
     remedy = clean_prose(remedy, "remedy", MAX_REASON, required=False) or None
     now = clock.now()
     waits = needs_approval(ticket)
