@@ -4,6 +4,7 @@ naming the field, never a 500. Each case here was a 500 once (found by fuzzing t
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -149,3 +150,23 @@ def test_a_body_that_is_not_json_is_refused_naming_the_body_and_a_page_id_that_i
     sign_in(client, agent_li.username)
     assert client.get("/tickets/abc").status_code == 404
     assert client.get(f"{API}/tickets/abc", headers=agent_li.headers).status_code == 422  # the API names it
+
+
+def test_an_id_past_its_column_s_range_is_refused_on_every_api_path(client: TestClient, app) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.routing import APIRoute
+
+    everyone = make_staff("all_roles", *Role)
+    past_integer = 2**31  # one past PostgreSQL's integer, the type of most primary keys
+    for route in app.routes:
+        if not (isinstance(route, APIRoute) and route.path.startswith(API) and "_id}" in route.path):
+            continue
+        path = re.sub(r"\{\w+_id\}", str(past_integer), route.path)
+        for method in route.methods:
+            response = client.request(method, path, json={}, headers=everyone.headers)
+            assert 400 <= response.status_code < 500, (method, route.path, response.status_code)
+    # the ids of the busiest tables are 64-bit: found or not, never refused for their size
+    assert client.get(f"{API}/tickets/{past_integer}", headers=everyone.headers).status_code == 422
+    assert client.post(f"{API}/jobs/{past_integer}/retry", headers=everyone.headers).status_code == 404
+    assert client.get(f"{API}/audit", params={"before_id": past_integer}, headers=everyone.headers).status_code == 200
+    for query in ({"customer_id": past_integer}, {"before_id": past_integer}):
+        assert refused(client.get(f"{API}/tickets", params=query, headers=everyone.headers), next(iter(query)))

@@ -168,6 +168,10 @@ def test_the_measures_plan_is_seeded_flagged_when_overdue_and_updated_by_its_own
     done = client.post(url, json={"text": "应急预案已发布并演练", "progress": 100, "status": "done"},
                        headers=security.headers)
     assert done.status_code == 200 and done.json()["status"] == "done"
+    notes = client.get(f"{API}/measures/{keys['leak_response']['id']}/notes", headers=exec_feng.headers)
+    assert [n["text"] for n in notes.json()] == ["应急预案已发布并演练"]  # the refused ones left none
+    missing = client.get(f"{API}/measures/{max(m['id'] for m in plan) + 1}/notes", headers=exec_feng.headers)
+    assert missing.status_code == 404 and missing.json()["error"]["field"] == "measure_id"
     frozen_clock.advance(timedelta(days=400))
     later = {m["key"]: m for m in client.get(f"{API}/measures", headers=exec_feng.headers).json()}
     assert later["leak_response"]["overdue"] is False and later["complaint_specialists"]["overdue"] is True

@@ -313,6 +313,18 @@ def test_impossible_transitions_are_refused(client: TestClient, agent_li: Staff,
     assert response.status_code == 409 and response.json()["error"]["field"] == "to"
 
 
+def test_a_reason_as_long_as_the_form_allows_is_audited_whole(client: TestClient, agent_li: Staff) -> None:
+    ticket = open_via_api(client, agent_li)
+    reason = "客户来电说明情况" * 125  # 1,000 characters, the most a reason may have
+    client.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"body": "已答复", **PUBLIC}, headers=agent_li.headers)
+    moved = client.post(f"/api/v1/tickets/{ticket['id']}/transitions",
+                        json={"to": "pending_customer", "reason": reason}, headers=agent_li.headers)
+    assert moved.status_code == 200, moved.text
+    with unit_of_work(read_only=True) as session:
+        entry = session.execute(select(AuditEntry).where(AuditEntry.action == "ticket.status_changed")).scalar_one()
+    assert entry.reason == reason
+
+
 def test_every_change_leaves_an_audit_entry(client: TestClient, agent_li: Staff) -> None:
     ticket = open_via_api(client, agent_li)
     client.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"body": "已答复", **PUBLIC}, headers=agent_li.headers)

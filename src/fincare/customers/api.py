@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from fincare.customers import rights, service
@@ -29,10 +29,10 @@ from fincare.platform.http import require
 from fincare.platform.idempotency import IdempotencyKey
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
-from fincare.platform.schemas import MAX_ID
+from fincare.platform.schemas import MAX_ID, PathId
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
-Id = Annotated[int, Path(ge=1, le=2**62)]
+Id = PathId
 
 
 @router.post("/customers", status_code=201, response_model=CustomerRead)

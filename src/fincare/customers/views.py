@@ -45,7 +45,7 @@ web.add_templates("customers", Path(__file__).parent / "templates" / "customers"
 add_nav(NavItem("Customers", "/customers", P.CUSTOMER_READ, order=10))
 add_nav(NavItem("Rights requests", "/rights-requests", P.CUSTOMER_ERASE, order=20))
 
-Id = Annotated[int, UrlPath(ge=1, le=2**62)]
+Id = Annotated[int, UrlPath(ge=1, le=MAX_ID)]
 Reader = Annotated[Principal, require_page(P.CUSTOMER_READ)]
 Writer = Annotated[Principal, require_page(P.CUSTOMER_WRITE)]
 Revealer = Annotated[Principal, require_page(P.CUSTOMER_REVEAL)]

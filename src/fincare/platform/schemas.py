@@ -20,9 +20,11 @@ from pydantic import (
 from fincare.platform import clock
 from fincare.platform.text import CONTROL, CONTROL_MESSAGE
 
-# Ids are 64-bit at most: a larger number is a 422, not a driver overflow.
-MAX_ID = 2**62
+# An id beyond its column's range is a 422 naming it, not a driver overflow (a 500 on PostgreSQL).
+MAX_ID = 2**31 - 1  # primary keys are PostgreSQL `integer`
+MAX_BIG_ID = 2**63 - 1  # except the `bigint` ones of the busiest tables: jobs, outbox, audit trail
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+BigPathId = Annotated[int, Path(ge=1, le=MAX_BIG_ID)]
 Ids = Annotated[int, Field(ge=1, le=MAX_ID)]  # an id in a list of a body
 
 

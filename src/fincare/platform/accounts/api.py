@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from fincare.platform.accounts import service
@@ -24,9 +24,10 @@ from fincare.platform.http import require
 from fincare.platform.idempotency import IdempotencyKey
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
+from fincare.platform.schemas import PathId
 
 router = APIRouter(prefix="/api/v1", tags=["staff"])
-Id = Annotated[int, Path(ge=1, le=2**62)]
+Id = PathId
 
 
 @router.get("/me", response_model=MeRead)

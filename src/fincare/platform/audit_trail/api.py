@@ -13,7 +13,7 @@ from fincare.platform.db import unit_of_work
 from fincare.platform.http import require
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
-from fincare.platform.schemas import MAX_ID, MomentOrUTC, ResponseBody
+from fincare.platform.schemas import MAX_BIG_ID, MAX_ID, MomentOrUTC, ResponseBody
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -60,7 +60,7 @@ def list_audit(
     kind: Annotated[str | None, Query(pattern="^(change|read)$")] = None,
     since: MomentOrUTC | None = None,
     until: MomentOrUTC | None = None,
-    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_BIG_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[AuditEntryRead]:
     """Newest first; pass the last `id` as `before_id` for the next page."""

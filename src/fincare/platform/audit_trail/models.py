@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, text
+from sqlalchemy import BigInteger, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fincare.platform.db import Base
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# A reason is as long as the form it came from allows (1,000 characters for a complaint's). SQLite
+# keeps its first declaration, VARCHAR(500), which it never enforced: changing it would rebuild the
+# guarded table for a label.
+Reason = Text().with_variant(String(500), "sqlite")
 
 
 class AuditEntry(Base):
@@ -33,7 +37,7 @@ class AuditEntry(Base):
     subject_id: Mapped[str | None] = mapped_column(String(60))
     before: Mapped[dict[str, Any] | None]
     after: Mapped[dict[str, Any] | None]
-    reason: Mapped[str | None] = mapped_column(String(500))
+    reason: Mapped[str | None] = mapped_column(Reason)
     request_id: Mapped[str | None] = mapped_column(String(64))
     source_ip: Mapped[str | None] = mapped_column(String(64))
     seq: Mapped[int | None] = mapped_column(BigId, unique=True)

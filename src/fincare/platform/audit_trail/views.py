@@ -12,7 +12,7 @@ from fincare.platform.db import unit_of_work
 from fincare.platform.http import require_page
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
-from fincare.platform.schemas import MAX_ID
+from fincare.platform.schemas import MAX_BIG_ID, MAX_ID
 from fincare.platform.web import NavItem, add_nav, render
 
 router = APIRouter(include_in_schema=False)
@@ -28,7 +28,7 @@ def audit_page(
     subject_id: Annotated[str | None, Query(max_length=60)] = None,
     actor_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     kind: Annotated[str | None, Query(pattern="^(change|read)?$")] = None,
-    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_BIG_ID)] = None,
 ) -> Response:
     with unit_of_work() as session:
         entries = audit_trail.list_entries(session, action=action or None, subject_type=subject_type or None,

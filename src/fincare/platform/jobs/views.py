@@ -13,7 +13,7 @@ from fincare.platform.http import require_page
 from fincare.platform.jobs.models import JobState
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
-from fincare.platform.schemas import PathId
+from fincare.platform.schemas import BigPathId
 from fincare.platform.web import NavItem, add_nav, render
 
 router = APIRouter(include_in_schema=False)
@@ -29,7 +29,7 @@ def jobs_page(request: Request, actor: Annotated[Principal, require_page(P.JOBS_
 
 
 @router.post("/admin/jobs/{job_id}/retry")
-def retry(request: Request, job_id: PathId, actor: Annotated[Principal, require_page(P.JOBS_MANAGE)]) -> Response:
+def retry(request: Request, job_id: BigPathId, actor: Annotated[Principal, require_page(P.JOBS_MANAGE)]) -> Response:
     with unit_of_work() as session:
         jobs.retry_job(session, job_id=job_id, actor=actor)
     return RedirectResponse("/admin/jobs", status_code=303)

@@ -16,7 +16,7 @@ from fincare.platform.http import require
 from fincare.platform.outbox.models import Channel, MessageStatus, OutboundMessage
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
-from fincare.platform.schemas import MAX_ID, PathId, ResponseBody
+from fincare.platform.schemas import MAX_BIG_ID, BigPathId, ResponseBody
 
 router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"])
 Admin = Annotated[Principal, require(P.JOBS_MANAGE)]
@@ -49,8 +49,8 @@ class OutboundMessageRead(ResponseBody):
 @router.get("", response_model=list[OutboundMessageRead])
 def list_messages(actor: Admin, status: MessageStatus | None = None, channel: Channel | None = None,
                   subject_type: Annotated[str | None, Query(max_length=40)] = None,
-                  subject_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-                  before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                  subject_id: Annotated[int | None, Query(ge=1, le=MAX_BIG_ID)] = None,
+                  before_id: Annotated[int | None, Query(ge=1, le=MAX_BIG_ID)] = None,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[OutboundMessageRead]:
     """Newest first; `?status=parked` lists what needs an admin. Page with `before_id`."""
     subject = (subject_type, subject_id) if subject_type and subject_id else None
@@ -60,7 +60,7 @@ def list_messages(actor: Admin, status: MessageStatus | None = None, channel: Ch
 
 
 @router.post("/{message_id}/retry", response_model=OutboundMessageRead)
-def retry(message_id: PathId, actor: Admin) -> OutboundMessageRead:
+def retry(message_id: BigPathId, actor: Admin) -> OutboundMessageRead:
     """Queue a parked message again with a fresh set of attempts (409 unless it is parked)."""
     with unit_of_work() as session:
         return OutboundMessageRead.of(outbox.retry(session, message_id, actor=actor))

@@ -52,6 +52,9 @@ def list_plan(session: Session, *, department: str | None = None) -> list[PlanRo
 
 
 def notes_of(session: Session, measure_id: int) -> Sequence[MeasureNote]:
+    """A measure's progress notes, oldest first; NotFound names a measure that does not exist."""
+    if session.get(Measure, measure_id) is None:
+        raise NotFound("no such measure", field="measure_id")
     return session.execute(select(MeasureNote).where(MeasureNote.measure_id == measure_id)
                            .order_by(MeasureNote.at, MeasureNote.id)).scalars().all()
 
