@@ -41,7 +41,7 @@ def test_every_operation_documents_its_refusals_in_fincare_s_error_shape(client:
         expected |= set() if path in PUBLIC_ROUTES else {401, 403}
         expected |= {404} if "{" in path else set()
         expected |= {409} if method != "get" else set()
-        expected |= {413} if "requestBody" in op else set()
+        expected |= {400, 413} if "requestBody" in op else set()
         assert expected <= codes, f"{method.upper()} {path}: {sorted(codes)}"
         assert all(op["responses"][str(code)]["content"] == ERROR for code in codes), f"{method.upper()} {path}"
     export = doc["paths"]["/api/v1/customers/{customer_id}/export"]["get"]["responses"]

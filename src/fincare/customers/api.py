@@ -32,7 +32,6 @@ from fincare.platform.permissions import Principal
 from fincare.platform.schemas import MAX_ID, PathId
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
-Id = PathId
 
 
 @router.post("/customers", status_code=201, response_model=CustomerRead)
@@ -77,7 +76,7 @@ def find(
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerRead)
-def read(customer_id: Id, actor: Annotated[Principal, require(P.CUSTOMER_READ)]) -> CustomerRead:
+def read(customer_id: PathId, actor: Annotated[Principal, require(P.CUSTOMER_READ)]) -> CustomerRead:
     """One customer, masked; the view is recorded in the audit trail."""
     with unit_of_work() as session:
         customer = service.access_customer(session, customer_id, actor)
@@ -85,7 +84,8 @@ def read(customer_id: Id, actor: Annotated[Principal, require(P.CUSTOMER_READ)])
 
 
 @router.patch("/customers/{customer_id}", response_model=CustomerRead)
-def edit(customer_id: Id, body: CustomerPatch, actor: Annotated[Principal, require(P.CUSTOMER_WRITE)]) -> CustomerRead:
+def edit(customer_id: PathId, body: CustomerPatch,
+         actor: Annotated[Principal, require(P.CUSTOMER_WRITE)]) -> CustomerRead:
     with unit_of_work() as session:
         customer = service.access_customer(session, customer_id, actor, for_write=True)
         data = service.parse_customer(body.raw(), partial=True)
@@ -93,7 +93,7 @@ def edit(customer_id: Id, body: CustomerPatch, actor: Annotated[Principal, requi
 
 
 @router.post("/customers/{customer_id}/reveal", response_model=RevealRead)
-def reveal(customer_id: Id, body: RevealIn, actor: Annotated[Principal, require(P.CUSTOMER_REVEAL)]) -> RevealRead:
+def reveal(customer_id: PathId, body: RevealIn, actor: Annotated[Principal, require(P.CUSTOMER_REVEAL)]) -> RevealRead:
     """One field in clear, with a reason; audited."""
     with unit_of_work() as session:
         customer = service.load_customer(session, customer_id, actor, P.CUSTOMER_REVEAL)
@@ -102,7 +102,7 @@ def reveal(customer_id: Id, body: RevealIn, actor: Annotated[Principal, require(
 
 
 @router.get("/customers/{customer_id}/export", responses={409: {"description": "The rights request is closed"}})
-def export(customer_id: Id, actor: Annotated[Principal, require(P.CUSTOMER_EXPORT)],
+def export(customer_id: PathId, actor: Annotated[Principal, require(P.CUSTOMER_EXPORT)],
            rights_request_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> dict[str, Any]:
     """Everything held about the customer, decrypted (PIPL access and copy); audited."""
     with unit_of_work() as session:
@@ -112,7 +112,7 @@ def export(customer_id: Id, actor: Annotated[Principal, require(P.CUSTOMER_EXPOR
 
 
 @router.post("/customers/{customer_id}/erase", response_model=EraseRead)
-def erase(customer_id: Id, body: EraseIn, actor: Annotated[Principal, require(P.CUSTOMER_ERASE)]) -> EraseRead:
+def erase(customer_id: PathId, body: EraseIn, actor: Annotated[Principal, require(P.CUSTOMER_ERASE)]) -> EraseRead:
     """Erase personal data, or restrict it while a retention period runs, or refuse with the reason."""
     with unit_of_work() as session:
         customer = service.load_customer(session, customer_id, actor, P.CUSTOMER_ERASE, lock=True)
@@ -123,7 +123,7 @@ def erase(customer_id: Id, body: EraseIn, actor: Annotated[Principal, require(P.
 
 
 @router.post("/customers/{customer_id}/consents", status_code=201, response_model=ConsentRead)
-def consent(customer_id: Id, body: ConsentIn, actor: Annotated[Principal, require(P.CUSTOMER_WRITE)],
+def consent(customer_id: PathId, body: ConsentIn, actor: Annotated[Principal, require(P.CUSTOMER_WRITE)],
             idem: IdempotencyKey) -> JSONResponse:
     with unit_of_work() as session:
         customer = service.load_customer(session, customer_id, actor, P.CUSTOMER_WRITE, lock=True)
@@ -133,7 +133,7 @@ def consent(customer_id: Id, body: ConsentIn, actor: Annotated[Principal, requir
 
 
 @router.post("/customers/{customer_id}/rights-requests", status_code=201, response_model=RightsRequestRead)
-def open_rights_request(customer_id: Id, body: RightsRequestIn,
+def open_rights_request(customer_id: PathId, body: RightsRequestIn,
                         actor: Annotated[Principal, require(P.CUSTOMER_WRITE)],
                         idem: IdempotencyKey) -> JSONResponse:
     with unit_of_work() as session:
@@ -154,14 +154,15 @@ def list_rights_requests(actor: Annotated[Principal, require(P.CUSTOMER_ERASE)],
 
 
 @router.post("/rights-requests/{request_id}/refuse", response_model=RightsRequestRead)
-def refuse(request_id: Id, body: RefuseIn, actor: Annotated[Principal, require(P.CUSTOMER_ERASE)]) -> RightsRequestRead:
+def refuse(request_id: PathId, body: RefuseIn,
+           actor: Annotated[Principal, require(P.CUSTOMER_ERASE)]) -> RightsRequestRead:
     with unit_of_work() as session:
         request = rights.get_request(session, request_id)
         return RightsRequestRead.of(rights.refuse_request(session, actor=actor, request=request, reason=body.reason))
 
 
 @router.post("/rights-requests/{request_id}/withdraw-consent", response_model=RightsRequestRead)
-def withdraw_consent(request_id: Id, actor: Annotated[Principal, require(P.CUSTOMER_ERASE)]) -> RightsRequestRead:
+def withdraw_consent(request_id: PathId, actor: Annotated[Principal, require(P.CUSTOMER_ERASE)]) -> RightsRequestRead:
     """Fulfil a consent-withdrawal request: every purpose withdrawn."""
     with unit_of_work() as session:
         request = rights.get_request(session, request_id)
@@ -174,7 +175,7 @@ def withdraw_consent(request_id: Id, actor: Annotated[Principal, require(P.CUSTO
 
 
 @router.post("/rights-requests/{request_id}/correct", response_model=CustomerRead)
-def correct(request_id: Id, body: CustomerPatch,
+def correct(request_id: PathId, body: CustomerPatch,
             actor: Annotated[Principal, require(P.CUSTOMER_ERASE)]) -> CustomerRead:
     """Fulfil a correction request (PIPL Art. 46): the changes are applied and audited like an edit."""
     with unit_of_work() as session:

@@ -16,7 +16,6 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi import Path as UrlPath
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
@@ -45,7 +44,6 @@ web.add_templates("customers", Path(__file__).parent / "templates" / "customers"
 add_nav(NavItem("Customers", "/customers", P.CUSTOMER_READ, order=10))
 add_nav(NavItem("Rights requests", "/rights-requests", P.CUSTOMER_ERASE, order=20))
 
-Id = Annotated[int, UrlPath(ge=1, le=MAX_ID)]
 Reader = Annotated[Principal, require_page(P.CUSTOMER_READ)]
 Writer = Annotated[Principal, require_page(P.CUSTOMER_WRITE)]
 Revealer = Annotated[Principal, require_page(P.CUSTOMER_REVEAL)]
@@ -198,14 +196,14 @@ def create_customer(request: Request, actor: Writer, form: Submitted) -> Respons
 
 
 @router.get("/customers/{customer_id}/edit")
-def edit_customer_page(request: Request, customer_id: Id, actor: Writer) -> Response:
+def edit_customer_page(request: Request, customer_id: PathId, actor: Writer) -> Response:
     with unit_of_work() as session:
         customer = service.access_customer(session, customer_id, actor)  # shows masks: an audited view
         return _customer_form(request, values=_current(customer), customer=customer)
 
 
 @router.post("/customers/{customer_id}/edit")
-def edit_customer(request: Request, customer_id: Id, actor: Writer, form: Submitted) -> Response:
+def edit_customer(request: Request, customer_id: PathId, actor: Writer, form: Submitted) -> Response:
     typed = _typed(form)
     try:
         with unit_of_work() as session:
@@ -242,14 +240,14 @@ def _customer_page(request: Request, session: Session, customer: Customer, actor
 
 
 @router.get("/customers/{customer_id}")
-def customer_page(request: Request, customer_id: Id, actor: Reader) -> Response:
+def customer_page(request: Request, customer_id: PathId, actor: Reader) -> Response:
     with unit_of_work() as session:
         customer = service.access_customer(session, customer_id, actor)  # the one audited view
         return _customer_page(request, session, customer, actor)
 
 
 @router.post("/customers/{customer_id}/reveal")
-def reveal(request: Request, customer_id: Id, actor: Revealer, form: Submitted) -> Response:
+def reveal(request: Request, customer_id: PathId, actor: Revealer, form: Submitted) -> Response:
     """The page again, with one field in clear; the reveal is the audited read, not another view."""
     field_name, reason = text(form, "field"), text(form, "reason")
     try:
@@ -265,7 +263,7 @@ def reveal(request: Request, customer_id: Id, actor: Revealer, form: Submitted) 
 
 
 @router.post("/customers/{customer_id}/consents")
-def record_consent(request: Request, customer_id: Id, actor: Writer, form: Submitted) -> Response:
+def record_consent(request: Request, customer_id: PathId, actor: Writer, form: Submitted) -> Response:
     purpose, granted, channel = text(form, "purpose"), text(form, "granted"), text(form, "channel")
     try:
         if granted not in ("true", "false"):
@@ -281,7 +279,7 @@ def record_consent(request: Request, customer_id: Id, actor: Writer, form: Submi
 
 
 @router.post("/customers/{customer_id}/rights-requests")
-def open_rights_request(request: Request, customer_id: Id, actor: Writer, form: Submitted) -> Response:
+def open_rights_request(request: Request, customer_id: PathId, actor: Writer, form: Submitted) -> Response:
     kind, channel = text(form, "kind"), text(form, "channel")
     try:
         with unit_of_work() as session:
@@ -302,7 +300,7 @@ def _page_with_error(request: Request, customer_id: PathId, actor: Principal, er
 
 
 @router.post("/customers/{customer_id}/export.json")
-def export(customer_id: Id, actor: Exporter,
+def export(customer_id: PathId, actor: Exporter,
            rights_request_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> Response:
     """Everything held about the customer, in clear, as a download (PIPL access and copy); audited.
 
@@ -341,7 +339,7 @@ def rights_desk_page(request: Request, actor: RightsDesk) -> Response:
 
 
 @router.post("/rights-requests/{request_id}/erase")
-def erase(request: Request, request_id: Id, actor: RightsDesk, form: Submitted) -> Response:
+def erase(request: Request, request_id: PathId, actor: RightsDesk, form: Submitted) -> Response:
     """Erase, or restrict while the retention period runs, or refuse an ongoing relationship."""
     ended = text(form, "relationship_ended_on")
     try:
@@ -358,7 +356,7 @@ def erase(request: Request, request_id: Id, actor: RightsDesk, form: Submitted) 
 
 
 @router.post("/rights-requests/{request_id}/refuse")
-def refuse(request: Request, request_id: Id, actor: RightsDesk, form: Submitted) -> Response:
+def refuse(request: Request, request_id: PathId, actor: RightsDesk, form: Submitted) -> Response:
     reason = text(form, "reason")
     try:
         with unit_of_work() as session:
@@ -370,7 +368,7 @@ def refuse(request: Request, request_id: Id, actor: RightsDesk, form: Submitted)
 
 
 @router.post("/rights-requests/{request_id}/withdraw-consent")
-def withdraw_consent(request: Request, request_id: Id, actor: RightsDesk) -> Response:
+def withdraw_consent(request: Request, request_id: PathId, actor: RightsDesk) -> Response:
     """Fulfil a consent-withdrawal request: every purpose withdrawn."""
     try:
         with unit_of_work() as session:

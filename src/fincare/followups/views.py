@@ -42,6 +42,7 @@ from fincare.platform.forms import FormError, Submitted, plain, text
 from fincare.platform.http import require_page
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
+from fincare.platform.schemas import PathId
 from fincare.platform.web import NavItem, add_nav, render
 from fincare.servicedesk import pages, workspace
 from fincare.servicedesk import service as desk
@@ -188,13 +189,13 @@ def _follow_up_page(request: Request, session: Session, follow_up: FollowUp, act
 
 
 @router.get("/followups/{follow_up_id}")
-def follow_up_page(request: Request, follow_up_id: pages.Id, actor: Caller) -> Response:
+def follow_up_page(request: Request, follow_up_id: PathId, actor: Caller) -> Response:
     with unit_of_work(read_only=True) as session:
         return _follow_up_page(request, session, service.access(session, follow_up_id, actor), actor)
 
 
 @router.post("/followups/{follow_up_id}/outcome")
-def record_outcome(request: Request, follow_up_id: pages.Id, actor: Caller, form: Submitted) -> Response:
+def record_outcome(request: Request, follow_up_id: PathId, actor: Caller, form: Submitted) -> Response:
     """Record one call: its result; when the customer is dissatisfied, the reason and what they were
     offered (reopen the complaint, a review, nothing further); a note."""
     typed = {name: text(form, name) for name in OUTCOME_FIELDS}
@@ -309,7 +310,7 @@ def results_page(request: Request, actor: Analyst, since: Annotated[str, Query(m
             "period": period, "overall": overall, "rows": rows, "labels": labels, "by": by,
             "breakdowns": BREAKDOWNS, "trend": trend, "chart": chart, "comments": comments,
             "csat_target": CSAT_TARGET, "followup_target": FOLLOWUP_TARGET, "typed": typed, "error": error,
-            "local": pages.local, "timezone": get_settings().timezone,
+            "local": web.local_time, "timezone": get_settings().timezone,
         }, status_code=error.status_code if error else 200)
     response.headers["Cache-Control"] = "no-store"
     return response

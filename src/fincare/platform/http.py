@@ -205,8 +205,11 @@ def install_error_handlers(app: FastAPI, *, console_error: Callable[[Request, Do
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):  # as malformed JSON is
-            return await domain_error(request, Invalid("not valid JSON (UTF-8 text expected)", field="body"))
+        if exc.status_code == 400 and exc.__cause__ is not None:  # FastAPI could not read the body
+            if isinstance(exc.__cause__, UnicodeDecodeError):  # as malformed JSON is
+                return await domain_error(request, Invalid("not valid JSON (UTF-8 text expected)", field="body"))
+            return await domain_error(request, DomainError("the body could not be read (nested too deeply?)",
+                                                           field="body"))
         codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 401: "unauthenticated",
                  403: "forbidden", 413: "too_large"}
         err = DomainError(str(exc.detail), code=codes.get(exc.status_code, "http_error"))

@@ -51,15 +51,15 @@ def translator(language: str) -> Callable[[str], str]:
     table = catalogue(language)
     separator = _LIST_SEPARATORS.get(language, ", ")
 
+    def labelled(label: Label) -> str:  # each value as its label, joined as the language joins a list
+        return separator.join(table.get(f"{label.kind}:{value}", value) for value in label.values)
+
     def translate(message: str) -> str:
         if isinstance(message, Message) and message.params:
             # the template translated, its values filled in: "at most {limit} characters" → "最多 200 个字符"
             template = table.get(message.template)
-            if template is None:
-                return message
-            return template.format(**{name: separator.join(table.get(f"{value.kind}:{v}", v) for v in value.values)
-                                      if isinstance(value, Label) else value
-                                      for name, value in message.params.items()})
+            return message if template is None else template.format(**{
+                name: labelled(value) if isinstance(value, Label) else value for name, value in message.params.items()})
         found = table.get(message)
         if found is None and (detail := _DETAIL.fullmatch(message)) and detail["message"] in table:
             # "your role does not allow this (customer.reveal)": the sentence translated, the detail kept

@@ -4,7 +4,7 @@ FastAPI documents an operation's success and a 422 in its own shape (`{"detail":
 FinCare answers every refusal, from any layer, as `{"error": {code, message, field, details?}}`
 (`http.install_error_handlers`). An integrator generating a client from the document needs the
 codes and that shape, so they are added here, from what each operation is: guarded (401, 403), about
-one record (404), a write (409), with a body (413); a route declares any other code it answers in
+one record (404), a write (409), with a body (400, 413); a route declares any other code it answers in
 its decorator's `responses`, which gets the same shape.
 """
 
@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 ERROR_CODES = {
+    400: "The body could not be read",
     401: "No valid API token (`Authorization: Bearer …`)",
     403: "The token's roles do not allow this",
     404: "No such record, or one this caller may not see",
@@ -74,7 +75,7 @@ def document_errors(schema: dict[str, Any], *, public: Collection[str]) -> None:
             if method in _WRITES:
                 codes.add(409)
             if "requestBody" in operation:
-                codes.add(413)
+                codes |= {400, 413}
             for code in sorted(codes):
                 declared = responses.get(str(code), {}).get("description") if code != 422 else None
                 responses[str(code)] = {"description": declared or ERROR_CODES.get(code, "Refused"), "content": error}

@@ -31,7 +31,6 @@ from fincare.scorecard import periods, reports, service
 from fincare.scorecard.periods import Period
 from fincare.scorecard.service.catalogue import Unit
 from fincare.scorecard.service.drilldown import LIMIT
-from fincare.servicedesk.pages import local
 
 web.add_templates("scorecard", Path(__file__).parent / "templates" / "scorecard")
 router = APIRouter(include_in_schema=False)
@@ -81,7 +80,7 @@ def period_choices(now_month: Period, chosen: str | None) -> list[tuple[str, lis
 
 def _context(request: Request, actor: Principal) -> dict[str, Any]:
     _ = translator(language_of(request))
-    return {"fmt": lambda value, unit: figure(value, unit, _), "direction": DIRECTION, "local": local,
+    return {"fmt": lambda value, unit: figure(value, unit, _), "direction": DIRECTION, "local": web.local_time,
             "can_open_tickets": actor.can(P.TICKET_READ), "can_export": actor.can(P.REPORTS_EXPORT)}
 
 

@@ -21,9 +21,10 @@ from fincare.platform.exports import XLSX_TYPE
 from fincare.platform.forms import FormError, Submitted, plain, text
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
+from fincare.platform.schemas import PathId
 from fincare.platform.web import NavItem, add_nav, render
 from fincare.servicedesk import service, workspace
-from fincare.servicedesk.pages import Approver, DecisionApprover, Id, Reporter, Supervisor, common, parse_id, yes
+from fincare.servicedesk.pages import Approver, DecisionApprover, Reporter, Supervisor, common, parse_id, yes
 
 router = APIRouter(include_in_schema=False)
 add_nav(NavItem("Supervisor board", "/board", P.TICKET_ASSIGN, order=7))
@@ -75,7 +76,7 @@ def board_page(request: Request, actor: Supervisor) -> Response:
 
 
 @router.post("/board/tickets/{ticket_id}/assign")
-def reassign(request: Request, ticket_id: Id, actor: Supervisor, form: Submitted) -> Response:
+def reassign(request: Request, ticket_id: PathId, actor: Supervisor, form: Submitted) -> Response:
     """Hand a breached or at-risk ticket to a qualified colleague, with a reason."""
     typed = {"assignee_id": text(form, "assignee_id"), "reason": text(form, "reason")}
 
@@ -90,7 +91,7 @@ def reassign(request: Request, ticket_id: Id, actor: Supervisor, form: Submitted
 
 
 @router.post("/board/extension-requests/{request_id}")
-def decide_extension(request: Request, request_id: Id, actor: Supervisor, _approver: Approver,
+def decide_extension(request: Request, request_id: PathId, actor: Supervisor, _approver: Approver,
                      form: Submitted) -> Response:
     """Grant a handler's request for more time (the deadline moves on) or refuse it with a note."""
     typed = {"approve": text(form, "approve"), "note": text(form, "note")}
@@ -103,7 +104,7 @@ def decide_extension(request: Request, request_id: Id, actor: Supervisor, _appro
 
 
 @router.post("/board/decisions/{decision_id}/approval")
-def approve_on_board(request: Request, decision_id: Id, actor: Supervisor, _approver: DecisionApprover,
+def approve_on_board(request: Request, decision_id: PathId, actor: Supervisor, _approver: DecisionApprover,
                      form: Submitted) -> Response:
     """Release a high-risk complaint's waiting reply, or send it back with a note."""
     typed = {"approve": text(form, "approve"), "note": text(form, "note")}
@@ -116,7 +117,7 @@ def approve_on_board(request: Request, decision_id: Id, actor: Supervisor, _appr
 
 
 @router.post("/board/regulator-reports/{report_id}")
-def submit_report(request: Request, report_id: Id, actor: Supervisor, _reporter: Reporter,
+def submit_report(request: Request, report_id: PathId, actor: Supervisor, _reporter: Reporter,
                   form: Submitted) -> Response:
     """Record that the report went to the regulator, with the regulator's reference."""
     typed = {"regulator_reference": text(form, "regulator_reference"), "note": text(form, "note")}

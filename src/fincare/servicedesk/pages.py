@@ -7,8 +7,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Path as UrlPath
-
 from fincare.platform import web
 from fincare.platform.config import get_settings
 from fincare.platform.errors import Invalid
@@ -17,7 +15,6 @@ from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
 from fincare.platform.schemas import MAX_ID
 
-Id = Annotated[int, UrlPath(ge=1, le=MAX_ID)]
 Reader = Annotated[Principal, require_page(P.TICKET_READ)]
 Writer = Annotated[Principal, require_page(P.TICKET_WRITE)]
 Approver = Annotated[Principal, require_page(P.EXTENSION_APPROVE)]
@@ -29,11 +26,6 @@ Reporter = Annotated[Principal, require_page(P.REGULATOR_REPORT)]
 
 def zone() -> ZoneInfo:
     return ZoneInfo(get_settings().timezone)
-
-
-def local(moment: datetime | None) -> str:
-    """A stored (UTC) time in the institution's time zone, as staff read it."""
-    return web.local_time(moment)
 
 
 def iso(moment: datetime) -> str:
@@ -52,7 +44,7 @@ def left(due: datetime, now: datetime, days: str) -> str:
 
 
 def common(now: datetime) -> dict[str, Any]:
-    return {"now": now, "now_iso": iso(now), "local": local, "iso": iso,
+    return {"now": now, "now_iso": iso(now), "local": web.local_time, "iso": iso,
             "left": lambda due, days: left(due, now, days), "timezone": get_settings().timezone}
 
 

@@ -29,6 +29,7 @@ from fincare.platform.errors import Conflict, Forbidden, Invalid, one_of
 from fincare.platform.forms import FormError, Submitted, plain, text
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
+from fincare.platform.schemas import PathId
 from fincare.platform.web import NavItem, add_nav, language_of, render
 from fincare.servicedesk import board_views, service, workspace
 from fincare.servicedesk.models import (
@@ -45,7 +46,6 @@ from fincare.servicedesk.models import (
 from fincare.servicedesk.pages import (
     Approver,
     DecisionApprover,
-    Id,
     Reader,
     Reviewer,
     Writer,
@@ -266,7 +266,7 @@ def _decision_template(ticket: Ticket, chosen: dict[str, str], language: str) ->
 
 
 @router.get("/tickets/{ticket_id}")
-def ticket_page(request: Request, ticket_id: Id, actor: Reader) -> Response:
+def ticket_page(request: Request, ticket_id: PathId, actor: Reader) -> Response:
     with unit_of_work(read_only=True) as session:
         return _ticket_page(request, session, service.access_ticket(session, ticket_id, actor), actor)
 
@@ -288,7 +288,7 @@ def _work(request: Request, ticket_id: int, actor: Principal, form_name: str, ty
 
 
 @router.post("/tickets/{ticket_id}/reply")
-def reply(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Response:
+def reply(request: Request, ticket_id: PathId, actor: Reader, form: Submitted) -> Response:
     """A reply the customer sees, or an internal note (the visibility the agent chose)."""
     typed = {"body": text(form, "body"), "visibility": text(form, "visibility")}
 
@@ -300,7 +300,7 @@ def reply(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Re
 
 
 @router.post("/tickets/{ticket_id}/status")
-def change_status(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Response:
+def change_status(request: Request, ticket_id: PathId, actor: Reader, form: Submitted) -> Response:
     typed = {"to": text(form, "to"), "reason": text(form, "reason")}
 
     def act(session: Session, ticket: Ticket) -> None:
@@ -310,7 +310,7 @@ def change_status(request: Request, ticket_id: Id, actor: Reader, form: Submitte
 
 
 @router.post("/tickets/{ticket_id}/take")
-def take(request: Request, ticket_id: Id, actor: Reader) -> Response:
+def take(request: Request, ticket_id: PathId, actor: Reader) -> Response:
     """Take an unassigned ticket of a kind the actor works (首问负责制 from here on)."""
 
     def act(session: Session, ticket: Ticket) -> None:
@@ -320,7 +320,7 @@ def take(request: Request, ticket_id: Id, actor: Reader) -> Response:
 
 
 @router.post("/tickets/{ticket_id}/assign")
-def assign(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Response:
+def assign(request: Request, ticket_id: PathId, actor: Reader, form: Submitted) -> Response:
     """Hand the ticket to a qualified colleague with a reason (one's own, or any for a supervisor)."""
     typed = {"assignee_id": text(form, "assignee_id"), "reason": text(form, "reason")}
 
@@ -334,7 +334,7 @@ def assign(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> R
 
 
 @router.post("/tickets/{ticket_id}/coding")
-def code(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Response:
+def code(request: Request, ticket_id: PathId, actor: Reader, form: Submitted) -> Response:
     """Code a complaint under JR/T 0169-2018: channel, business type and cause (needed before closing)."""
     typed = {name: text(form, name) for name in ("channel_code", "business_type_code", "cause_code")}
 
@@ -345,7 +345,7 @@ def code(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Res
 
 
 @router.post("/tickets/{ticket_id}/extension")
-def extend(request: Request, ticket_id: Id, actor: Approver, form: Submitted) -> Response:
+def extend(request: Request, ticket_id: PathId, actor: Approver, form: Submitted) -> Response:
     """Extend a complaint's statutory deadline (15 → 30 → 60 days) with the reason the approver gives."""
     typed = {"reason": text(form, "reason")}
 
@@ -359,7 +359,7 @@ def extend(request: Request, ticket_id: Id, actor: Approver, form: Submitted) ->
 
 
 @router.post("/tickets/{ticket_id}/decision")
-def decide(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Response:
+def decide(request: Request, ticket_id: PathId, actor: Reader, form: Submitted) -> Response:
     """Send the decision and its reply (resolving the complaint; a high-risk one waits for approval), or
     (button "template") show the standard reply for the outcome, remedy and language chosen."""
     typed = {name: text(form, name) for name in DECISION_FIELDS}
@@ -376,7 +376,7 @@ def decide(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> R
 
 
 @router.post("/tickets/{ticket_id}/decisions/{decision_id}/approval")
-def approve_on_ticket(request: Request, ticket_id: Id, decision_id: Id, actor: DecisionApprover,
+def approve_on_ticket(request: Request, ticket_id: PathId, decision_id: PathId, actor: DecisionApprover,
                       form: Submitted) -> Response:
     """Release the waiting reply (it is sent, the complaint resolved) or send it back with a note."""
     typed = {"approve": text(form, "approve"), "note": text(form, "note")}
@@ -389,7 +389,7 @@ def approve_on_ticket(request: Request, ticket_id: Id, decision_id: Id, actor: D
 
 
 @router.post("/tickets/{ticket_id}/extension-request")
-def request_extension(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Response:
+def request_extension(request: Request, ticket_id: PathId, actor: Reader, form: Submitted) -> Response:
     """A handler asks a supervisor for more time; it is decided on the supervisor board."""
     typed = {"reason": text(form, "reason")}
 
@@ -400,7 +400,7 @@ def request_extension(request: Request, ticket_id: Id, actor: Reader, form: Subm
 
 
 @router.post("/tickets/{ticket_id}/duplicate")
-def link_duplicate(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Response:
+def link_duplicate(request: Request, ticket_id: PathId, actor: Reader, form: Submitted) -> Response:
     """Handle this complaint as part of the customer's earlier one (it closes; that one's clocks run on)."""
     typed = {"duplicate_of": text(form, "duplicate_of"), "reason": text(form, "reason")}
 
@@ -414,7 +414,7 @@ def link_duplicate(request: Request, ticket_id: Id, actor: Reader, form: Submitt
 
 
 @router.post("/tickets/{ticket_id}/review")
-def request_review(request: Request, ticket_id: Id, actor: Reader, form: Submitted) -> Response:
+def request_review(request: Request, ticket_id: PathId, actor: Reader, form: Submitted) -> Response:
     """Record the complainant's request for review (核查) of the decision sent to them."""
     typed = {"reason": text(form, "reason")}
 
@@ -425,7 +425,8 @@ def request_review(request: Request, ticket_id: Id, actor: Reader, form: Submitt
 
 
 @router.post("/tickets/{ticket_id}/reviews/{review_id}/conclusion")
-def conclude_review(request: Request, ticket_id: Id, review_id: Id, actor: Reviewer, form: Submitted) -> Response:
+def conclude_review(request: Request, ticket_id: PathId, review_id: PathId, actor: Reviewer,
+                    form: Submitted) -> Response:
     """The reviewer confirms the decision, or overturns it (the complaint reopens for a new decision)."""
     typed = {"outcome": text(form, "outcome"), "finding": text(form, "finding")}
 

@@ -173,7 +173,7 @@ def complaint_forms(actor: Principal, ticket: Ticket, *, works: bool, answers: b
     pending = next((d for d in decisions if d.status == DecisionStatus.PENDING_APPROVAL), None)
     open_review = next((r for r in reviews if r.status == ReviewStatus.OPEN), None)
     statutory_extendable = any(c.target == Target.STATUTORY and c.state == RUNNING
-                               and not service.at_maximum(c.extensions) for c in clocks)
+                               and not sla.at_maximum(c.extensions) for c in clocks)
     return ComplaintForms(
         decide=answers and active and pending is None,
         approve=pending if pending is not None and not recused and service.may_approve(actor, pending) else None,

@@ -27,7 +27,6 @@ from fincare.platform.permissions import Principal
 from fincare.platform.schemas import PathId
 
 router = APIRouter(prefix="/api/v1", tags=["staff"])
-Id = PathId
 
 
 @router.get("/me", response_model=MeRead)
@@ -68,7 +67,7 @@ def create_staff(body: StaffIn, actor: Annotated[Principal, require(P.STAFF_MANA
 
 
 @router.post("/staff/{account_id}/unlock", response_model=StaffRead)
-def unlock_staff(account_id: Id, actor: Annotated[Principal, require(P.STAFF_MANAGE)]) -> StaffRead:
+def unlock_staff(account_id: PathId, actor: Annotated[Principal, require(P.STAFF_MANAGE)]) -> StaffRead:
     with unit_of_work() as session:
         account = service.get_account(session, account_id)
         if account is None:
@@ -97,6 +96,6 @@ def create_token(body: TokenIn, actor: Annotated[Principal, require(P.OWN_TOKENS
 
 
 @router.post("/tokens/{token_id}/revoke", response_model=TokenRead)
-def revoke_token(token_id: Id, actor: Annotated[Principal, require(P.OWN_TOKENS)]) -> TokenRead:
+def revoke_token(token_id: PathId, actor: Annotated[Principal, require(P.OWN_TOKENS)]) -> TokenRead:
     with unit_of_work() as session:
         return TokenRead.of(service.revoke_api_token(session, token_id=token_id, actor=actor))

@@ -10,7 +10,6 @@ Callers use this package as one module: ``from fincare.servicedesk import servic
 from fincare.servicedesk.service.board import Board, board
 from fincare.servicedesk.service.coding import CODE_VERSION, add_code, code_complaint, is_coded, list_codes
 from fincare.servicedesk.service.deadline import (
-    at_maximum,
     decide_extension,
     extend_deadline,
     may_extend,
@@ -101,7 +100,6 @@ __all__ = [
     "approve_decision",
     "assign",
     "assign_reviewer",
-    "at_maximum",
     "board",
     "change_status",
     "clocks",

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from fincare.customers.identity import redact_identifiers
 from fincare.platform import audit_trail, clock, notify
-from fincare.platform.errors import Conflict, Forbidden, Invalid, Message, NotFound
+from fincare.platform.errors import Conflict, Forbidden, Invalid, NotFound
 from fincare.platform.permissions import Permission, Principal, Role
 from fincare.servicedesk.models import (
     ACTIVE_STATUSES,
@@ -35,12 +35,7 @@ def may_extend(actor: Principal, clocks: Sequence[Clock]) -> bool:
 def _extendable(clocks: Sequence[Clock]) -> bool:
     now = clock.now()
     return any(c.target == Target.STATUTORY and c.met_at is None and c.state == ClockState.RUNNING and c.due_at > now
-               and not at_maximum(c.extensions) for c in clocks)
-
-
-def at_maximum(extensions: int) -> bool:
-    """Whether a statutory deadline extended `extensions` times may be extended no further (60 days)."""
-    return extensions >= len(sla.STATUTORY_EXTENSIONS)
+               and not sla.at_maximum(c.extensions) for c in clocks)
 
 
 def extend_deadline(session: Session, *, actor: Principal, ticket: Ticket, reason: str) -> Clock:
@@ -69,10 +64,8 @@ def request_extension(session: Session, *, actor: Principal, ticket: Ticket, rea
         raise Conflict("a resolved or closed complaint needs no more time", field="ticket_id")
     reason = clean_prose(reason, "reason", MAX_REASON)
     clocks = sla.clocks_of(session, SUBJECT, ticket.id)
-    if any(c.target == Target.STATUTORY and at_maximum(c.extensions) for c in clocks):
-        raise Conflict(Message("the statutory deadline is already at its maximum of {days} days",
-                               days=sla.STATUTORY_EXTENSIONS[-1]),
-                       field="ticket_id")
+    for statutory in (c for c in clocks if c.target == Target.STATUTORY):
+        sla.refuse_at_maximum(statutory, field="ticket_id")
     if not _extendable(clocks):
         raise Conflict("the statutory deadline has passed or is not running; it cannot be extended",
                        field="ticket_id")

@@ -7,6 +7,7 @@ from fincare.sla.service.clocks import (
     STATUTORY_EXTENSIONS,
     WARN_AT,
     ClockSpec,
+    at_maximum,
     cancel,
     clock_specs,
     clocks_of,
@@ -15,6 +16,7 @@ from fincare.sla.service.clocks import (
     meet,
     new_clocks,
     pause,
+    refuse_at_maximum,
     resume,
     start_clock,
     start_clocks,
@@ -39,9 +41,9 @@ from fincare.sla.service.sweep import SweepResult, sweep
 
 __all__ = [
     "DEFAULTS", "REFERENCE_TTL_SECONDS", "STATUTORY_DAYS", "STATUTORY_EXTENSIONS", "WARN_AT", "ClockSpec",
-    "DefaultPolicy", "PolicyTarget", "SweepResult", "calendar_of", "cancel", "clock_specs", "clocks_of",
-    "clocks_of_subjects",
-    "ensure_default_policies", "extend_statutory", "get_policy", "list_calendar_overrides", "list_policies",
-    "meet", "new_clocks", "pause", "reference_cache", "remove_calendar_override", "resume", "revise_policy",
+    "DefaultPolicy", "PolicyTarget", "SweepResult", "at_maximum", "calendar_of", "cancel", "clock_specs",
+    "clocks_of", "clocks_of_subjects", "ensure_default_policies", "extend_statutory", "get_policy",
+    "list_calendar_overrides", "list_policies", "meet", "new_clocks", "pause", "reference_cache", "refuse_at_maximum",
+    "remove_calendar_override", "resume", "revise_policy",
     "select_policies", "set_calendar_override", "start_clock", "start_clocks", "sweep",
 ]

@@ -21,6 +21,18 @@ STATUTORY_DAYS = 15
 STATUTORY_EXTENSIONS = (30, 60)  # total days after the first and the second extension
 
 
+def at_maximum(extensions: int) -> bool:
+    """Whether a statutory deadline extended `extensions` times may be extended no further (60 days)."""
+    return extensions >= len(STATUTORY_EXTENSIONS)
+
+
+def refuse_at_maximum(item: Clock, *, field: str) -> None:
+    """Conflict, naming `field`, when the statutory clock `item` is at its maximum."""
+    if at_maximum(item.extensions):
+        raise Conflict(Message("the statutory deadline is already at its maximum of {days} days",
+                               days=STATUTORY_EXTENSIONS[-1]), field=field)
+
+
 def _event(session: Session, item: Clock, kind: str, at: datetime, actor: Principal | None = None,
            **detail: object) -> None:
     session.add(ClockEvent(clock_id=item.id, kind=kind, at=at, detail=dict(detail),
@@ -215,10 +227,7 @@ def extend_statutory(session: Session, *, item: Clock, actor: Principal, approve
     reason = (reason or "").strip()
     if len(reason) < 4 or len(reason) > 1000:
         raise Invalid("state the reason for the extension (4 to 1000 characters)", field="reason")
-    if item.extensions >= len(STATUTORY_EXTENSIONS):
-        raise Conflict(Message("the statutory deadline is already at its maximum of {days} days",
-                               days=STATUTORY_EXTENSIONS[-1]),
-                       field="clock")
+    refuse_at_maximum(item, field="clock")
     if item.met_at is not None:
         raise Conflict("the complaint was already decided", field="clock")
     if item.state == ClockState.BREACHED or item.due_at <= clock.now():  # the sweep may not have been round yet
