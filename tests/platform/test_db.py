@@ -329,6 +329,95 @@ def test_a_duplicate_row_is_sqlalchemys_integrity_error_with_the_values_hidden(d
         assert session.execute(select(ClockEvent)).first() is None
 
 
+def _in_transaction(session: Any) -> bool:
+    """Whether the session's PostgreSQL connection has begun a transaction on the server."""
+    from psycopg.pq import TransactionStatus
+
+    raw = session.connection().connection.driver_connection
+    return bool(raw.info.transaction_status != TransactionStatus.IDLE)
+
+
+def test_a_read_and_a_write_alone_in_a_unit_run_without_begin_or_commit_on_postgresql(db: Engine) -> None:
+    query = select(Clock.id).where(Clock.id == bindparam("id"))
+    with unit_of_work() as session:
+        insert_new(session, [a_clock(id=1)])
+        read_with_ids(session, query, {"id": 1}, {"sla_clock": 1, "sla_clock_event": 1})  # sequences looked up
+    with unit_of_work() as session:
+        row, ids = read_with_ids(session, query, {"id": 1}, {"sla_clock": 1, "sla_clock_event": 1})
+        if db.dialect.name == "postgresql":  # the read ran before any BEGIN; the write waits for the commit
+            assert not _in_transaction(session)
+        insert_new(session, [a_clock(id=ids["sla_clock"][0], subject_id=8),
+                             ClockEvent(id=ids["sla_clock_event"][0], clock_id=ids["sla_clock"][0], kind="started",
+                                        at=AT)])
+        if db.dialect.name == "postgresql":
+            assert not _in_transaction(session)
+    assert row.id == 1
+    assert [c[0:2] for c in stored_clocks()] == [("resolution", 60)] * 2
+    with unit_of_work(read_only=True) as session:
+        assert session.execute(select(ClockEvent.clock_id)).scalar_one() == ids["sla_clock"][0]
+
+
+def test_a_held_write_goes_first_in_the_transaction_of_the_statements_after_it(db: Engine) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    def the_same_id_twice() -> None:
+        with unit_of_work() as session:
+            insert_new(session, [a_clock(id=1)])
+            session.add(Clock(**{**CLOCK, "id": 1, "subject_id": 9}))  # refused only if the first is in
+            session.flush()
+
+    with pytest.raises(IntegrityError):
+        the_same_id_twice()
+    assert stored_clocks() == []  # and the refusal took the first write with it
+    with unit_of_work() as session:
+        insert_new(session, [a_clock(id=1)])
+        session.add(ClockEvent(id=1, clock_id=1, kind="started", at=AT))  # its foreign key needs the clock first
+    with unit_of_work(read_only=True) as session:
+        assert session.execute(select(ClockEvent.clock_id)).scalar_one() == 1
+
+
+def test_a_unit_that_fails_after_its_held_write_writes_nothing(db: Engine) -> None:
+    def failing_after_the_write() -> None:
+        with unit_of_work() as session:
+            insert_new(session, [a_clock(id=1)])
+            raise RuntimeError("the unit's own error")
+
+    with pytest.raises(RuntimeError):
+        failing_after_the_write()
+    with unit_of_work() as session:  # the connection goes on with no write left over from before
+        insert_new(session, [a_clock(id=2, subject_id=8)])
+    assert [c[4] for c in stored_clocks()] == [AT]
+    with unit_of_work(read_only=True) as session:
+        assert session.execute(select(Clock.id)).scalars().all() == [2]
+
+
+def test_a_held_write_stays_when_a_later_savepoint_rolls_back(db: Engine) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    def the_same_id_in_a_savepoint(session: Any) -> None:
+        with session.begin_nested():
+            session.add(Clock(**{**CLOCK, "id": 1, "subject_id": 9}))
+            session.flush()
+
+    with unit_of_work() as session:
+        insert_new(session, [a_clock(id=1)])
+        with pytest.raises(IntegrityError):
+            the_same_id_in_a_savepoint(session)
+    with unit_of_work(read_only=True) as session:
+        assert session.execute(select(Clock.subject_id)).scalars().all() == [7]
+
+
+def test_a_held_write_goes_before_a_bulk_insert_of_rows_that_refer_to_it(db: Engine) -> None:
+    from fincare.platform.db import bulk_insert
+
+    with unit_of_work() as session:
+        insert_new(session, [a_clock(id=1)])
+        bulk_insert(session, ClockEvent.__table__, [{"id": n, "clock_id": 1, "kind": "started", "at": AT, "detail": {}}
+                                                   for n in (1, 2)])
+    with unit_of_work(read_only=True) as session:
+        assert session.execute(select(ClockEvent.clock_id)).scalars().all() == [1, 1]
+
+
 def test_a_new_tickets_statements_run_on_the_driver_on_postgresql(db: Engine) -> None:
     from sqlalchemy import event
 

@@ -23,6 +23,7 @@ from sqlalchemy import JSON, BigInteger, Date, FromClause, Integer, LargeBinary,
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from fincare.platform import driver
 from fincare.platform.db import UTCDateTime, bulk_insert
 
 
@@ -130,7 +131,9 @@ class _Memo(dict[Any, Any]):
 
 
 def _dbapi(session: Session) -> Any:
-    return session.connection().connection.dbapi_connection
+    connection = session.connection()
+    driver.send_held(connection)  # what is done on the driver's connection is not seen by the engine's events
+    return connection.connection.dbapi_connection
 
 
 _SQLITE = sqlite.dialect()

@@ -139,6 +139,8 @@ def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> En
     engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, hide_parameters=True, **reader)
     if read_only:
         event.listen(engine, "connect", _read_only_session)
+    else:
+        driver.hold_writes(engine)
     event.listen(engine, "connect", _note_use)
     event.listen(engine, "checkin", _note_use)
     event.listen(engine, "checkout", functools.partial(_ping_if_idle, engine.dialect))
@@ -373,10 +375,11 @@ def read_with_ids(session: Session, statement: Select[Any], params: Mapping[str,
     On PostgreSQL one round trip: the `nextval` calls are columns added to the statement's (after
     its own, which keep their names) and the statement is limited to one row, so no row draws no
     ids. `statement` reads plain rows (no aggregate or DISTINCT, which the added columns would
-    change). A check that must pass before rows are written (the customer of a new ticket) costs
-    no round trip of its own this way. The statement with its calls added is kept per `statement`
-    object, so pass one built once (a module constant), not a new select per call; it runs on the
-    driver's cursor when it can (`platform.driver`).
+    change) and takes no lock: as the unit's first statement it runs before its transaction begins
+    (`driver.run`'s `before_begin`), saving the BEGIN's round trip. A check that must pass before
+    rows are written (the customer of a new ticket) costs no round trip of its own this way. The
+    statement with its calls added is kept per `statement` object, so pass one built once (a module
+    constant), not a new select per call; it runs on the driver's cursor when it can (`platform.driver`).
     """
     connection = session.connection()
     wanted = {table: count for table, count in counts.items() if count > 0}
@@ -385,7 +388,7 @@ def read_with_ids(session: Session, statement: Select[Any], params: Mapping[str,
         return row, allocate_id_sets(session, counts) if row is not None else {table: [] for table in counts}
     sequences = _sequences(connection, wanted)
     counted = tuple((sequences[table], count) for table, count in wanted.items())
-    row = driver.first_row(connection, _with_nextvals(statement, counted), params)
+    row = driver.first_row(connection, _with_nextvals(statement, counted), params, before_begin=True)
     found: dict[str, list[int]] = {table: [] for table in counts}
     if row is None:
         return None, found
@@ -487,7 +490,9 @@ def insert_new(session: Session, objects: Sequence[Base]) -> None:
     SQLite, where a statement costs no round trip). PostgreSQL runs such CTEs in no set order, so
     the ids are the caller's: rows are numbered in the order they were made. The objects stay
     transient: code that changes one afterwards loads it with `session.get`. On PostgreSQL the
-    statement runs on the driver's cursor (`platform.driver`): engine events do not see it.
+    statement runs on the driver's cursor (`platform.driver`): engine events do not see it; and it
+    is held (`driver.hold_write`) while it may be the transaction's only statement, so a database's
+    refusal of it (an IntegrityError) may come from the next statement or the commit.
     """
     shape: list[tuple[Table, tuple[str, ...]]] = []
     params: dict[str, Any] = {}
@@ -498,7 +503,7 @@ def insert_new(session: Session, objects: Sequence[Base]) -> None:
     session.flush()  # what is pending goes first: the new rows may refer to it
     connection = session.connection()
     for statement in _insert_statements(tuple(shape), connection.dialect.name == "postgresql"):
-        driver.first_row(connection, statement, params)
+        driver.hold_write(connection, statement, params)
 
 
 def _row_of(obj: Base) -> tuple[Table, dict[str, Any]]:
@@ -575,7 +580,9 @@ def bulk_insert(session: Session, table: FromClause, rows: Sequence[Mapping[str,
     by_column: list[Sequence[Any]] = list(zip(*cast(Sequence[Sequence[Any]], rows), strict=True))
     if len(by_column) != len(columns):
         raise ValueError(f"rows have {len(by_column)} values for {len(columns)} columns")
-    raw: Any = session.connection().connection.dbapi_connection  # the driver's own connection
+    connection = session.connection()
+    driver.send_held(connection)  # COPY below is not seen by the engine's events
+    raw: Any = connection.connection.dbapi_connection  # the driver's own connection
     for i, column in enumerate(columns):
         processor = table.c[column].type._cached_bind_processor(dialect)
         if processor is not None and not isinstance(table.c[column].type, LargeBinary):
