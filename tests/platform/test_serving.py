@@ -168,41 +168,40 @@ class _Transport:
         return f"the transport's {name}"
 
 
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    running = asyncio.new_event_loop()
+    yield running
+    running.close()
+
+
 def _one_turn(loop: asyncio.AbstractEventLoop) -> None:
     loop.run_until_complete(asyncio.sleep(0))
 
 
-def test_an_answer_s_head_and_body_go_out_in_one_send_when_the_turn_ends() -> None:
-    loop = asyncio.new_event_loop()
-    try:
-        transport = _Transport()
-        held = serving.OneSend(cast(asyncio.Transport, transport), loop)
-        held.write(b"HTTP/1.1 201 Created\r\n\r\n")
-        held.write(b'{"id": 1}')
-        assert transport.sent == []
-        _one_turn(loop)
-        assert transport.sent == [b'HTTP/1.1 201 Created\r\n\r\n{"id": 1}']
-        held.write(b"next answer")
-        held.close()  # nothing held is lost when the connection closes
-        assert (transport.sent[-1], transport.closed) == (b"next answer", True)
-        assert held.get_extra_info("peername") == "the transport's peername"  # the rest is the transport's
-        _one_turn(loop)
-        assert len(transport.sent) == 2
-    finally:
-        loop.close()
+def test_an_answer_s_head_and_body_go_out_in_one_send_when_the_turn_ends(loop: asyncio.AbstractEventLoop) -> None:
+    transport = _Transport()
+    held = serving.OneSend(cast(asyncio.Transport, transport), loop)
+    held.write(b"HTTP/1.1 201 Created\r\n\r\n")
+    held.write(b'{"id": 1}')
+    assert transport.sent == []
+    _one_turn(loop)
+    assert transport.sent == [b'HTTP/1.1 201 Created\r\n\r\n{"id": 1}']
+    held.write(b"next answer")
+    held.close()  # nothing held is lost when the connection closes
+    assert (transport.sent[-1], transport.closed) == (b"next answer", True)
+    assert held.get_extra_info("peername") == "the transport's peername"  # the rest is the transport's
+    _one_turn(loop)
+    assert len(transport.sent) == 2
 
 
-def test_a_large_answer_is_not_held_until_the_turn_ends() -> None:
-    loop = asyncio.new_event_loop()
-    try:
-        transport = _Transport()
-        held = serving.OneSend(cast(asyncio.Transport, transport), loop)
-        held.write(b"head")
-        held.write(bytes(serving.OneSend.MAX_HELD))  # a streamed download's chunk: flow control must see it
-        assert len(transport.sent) == 1 and len(transport.sent[0]) == 4 + serving.OneSend.MAX_HELD
-        transport.closed = True  # the client left: what comes after is dropped, not sent
-        held.write(b"tail")
-        _one_turn(loop)
-        assert len(transport.sent) == 1
-    finally:
-        loop.close()
+def test_a_large_answer_is_not_held_until_the_turn_ends(loop: asyncio.AbstractEventLoop) -> None:
+    transport = _Transport()
+    held = serving.OneSend(cast(asyncio.Transport, transport), loop)
+    held.write(b"head")
+    held.write(bytes(serving.OneSend.MAX_HELD))  # a streamed download's chunk: flow control must see it
+    assert len(transport.sent) == 1 and len(transport.sent[0]) == 4 + serving.OneSend.MAX_HELD
+    transport.closed = True  # the client left: what comes after is dropped, not sent
+    held.write(b"tail")
+    _one_turn(loop)
+    assert len(transport.sent) == 1
