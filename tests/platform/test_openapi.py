@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from fincare.app import PUBLIC_ROUTES
 from fincare.platform.exports import XLSX_TYPE
-from tests.factories.accounts import Staff
+from fincare.platform.permissions import Role
+from tests.factories.accounts import Staff, make_staff
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 
@@ -72,3 +74,42 @@ def test_the_idempotency_key_header_is_documented_with_its_limits(client: TestCl
                   if p["name"] == "Idempotency-Key")
     assert header["in"] == "header" and not header["required"]
     assert (header["schema"]["minLength"], header["schema"]["maxLength"]) == (1, 200)
+
+
+# query parameters the services check with `errors.one_of`: each must document the values it takes
+CHOICES = {"kind", "status", "dimension", "outcome", "language", "risk_tolerance", "by"}
+REQUIRED = {"since": "2026-01-01T00:00:00+08:00", "until": "2026-02-01T00:00:00+08:00"}  # other required ones
+
+
+def documented_values(doc: dict[str, Any], schema: dict[str, Any]) -> list[str]:
+    """The values a parameter's schema lists: an `enum`, an enum schema it refers to, or `^(a|b)$`."""
+    for branch in [schema, *schema.get("anyOf", [])]:
+        if "enum" in branch:
+            return list(branch["enum"])
+        if "$ref" in branch:
+            return list(doc["components"]["schemas"][branch["$ref"].rsplit("/", 1)[1]]["enum"])
+        if (pattern := branch.get("pattern", "")).startswith("^(") and pattern.endswith(")$"):
+            return pattern[2:-2].split("|")
+    return []
+
+
+def test_a_query_parameter_that_takes_one_of_a_list_documents_it_and_takes_nothing_else(
+        client: TestClient, db: Engine) -> None:
+    everyone = make_staff("omni", *Role)  # every permission: a refusal here can only be the value's
+    doc, checked = document(client), 0
+    for path, method, op in operations(doc):
+        for param in op.get("parameters", []):
+            if param["in"] != "query" or param["name"] not in CHOICES:
+                continue
+            values = documented_values(doc, param["schema"])
+            assert values, f"{method.upper()} {path}: ?{param['name']} documents no values"
+            if "{" in path or method != "get":
+                continue  # a resource to read first; the lists below reach every service check
+            required = {p["name"]: REQUIRED[p["name"]] for p in op["parameters"] if p.get("required")}
+            for value in values:
+                answer = client.get(path, params={**required, param["name"]: value}, headers=everyone.headers)
+                assert answer.status_code == 200, f"GET {path}?{param['name']}={value}: {answer.text}"
+            refused = client.get(path, params={**required, param["name"]: "no-such-value"}, headers=everyone.headers)
+            assert refused.status_code == 422 and refused.json()["error"]["field"] == param["name"], refused.text
+            checked += 1
+    assert checked >= 10  # tickets, customers, rights requests, codes, reports, follow-ups, survey results

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from fincare.customers import rights, service
-from fincare.customers.models import RightsRequestKind
+from fincare.customers.models import CustomerKind, CustomerStatus, RightsRequestKind, RightsRequestStatus, RiskTolerance
 from fincare.customers.schemas import (
     ConsentIn,
     ConsentRead,
@@ -29,7 +29,7 @@ from fincare.platform.http import require
 from fincare.platform.idempotency import IdempotencyKey
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
-from fincare.platform.schemas import MAX_ID, PathId
+from fincare.platform.schemas import MAX_ID, PathId, one_of_query
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
 
@@ -51,11 +51,11 @@ def find(
     credit_code: Annotated[str | None, Query(max_length=30)] = None,
     email: Annotated[str | None, Query(max_length=254)] = None,
     card_number: Annotated[str | None, Query(max_length=30)] = None,
-    kind: Annotated[str | None, Query(max_length=16)] = None,
-    status: Annotated[str | None, Query(max_length=16)] = "active",
+    kind: Annotated[str | None, one_of_query(CustomerKind)] = None,
+    status: Annotated[str | None, one_of_query(CustomerStatus)] = "active",
     branch: Annotated[str | None, Query(max_length=60)] = None,
     segment: Annotated[str | None, Query(max_length=60)] = None,
-    risk_tolerance: Annotated[str | None, Query(max_length=2)] = None,
+    risk_tolerance: Annotated[str | None, one_of_query(RiskTolerance)] = None,
     before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[CustomerRead]:
@@ -145,7 +145,7 @@ def open_rights_request(customer_id: PathId, body: RightsRequestIn,
 
 @router.get("/rights-requests", response_model=list[RightsRequestRead])
 def list_rights_requests(actor: Annotated[Principal, require(P.CUSTOMER_ERASE)],
-                         status: Annotated[str | None, Query(max_length=16)] = "open",
+                         status: Annotated[str | None, one_of_query(RightsRequestStatus)] = "open",
                          customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> list[RightsRequestRead]:
     """The rights desk's queue, earliest deadline first."""
     with unit_of_work(read_only=True) as session:

@@ -9,6 +9,7 @@ from fastapi import Path as UrlPath
 from fastapi.responses import JSONResponse
 
 from fincare.followups import service
+from fincare.followups.models import FollowUpStatus
 from fincare.followups.schemas import (
     AnswersIn,
     AttemptRead,
@@ -24,12 +25,13 @@ from fincare.followups.schemas import (
     TemplateIn,
     TemplateRead,
 )
+from fincare.followups.service.results import Dimension
 from fincare.platform.db import unit_of_work
 from fincare.platform.http import require
 from fincare.platform.idempotency import IdempotencyKey
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
-from fincare.platform.schemas import MAX_ID, Moment, PathId
+from fincare.platform.schemas import MAX_ID, Moment, PathId, one_of_query
 
 router = APIRouter(prefix="/api/v1", tags=["followups"])
 Caller = Annotated[Principal, require(P.FOLLOWUP_WORK)]
@@ -39,7 +41,7 @@ Token = Annotated[str, UrlPath(max_length=120)]
 
 @router.get("/followups", response_model=list[FollowUpRead])
 def find(actor: Caller, due_before: Moment | None = None,
-         status: Annotated[str | None, Query(max_length=12)] = "open",
+         status: Annotated[str | None, one_of_query(FollowUpStatus)] = "open",
          assignee: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
          limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[FollowUpRead]:
     """Follow-ups, earliest due first (`status=open` by default)."""
@@ -153,7 +155,7 @@ def set_policy(trigger: Annotated[str, UrlPath(max_length=20)], body: PolicyIn, 
 
 @router.get("/survey-results", response_model=list[FiguresRead])
 def results(actor: Annotated[Principal, require(P.KPI_READ)], since: Moment, until: Moment,
-            by: Annotated[str | None, Query(max_length=10, description="agent | team | channel | product | month")]
+            by: Annotated[str | None, one_of_query(Dimension)]
             = None) -> list[FiguresRead]:
     """CSAT (share of 4–5), NPS, response rate and follow-up satisfaction for surveys sent and
     follow-ups closed in [since, until)."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any, get_args
 
-from fastapi import Path
+from fastapi import Path, Query
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -92,3 +93,10 @@ class ResponseBody(BaseModel):
     """Output: built from models with `from_attributes`."""
 
     model_config = ConfigDict(from_attributes=True)
+
+
+def one_of_query(values: type[StrEnum], *, description: str | None = None) -> Any:
+    """A query parameter that takes one of `values`, documented as an enum. The service checks it
+    (`errors.one_of`), so a value not listed is refused as everywhere else: 422 naming the parameter."""
+    return Query(max_length=max(len(value) for value in values), description=description,
+                 json_schema_extra={"enum": [value.value for value in values]})

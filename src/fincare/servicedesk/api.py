@@ -15,9 +15,9 @@ from fincare.platform.http import require
 from fincare.platform.idempotency import IdempotencyKey
 from fincare.platform.permissions import Permission as P
 from fincare.platform.permissions import Principal
-from fincare.platform.schemas import MAX_ID, PathId
+from fincare.platform.schemas import MAX_ID, PathId, one_of_query
 from fincare.servicedesk import service
-from fincare.servicedesk.models import Visibility
+from fincare.servicedesk.models import CodeDimension, Outcome, ReportStatus, TicketKind, TicketStatus, Visibility
 from fincare.servicedesk.schemas import (
     ApprovalIn,
     AssignIn,
@@ -66,8 +66,8 @@ def create(body: TicketIn, actor: Writer, idem: IdempotencyKey) -> JSONResponse:
 @router.get("/tickets", response_model=list[TicketRead])
 def find(
     actor: Reader,
-    kind: Annotated[str | None, Query(max_length=20)] = None,
-    status: Annotated[str | None, Query(max_length=20)] = None,
+    kind: Annotated[str | None, one_of_query(TicketKind)] = None,
+    status: Annotated[str | None, one_of_query(TicketStatus)] = None,
     breached: bool | None = None,
     assignee: Annotated[str | None, Query(max_length=20, description="a staff id, `me` or `none`")] = None,
     customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -166,7 +166,7 @@ def code(ticket_id: PathId, body: CodingIn, actor: Reader) -> TicketRead:
 
 
 @router.get("/complaint-codes", response_model=list[CodeRead])
-def codes(actor: Reader, dimension: Annotated[str | None, Query(max_length=16)] = None) -> list[CodeRead]:
+def codes(actor: Reader, dimension: Annotated[str | None, one_of_query(CodeDimension)] = None) -> list[CodeRead]:
     """The complaint code table in force (JR/T 0169-2018 and the institution's own finer codes)."""
     with unit_of_work(read_only=True) as session:
         return [CodeRead.model_validate(c) for c in service.list_codes(session, dimension=dimension)]
@@ -214,8 +214,8 @@ def decide_extension(request_id: PathId, body: ApprovalIn,
 
 @router.get("/tickets/{ticket_id}/decision-template", response_model=TemplateRead)
 def decision_template(ticket_id: PathId, actor: Handler,
-                      outcome: Annotated[str, Query(max_length=16)],
-                      language: Annotated[str | None, Query(max_length=8)] = None,
+                      outcome: Annotated[str, one_of_query(Outcome)],
+                      language: Annotated[str | None, one_of_query(service.Language)] = None,
                       remedy: Annotated[str | None, Query(max_length=service.MAX_REASON)] = None) -> TemplateRead:
     """A complete reply with the review, mediation, arbitration and litigation routes, to edit."""
     with unit_of_work(read_only=True) as session:
@@ -287,7 +287,8 @@ def conclude_review(review_id: PathId, body: ConclusionIn,
 
 
 @router.get("/regulator-reports", response_model=list[ReportRead])
-def regulator_reports(actor: Reporter, status: Annotated[str | None, Query(max_length=12)] = None) -> list[ReportRead]:
+def regulator_reports(actor: Reporter,
+                      status: Annotated[str | None, one_of_query(ReportStatus)] = None) -> list[ReportRead]:
     """High-risk and regulator-transferred complaints to report, earliest deadline first."""
     with unit_of_work(read_only=True) as session:
         return [ReportRead.of(r) for r in service.list_reports(session, status=status)]
@@ -295,7 +296,7 @@ def regulator_reports(actor: Reporter, status: Annotated[str | None, Query(max_l
 
 @router.get("/regulator-reports/export", response_class=Response, responses=FILE_RESPONSES)
 def export_regulator_reports(actor: Reporter, format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv",
-                             status: Annotated[str | None, Query(max_length=12)] = None) -> Response:
+                             status: Annotated[str | None, one_of_query(ReportStatus)] = None) -> Response:
     """The list as CSV or XLSX (tickets by reference and codes; no personal data)."""
     with unit_of_work(read_only=True) as session:
         rows = service.list_reports(session, status=status, limit=100_000)

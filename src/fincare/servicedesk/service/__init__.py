@@ -37,6 +37,7 @@ from fincare.servicedesk.service.regulator import (
     to_xlsx,
 )
 from fincare.servicedesk.service.resolution import (
+    Language,
     approve_decision,
     decide,
     decisions_of,
@@ -90,6 +91,7 @@ __all__ = [
     "TRANSITIONS",
     "Board",
     "Intake",
+    "Language",
     "Offered",
     "Opened",
     "ReportRow",
