@@ -96,8 +96,14 @@ class OneSendHttp(HttpToolsProtocol):
     """uvicorn's HTTP protocol (httptools), each answer in one send (`OneSend`)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        held = OneSend(cast(asyncio.Transport, transport), self.loop)  # a transport in all but its class
-        super().connection_made(cast(asyncio.Transport, held))
+        self.held = OneSend(cast(asyncio.Transport, transport), self.loop)  # a transport in all but its class
+        super().connection_made(cast(asyncio.Transport, self.held))
+
+    def eof_received(self) -> None:
+        # the client sent its last request and closed its side: the transport closes once what it has
+        # is sent, so an answer still held must be in it by then
+        self.held.flush()
+        super().eof_received()
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -357,6 +357,15 @@ def test_a_read_and_a_write_alone_in_a_unit_run_without_begin_or_commit_on_postg
         assert session.execute(select(ClockEvent.clock_id)).scalar_one() == ids["sla_clock"][0]
 
 
+def test_a_row_is_written_as_it_was_when_inserted_not_as_changed_afterwards(db: Engine) -> None:
+    event = ClockEvent(id=1, clock_id=1, kind="started", at=AT, detail={"名": "值"})
+    with unit_of_work() as session:
+        insert_new(session, [a_clock(id=1), event])
+        event.detail["added"] = "later"  # a JSON document is a value: the write has it as it was
+    with unit_of_work(read_only=True) as session:
+        assert session.execute(select(ClockEvent.detail)).scalar_one() == {"名": "值"}
+
+
 def test_a_held_write_goes_first_in_the_transaction_of_the_statements_after_it(db: Engine) -> None:
     from sqlalchemy.exc import IntegrityError
 
@@ -519,3 +528,22 @@ def test_a_connection_lost_mid_transaction_is_invalidated_and_replaced(db: Engin
     with unit_of_work() as session:  # the pool hands out a live connection
         assert session.execute(text("SELECT pg_backend_pid()")).scalar_one() != pids[0]
         insert_new(session, [a_clock(id=1)])
+
+
+def test_a_read_runs_before_begin_only_where_each_statement_has_its_own_snapshot(db: Engine) -> None:
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite has no isolation levels to choose")
+    import psycopg
+
+    query = select(Clock.id).where(Clock.id == bindparam("id"))
+    with unit_of_work() as session:
+        read_with_ids(session, query, {"id": 1}, {"sla_clock": 1})  # the sequence looked up once
+    with unit_of_work() as session:
+        raw = session.connection().connection.driver_connection
+        raw.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ  # one snapshot for the whole transaction
+        try:
+            read_with_ids(session, query, {"id": 1}, {"sla_clock": 1})
+            assert _in_transaction(session)  # so the read is the transaction's first statement
+        finally:
+            session.rollback()
+            raw.isolation_level = None

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 
@@ -205,3 +205,34 @@ def test_a_large_answer_is_not_held_until_the_turn_ends(loop: asyncio.AbstractEv
     held.write(b"tail")
     _one_turn(loop)
     assert len(transport.sent) == 1
+
+
+async def _hello(scope: dict[str, Any], _receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def test_an_answer_reaches_a_client_that_closed_its_side_after_asking() -> None:
+    import uvicorn
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(_hello, host="127.0.0.1", port=port, http=serving.OneSendHttp,
+                                           lifespan="off", log_config=None))
+    thread = threading.Thread(target=server.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+            time.sleep(0.05)
+        for _ in range(5):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+                connection.sendall(b"GET / HTTP/1.1\r\nHost: fincare\r\n\r\n")
+                connection.shutdown(socket.SHUT_WR)  # asked, and nothing more to say
+                answer = b""
+                while chunk := connection.recv(4096):
+                    answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"ok"), answer
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

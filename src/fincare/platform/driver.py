@@ -30,8 +30,10 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import psycopg
+from psycopg.adapt import PyFormat
 from psycopg.pq import TransactionStatus
 from psycopg.rows import namedtuple_row
+from psycopg.types.json import Json, Jsonb
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, InvalidRequestError, StatementError
@@ -86,8 +88,13 @@ def run(connection: Connection, statement: DriverStatement, params: Mapping[str,
     values = _bound(statement, params)
     raw = _raw(connection)
     _send_held(connection, alone=False)
-    alone = before_begin and _idle(raw)
+    alone = before_begin and _idle(raw) and raw.isolation_level in _SNAPSHOT_PER_STATEMENT
     return _execute(connection, raw, statement.sql, values, alone=alone, fetch=True)
+
+
+# where a transaction's statements each see their own snapshot, a read outside it sees what it would
+# inside: READ COMMITTED, or the server's default (PostgreSQL's is READ COMMITTED; FinCare sets none)
+_SNAPSHOT_PER_STATEMENT = (None, psycopg.IsolationLevel.READ_COMMITTED)
 
 
 def _bound(statement: DriverStatement, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -187,9 +194,23 @@ def hold_write(connection: Connection, statement: ClauseElement, params: Mapping
     raw = _raw(connection)
     _send_held(connection, alone=False)
     if connection.engine in _holding and _idle(raw):
-        connection.connection.info[_HELD] = (on_the_driver.sql, values)
+        connection.connection.info[_HELD] = (on_the_driver.sql, _written_out(raw, values))
         return
     _execute(connection, raw, on_the_driver.sql, values, alone=False, fetch=False)
+
+
+def _written_out(raw: psycopg.Connection[Any], values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with each JSON document written out now, as the connection would write it: a held
+    write stores a document as it was when held, not as the caller may change it before it is sent."""
+    for name, value in values.items():
+        if isinstance(value, Json | Jsonb):
+            text = bytes(raw.adapters.get_dumper(type(value), PyFormat.TEXT)(type(value), raw).dump(value) or b"")
+            values[name] = type(value)(text.decode(), dumps=_as_written)
+    return values
+
+
+def _as_written(text: str) -> str:
+    return text
 
 
 def send_held(connection: Connection) -> None:
