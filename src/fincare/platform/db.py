@@ -623,14 +623,10 @@ def _convert(values: Sequence[Any], processor: Callable[[Any], Any]) -> list[Any
 def _json_as_text(processor: Callable[[Any], Any], raw: Any) -> Callable[[Any], Any]:
     """For COPY: a psycopg JSON wrapper is rendered to its text by psycopg's own dumper here, once
     per distinct value, rather than again for every row (COPY's text format carries JSON as text)."""
-    from psycopg.adapt import PyFormat
     from psycopg.types.json import Json, Jsonb
 
     def process(value: Any) -> Any:
         value = processor(value)
-        if isinstance(value, Json | Jsonb):
-            dumper = raw.adapters.get_dumper(type(value), PyFormat.TEXT)(type(value), raw)
-            return bytes(dumper.dump(value)).decode()
-        return value
+        return driver.json_text(raw, value) if isinstance(value, Json | Jsonb) else value
 
     return process

@@ -200,17 +200,18 @@ def hold_write(connection: Connection, statement: ClauseElement, params: Mapping
 
 
 def _written_out(raw: psycopg.Connection[Any], values: dict[str, Any]) -> dict[str, Any]:
-    """`values` with each JSON document written out now, as the connection would write it: a held
-    write stores a document as it was when held, not as the caller may change it before it is sent."""
+    """`values` with each JSON document written out now: a held write stores a document as it was
+    when held, not as the caller may change it before it is sent."""
     for name, value in values.items():
         if isinstance(value, Json | Jsonb):
-            text = bytes(raw.adapters.get_dumper(type(value), PyFormat.TEXT)(type(value), raw).dump(value) or b"")
-            values[name] = type(value)(text.decode(), dumps=_as_written)
+            values[name] = type(value)(json_text(raw, value), dumps=str)  # the text, as it is
     return values
 
 
-def _as_written(text: str) -> str:
-    return text
+def json_text(raw: psycopg.Connection[Any], value: Json | Jsonb) -> str:
+    """A psycopg JSON wrapper as the text `raw` would send for it, by psycopg's own dumper."""
+    dumped = raw.adapters.get_dumper(type(value), PyFormat.TEXT)(type(value), raw).dump(value)
+    return bytes(dumped or b"null").decode()
 
 
 def send_held(connection: Connection) -> None:

@@ -95,8 +95,8 @@ class ResponseBody(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-def one_of_query(values: type[StrEnum], *, description: str | None = None) -> Any:
+def one_of_query(values: type[StrEnum]) -> Any:
     """A query parameter that takes one of `values`, documented as an enum. The service checks it
     (`errors.one_of`), so a value not listed is refused as everywhere else: 422 naming the parameter."""
-    return Query(max_length=max(len(value) for value in values), description=description,
+    return Query(max_length=max(len(value) for value in values),
                  json_schema_extra={"enum": [value.value for value in values]})
